@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class NegotiatorConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "negotiator"
+    verbose_name = "Negotiations"

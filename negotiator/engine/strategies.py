@@ -1,0 +1,547 @@
+"""Negotiation strategies: callables from a read-only :class:`PartyView` to an action.
+
+A strategy sees only its own profile, the outcome space and the public offer
+history (plus precomputed tables of its *own* utilities). It must never propose or
+accept an outcome in ``view.forbidden`` and never go below its reservation
+utility; when nothing acceptable is left it withdraws (walks away).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from .offers import Offer, Performative, Terms
+from .outcomes import Outcome, OutcomeSpace
+from .preferences import PreferenceProfile
+
+_EPS = 1e-12
+
+
+@dataclass(frozen=True, eq=False)
+class SpaceIndex:
+    """Public, per-space lookup arrays shared by every party of a negotiation."""
+
+    space: OutcomeSpace
+    value_index: np.ndarray  # (N, n_issues): position of each outcome's value per issue
+    flat_index: np.ndarray  # value_index shifted so each (issue, value) has a unique column
+    offsets: np.ndarray  # first flat column of each issue
+    sizes: np.ndarray
+
+    @classmethod
+    def build(cls, space: OutcomeSpace) -> SpaceIndex:
+        vi = space.value_index()
+        sizes = np.array(space.sizes, dtype=np.int64)
+        offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        return cls(space=space, value_index=vi, flat_index=vi + offsets, offsets=offsets, sizes=sizes)
+
+    @property
+    def total_values(self) -> int:
+        return int(self.sizes.sum())
+
+
+@dataclass(frozen=True, eq=False)
+class OwnTable:
+    """One party's own utility of every enumerated outcome, sorted for fast lookups."""
+
+    index: SpaceIndex
+    utilities: np.ndarray  # (N,), enumeration order
+    order: np.ndarray  # outcome indices by utility, best first (stable)
+    neg_sorted: np.ndarray  # -utilities[order], ascending, for searchsorted
+    max_utility: float
+    min_utility: float
+
+    @classmethod
+    def build(cls, profile: PreferenceProfile, index: SpaceIndex) -> OwnTable:
+        u = profile.utility_array(index.space)
+        order = np.argsort(-u, kind="stable")
+        return cls(
+            index=index,
+            utilities=u,
+            order=order,
+            neg_sorted=-u[order],
+            max_utility=float(u[order[0]]),
+            min_utility=float(u[order[-1]]),
+        )
+
+    def count_at_least(self, target: float) -> int:
+        """How many outcomes have utility >= target (they are ``order[:count]``)."""
+        return int(np.searchsorted(self.neg_sorted, -target + _EPS, side="right"))
+
+
+@dataclass(frozen=True, eq=False)
+class PartyView:
+    """What a strategy may see: its own profile and the public history. Read-only."""
+
+    name: str
+    party_index: int
+    profile: PreferenceProfile
+    space: OutcomeSpace
+    table: OwnTable
+    history: tuple[Offer, ...]
+    proposal_senders: np.ndarray  # party index of each propose/counter in history
+    proposal_outcomes: np.ndarray  # outcome index of each propose/counter in history
+    standing: Offer | None  # the offer on the table from another party, if any
+    standing_outcome: int | None
+    round: int
+    max_rounds: int
+    t: float
+    seed: int
+    forbidden: frozenset[Outcome] = frozenset()
+    fixed_terms_hash: str = ""
+    offer_ttl_rounds: int | None = None
+    attempt: int = 0
+
+    @cached_property
+    def rng(self) -> random.Random:
+        """Deterministic per (seed, party, round, attempt)."""
+        return random.Random(f"{self.seed}:{self.name}:{self.round}:{self.attempt}")
+
+    @property
+    def reservation(self) -> float:
+        return self.profile.reservation
+
+    @property
+    def near_deadline(self) -> bool:
+        return self.round >= self.max_rounds - 1
+
+    @cached_property
+    def forbidden_indices(self) -> np.ndarray:
+        found = [self.space.index_of(o) for o in self.forbidden]
+        return np.array([i for i in found if i is not None], dtype=np.int64)
+
+    def is_forbidden(self, outcome_index: int) -> bool:
+        return bool(self.forbidden) and outcome_index in set(self.forbidden_indices.tolist())
+
+    def utility_of(self, outcome_index: int) -> float:
+        return float(self.table.utilities[outcome_index])
+
+    def _message(self, performative: Performative, terms: Terms, rationale: str) -> Offer:
+        ttl = self.offer_ttl_rounds
+        return Offer(
+            performative=performative,
+            sender=self.name,
+            terms=terms,
+            fixed_terms_hash=self.fixed_terms_hash,
+            round=self.round,
+            expires_at_round=None if ttl is None or performative not in _PROPOSALS else self.round + ttl,
+            in_reply_to=self.standing.id if self.standing is not None else None,
+            version=self.attempt + 1,
+            rationale=rationale,
+        )
+
+    def propose(self, outcome_index: int, rationale: str) -> Offer:
+        outcome = self.space.outcome_at(int(outcome_index))
+        performative = Performative.PROPOSE if self.standing is None else Performative.COUNTER
+        return self._message(performative, Terms(tuple(zip(self.space.names, outcome, strict=True))), rationale)
+
+    def accept(self, rationale: str) -> Offer:
+        assert self.standing is not None
+        return self._message(Performative.ACCEPT, self.standing.terms, rationale)
+
+    def withdraw(self, rationale: str) -> Offer:
+        return self._message(Performative.WITHDRAW, Terms(), rationale)
+
+    def reject(self, rationale: str) -> Offer:
+        return self._message(Performative.REJECT, Terms(), rationale)
+
+
+_PROPOSALS = (Performative.PROPOSE, Performative.COUNTER)
+
+Strategy = Callable[[PartyView], Offer]
+StrategyFactory = Callable[..., Strategy]
+
+
+# --- shared building blocks -------------------------------------------------------------
+
+
+def concession_target(t: float, e: float, pmin: float, pmax: float, k: float = 0.0) -> float:
+    """Faratin et al. (1998) time-dependent target: pmin + (pmax - pmin) * (1 - F(t)).
+
+    ``F(t) = k + (1 - k) * t ** (1 / e)``; e < 1 is Boulware (holds out), e = 1 is
+    linear, e > 1 is Conceder. Non-increasing in t for t in [0, 1].
+    """
+    t = min(1.0, max(0.0, t))
+    f = k + (1.0 - k) * (t ** (1.0 / e) if t > 0 else 0.0)
+    return pmin + (pmax - pmin) * (1.0 - f)
+
+
+def _floor(view: PartyView) -> float:
+    return max(view.reservation, view.table.min_utility)
+
+
+def _candidates(view: PartyView, target: float) -> np.ndarray:
+    """Outcome indices with own utility >= target that are not forbidden, best first."""
+    table = view.table
+    count = table.count_at_least(target)
+    cands = table.order[:count]
+    if view.forbidden and cands.size:
+        cands = cands[~np.isin(cands, view.forbidden_indices)]
+    return cands
+
+
+def _fallback(view: PartyView) -> np.ndarray:
+    """Every allowed outcome at or above reservation (used when the target set is empty)."""
+    return _candidates(view, view.reservation)
+
+
+@dataclass(frozen=True)
+class CounterpartModel:
+    """Frequency-based estimate of the counterparts' (joint) utility.
+
+    Each value's score is its (weighted) share of counterpart proposals, scaled so
+    the most proposed value of an issue scores 1; issue weights grow with how
+    concentrated the counterpart's choices on that issue are.
+    """
+
+    value_scores: np.ndarray  # per flat (issue, value) column, already issue-weighted
+    issue_weights: np.ndarray
+    observations: int
+
+    def estimate(self, flat_index: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+        return self.value_scores[flat_index[outcomes]].sum(axis=1)
+
+
+def counterpart_model(view: PartyView) -> CounterpartModel | None:
+    mask = view.proposal_senders != view.party_index
+    outcomes = view.proposal_outcomes[mask]
+    m = outcomes.size
+    if m == 0:
+        return None
+    index = view.table.index
+    n_issues = index.sizes.size
+    # earlier proposals are closer to the counterpart's ideal: weigh them more
+    weights = 1.0 / (1.0 + np.arange(m, dtype=np.float64) * (2.0 / max(1, m)))
+    counts = np.bincount(
+        index.flat_index[outcomes].ravel(),
+        weights=np.repeat(weights, n_issues),
+        minlength=index.total_values,
+    )
+    top = np.maximum.reduceat(counts, index.offsets)
+    freq = counts / weights.sum()
+    concentration = np.add.reduceat(freq * freq, index.offsets)
+    issue_weights = concentration / concentration.sum()
+    per_issue_top = np.repeat(top, index.sizes)
+    scores = (counts + 0.1) / (per_issue_top + 0.1)
+    return CounterpartModel(
+        value_scores=scores * np.repeat(issue_weights, index.sizes),
+        issue_weights=issue_weights,
+        observations=m,
+    )
+
+
+def _favoured_issue(view: PartyView, model: CounterpartModel, chosen: int) -> str | None:
+    """The issue on which ``chosen`` moves furthest towards the counterpart's likely wishes."""
+    index = view.table.index
+    best = index.flat_index[view.table.order[0]]
+    mine = index.flat_index[chosen]
+    gain = (model.value_scores[mine] - model.value_scores[best])
+    k = int(np.argmax(gain))
+    if gain[k] <= 0:
+        return None
+    return view.space.names[k]
+
+
+def _acceptance(
+    view: PartyView, next_utility: float, accept_threshold: float | None
+) -> tuple[bool, str]:
+    """AC_next, or an absolute threshold, or anything above reservation at the deadline."""
+    if view.standing is None or view.standing_outcome is None:
+        return False, ""
+    if view.is_forbidden(view.standing_outcome):
+        return False, ""
+    u = view.utility_of(view.standing_outcome)
+    if u < view.reservation:
+        return False, ""
+    if u >= next_utility - _EPS:
+        return True, f"Accepted: utility {u:.2f} is at least what we would offer next ({next_utility:.2f})."
+    if accept_threshold is not None and u >= accept_threshold:
+        return True, f"Accepted: utility {u:.2f} clears our acceptance threshold {accept_threshold:.2f}."
+    if view.near_deadline:
+        return True, (
+            f"Accepted at the deadline: utility {u:.2f} is above our reservation {view.reservation:.2f}."
+        )
+    return False, ""
+
+
+def _walk_away(view: PartyView) -> Offer:
+    return view.withdraw(
+        f"Walked away: no allowed outcome is worth at least our reservation {view.reservation:.2f}."
+    )
+
+
+def _closest_to_target(view: PartyView, target: float) -> tuple[int, float] | None:
+    cands = _candidates(view, target)
+    if cands.size == 0:
+        cands = _fallback(view)
+        if cands.size == 0:
+            return None
+        return int(cands[0]), float(view.table.utilities[cands[0]])
+    chosen = int(cands[-1])  # lowest own utility still >= target
+    return chosen, float(view.table.utilities[chosen])
+
+
+def _time_dependent_move(
+    view: PartyView, target: float, label: str, accept_threshold: float | None
+) -> Offer:
+    pick = _closest_to_target(view, target)
+    if pick is None:
+        return _walk_away(view)
+    chosen, u = pick
+    accept, why = _acceptance(view, u, accept_threshold)
+    if accept:
+        return view.accept(why)
+    return view.propose(
+        chosen, f"Conceded to target utility {target:.2f} ({label}, t={view.t:.2f}); offered {u:.2f}."
+    )
+
+
+# --- strategies ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeDependent:
+    """Faratin et al. (1998) time-dependent concession.
+
+    The target utility falls from the best outcome to the reservation as
+    ``pmin + (pmax - pmin) * (1 - (k + (1 - k) * t ** (1 / e))``; it offers the
+    outcome whose own utility is closest above the target. e < 1 (Boulware) holds
+    out until late, e = 1 concedes linearly, e > 1 (Conceder) gives ground early.
+    Accepts by AC_next, an optional threshold, or at the deadline above reservation.
+    """
+
+    label: str = "linear"
+    e: float = 1.0
+    k: float = 0.0
+    accept_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.e <= 0:
+            raise ValueError(f"e must be positive, got {self.e}")
+        if not 0.0 <= self.k < 1.0:
+            raise ValueError(f"k must lie in [0, 1), got {self.k}")
+
+    def target(self, view: PartyView) -> float:
+        return concession_target(view.t, self.e, _floor(view), view.table.max_utility, self.k)
+
+    def __call__(self, view: PartyView) -> Offer:
+        return _time_dependent_move(
+            view, self.target(view), f"{self.label} e={self.e:g}", self.accept_threshold
+        )
+
+
+@dataclass(frozen=True)
+class Hardliner:
+    """Never concedes: always offers its best allowed outcome and accepts only offers
+    worth as much (or anything above reservation in the final round if ``deadline_accept``)."""
+
+    deadline_accept: bool = False
+
+    def __call__(self, view: PartyView) -> Offer:
+        cands = _fallback(view)
+        if cands.size == 0:
+            return _walk_away(view)
+        chosen = int(cands[0])
+        u = float(view.table.utilities[chosen])
+        if view.standing_outcome is not None and not view.is_forbidden(view.standing_outcome):
+            su = view.utility_of(view.standing_outcome)
+            if su >= u - _EPS and su >= view.reservation:
+                return view.accept(f"Accepted: utility {su:.2f} matches our best offer.")
+            if self.deadline_accept and view.near_deadline and su >= view.reservation:
+                return view.accept(f"Accepted at the deadline: utility {su:.2f} above reservation.")
+        return view.propose(chosen, f"Held firm at utility {u:.2f} (hardliner never concedes).")
+
+
+@dataclass(frozen=True)
+class TitForTat:
+    """Relative tit-for-tat (Faratin et al. 1998), in utility terms.
+
+    Concedes in proportion to the counterpart's last concession measured in our own
+    utility: ``target = my_last * u(their previous) / u(their last)``, with at least
+    ``min_concession`` per round so two tit-for-tat agents do not deadlock. Offers
+    the outcome closest above the target; accepts by AC_next or at the deadline.
+    """
+
+    min_concession: float = 0.005
+    accept_threshold: float | None = None
+
+    def target(self, view: PartyView) -> float:
+        table = view.table
+        floor = _floor(view)
+        mine_mask = view.proposal_senders == view.party_index
+        theirs = view.proposal_outcomes[~mine_mask]
+        mine = view.proposal_outcomes[mine_mask]
+        if mine.size == 0:
+            return table.max_utility
+        my_last = float(table.utilities[mine[-1]])
+        if theirs.size < 2:
+            return max(floor, my_last - self.min_concession)
+        prev = float(table.utilities[theirs[-2]])
+        last = float(table.utilities[theirs[-1]])
+        ratio = prev / last if last > 0 else 1.0
+        target = min(my_last * min(1.0, ratio), my_last - self.min_concession)
+        return max(floor, min(table.max_utility, target))
+
+    def __call__(self, view: PartyView) -> Offer:
+        return _time_dependent_move(view, self.target(view), "relative tit-for-tat", self.accept_threshold)
+
+
+@dataclass(frozen=True)
+class Tradeoff:
+    """Time-dependent concession on its own utility with opponent-model trade-offs.
+
+    Each round it computes the Faratin target (exponent ``e``), takes the outcomes
+    whose own utility lies within ``band`` above the target (its current iso-curve)
+    and offers the one a frequency-based model of the counterparts predicts they
+    like best. With ``band=None`` every outcome at or above the target is eligible.
+    Accepts by AC_next, an optional threshold, or at the deadline above reservation.
+    """
+
+    e: float = 0.5
+    band: float | None = 0.05
+    k: float = 0.0
+    accept_threshold: float | None = None
+    label: str = "tradeoff"
+
+    def __post_init__(self) -> None:
+        if self.e <= 0:
+            raise ValueError(f"e must be positive, got {self.e}")
+        if self.band is not None and self.band <= 0:
+            raise ValueError(f"band must be positive, got {self.band}")
+
+    def target(self, view: PartyView) -> float:
+        return concession_target(view.t, self.e, _floor(view), view.table.max_utility, self.k)
+
+    def __call__(self, view: PartyView) -> Offer:
+        target = self.target(view)
+        table = view.table
+        cands = _candidates(view, target)
+        if cands.size == 0:
+            cands = _fallback(view)
+            if cands.size == 0:
+                return _walk_away(view)
+            cands = cands[:1]
+        elif self.band is not None:
+            upper = target + self.band
+            in_band = cands[table.utilities[cands] <= upper + _EPS]
+            if in_band.size:
+                cands = in_band
+        model = counterpart_model(view)
+        if model is None:
+            chosen = int(cands[0])
+        else:
+            est = model.estimate(table.index.flat_index, cands)
+            # ties go to the outcome better for us (cands are best-first)
+            chosen = int(cands[int(np.argmax(est))])
+        u = float(table.utilities[chosen])
+        accept, why = _acceptance(view, u, self.accept_threshold)
+        if accept:
+            return view.accept(why)
+        reason = (
+            f"Conceded to target utility {target:.2f} ({self.label} e={self.e:g}, t={view.t:.2f}); "
+            f"offered {u:.2f}"
+        )
+        favoured = _favoured_issue(view, model, chosen) if model is not None else None
+        if favoured:
+            reason += f"; chose the option the counterpart is likely to prefer on {favoured}."
+        else:
+            reason += "."
+        return view.propose(chosen, reason)
+
+
+def _default(**params: Any) -> Strategy:
+    """Recommended strategy: tradeoff with e=0.35 and no band.
+
+    Concedes slowly on its own utility (Faratin e=0.35) and, among all outcomes at or
+    above its target, offers the one the counterpart model rates best; accepts an
+    offer at least as good as its next one, or any offer above reservation in the
+    last round. Lands on or near the Pareto frontier and the Nash point in self-play.
+    """
+    params = {"e": 0.35, "band": None, **params, "label": "default"}
+    return Tradeoff(**params)
+
+
+def _boulware(**params: Any) -> Strategy:
+    """Time-dependent, holds out until late (Faratin e=0.2 by default)."""
+    return TimeDependent(label="boulware", **{"e": 0.2, **params})
+
+
+def _linear(**params: Any) -> Strategy:
+    """Time-dependent, concedes at a constant rate (e=1)."""
+    return TimeDependent(label="linear", **{"e": 1.0, **params})
+
+
+def _conceder(**params: Any) -> Strategy:
+    """Time-dependent, concedes early (Faratin e=2 by default)."""
+    return TimeDependent(label="conceder", **{"e": 2.0, **params})
+
+
+def _tit_for_tat(**params: Any) -> Strategy:
+    """Relative tit-for-tat: mirrors the counterpart's concessions (see TitForTat)."""
+    return TitForTat(**params)
+
+
+def _tradeoff(**params: Any) -> Strategy:
+    """Concedes over time; trades off within its iso-utility band (see Tradeoff)."""
+    return Tradeoff(**params)
+
+
+def _hardliner(**params: Any) -> Strategy:
+    """Never concedes (see Hardliner)."""
+    return Hardliner(**params)
+
+
+STRATEGIES: dict[str, StrategyFactory] = {
+    "default": _default,
+    "boulware": _boulware,
+    "linear": _linear,
+    "conceder": _conceder,
+    "tit-for-tat": _tit_for_tat,
+    "tradeoff": _tradeoff,
+    "hardliner": _hardliner,
+}
+
+
+def make_strategy(name: str, **params: Any) -> Strategy:
+    """Build a registered strategy; unknown names or parameters raise ValueError."""
+    try:
+        factory = STRATEGIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown strategy {name!r}; choose one of {', '.join(sorted(STRATEGIES))}"
+        ) from None
+    try:
+        return factory(**params)
+    except TypeError as exc:
+        raise ValueError(f"strategy {name!r}: bad parameters {params!r} ({exc})") from None
+
+
+def describe_strategies() -> Mapping[str, str]:
+    """Strategy name -> first docstring line (for help texts)."""
+    return {name: (f.__doc__ or "").strip().splitlines()[0] for name, f in STRATEGIES.items()}
+
+
+__all__ = [
+    "STRATEGIES",
+    "CounterpartModel",
+    "Hardliner",
+    "OwnTable",
+    "PartyView",
+    "SpaceIndex",
+    "Strategy",
+    "StrategyFactory",
+    "TimeDependent",
+    "TitForTat",
+    "Tradeoff",
+    "concession_target",
+    "counterpart_model",
+    "describe_strategies",
+    "make_strategy",
+    "math",
+]

@@ -1,0 +1,135 @@
+"""Shared fixtures: users, and real Celery worker subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def database_url_for(settings_dict: dict) -> str:
+    """A DATABASE_URL pointing a subprocess at the database this test uses."""
+    user = settings_dict.get("USER") or "postgres"
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{password}" if password else user
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}@{host}:{port}/{settings_dict['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, proc: subprocess.Popen, log_path: Path) -> None:
+        self.proc = proc
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.log():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log()[-3000:]}")
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready after {timeout}s:\n{self.log()[-3000:]}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group (the pool's children too)."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+
+@contextmanager
+def celery_worker(
+    tmp_path: Path,
+    env: dict[str, str],
+    *,
+    pool: str = "solo",
+    concurrency: int = 1,
+    command: list[str] | None = None,
+    inherit_env: bool = True,
+) -> Iterator[WorkerProcess]:
+    """Start a real `celery worker` subprocess; stop it (and its children) after.
+
+    With inherit_env=False, `env` is the worker's whole environment.
+    """
+    base = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"} if inherit_env else {}
+    full_env = {**base, **env}
+    log_path = tmp_path / f"worker-{uuid.uuid4().hex[:8]}.log"
+    args = command or [
+        str(BIN / "celery"),
+        "-A",
+        "negotiator",
+        "worker",
+        "--loglevel=INFO",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
+        f"--hostname=test-{uuid.uuid4().hex[:8]}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            args,
+            cwd=REPO,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    worker = WorkerProcess(proc, log_path)
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def worker_env(transactional_db) -> dict[str, str]:
+    """Env that points a worker subprocess at this test's PostgreSQL database."""
+    from django.conf import settings
+    from django.db import connection
+
+    from negotiator.celery import app
+
+    app.control.purge()  # leftovers of an earlier, interrupted run must not leak in
+    return {
+        "DATABASE_URL": database_url_for(connection.settings_dict),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    }
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
+    """Poll until predicate() is truthy; return its value or fail with a clear message."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -1,0 +1,163 @@
+"""The skeleton: login everywhere, health, settings validation, deploy checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.conftest import REPO
+
+PUBLIC = {"login", "healthz"}
+
+
+def _walk(patterns, prefix="", namespace=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+            yield from _walk(p.url_patterns, prefix + str(p.pattern), ns)
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), f"{namespace}{p.name or ''}"
+
+
+def _concrete(route: str) -> str:
+    """Turn a route pattern into a URL, filling converters with plausible values."""
+    route = re.sub(r"<int:[^>]+>", "1", route)
+    route = re.sub(r"<(?:str|slug):[^>]+>", "x", route)
+    route = re.sub(r"<path:[^>]+>", "x/y", route)
+    route = re.sub(r"<[^>]+>", "1", route)
+    route = re.sub(r"\(\?P<[^>]+>[^)]*\)", "1", route)
+    route = route.replace("^", "").replace("$", "").replace("\\", "")
+    return "/" + route.lstrip("/")
+
+
+def test_every_page_but_login_and_healthz_needs_login(client):
+    checked = 0
+    for route, name in _walk(get_resolver().url_patterns):
+        if name in PUBLIC or name.startswith("admin:") and name.endswith(("login", "logout")):
+            continue
+        if name.startswith("djdt") or "static" in route:
+            continue
+        url = _concrete(route)
+        response = client.get(url)
+        checked += 1
+        assert response.status_code in (301, 302, 404, 405), (url, response.status_code)
+        if response.status_code in (301, 302):
+            assert "login" in response["Location"], (url, response["Location"])
+        # POST is never a way around login either.
+        response = client.post(url)
+        assert response.status_code in (301, 302, 403, 404, 405), (url, response.status_code)
+    assert checked > 5
+
+
+def test_login_page_renders_and_logs_in(client, django_user_model):
+    django_user_model.objects.create_user("ann", password="pw-long-enough-1")
+    page = client.get("/login/")
+    assert page.status_code == 200
+    assert b"Log in" in page.content
+    response = client.post("/login/", {"username": "ann", "password": "pw-long-enough-1"})
+    assert response.status_code == 302
+    home = client.get("/")
+    assert home.status_code == 200
+    assert b"ann" in home.content
+
+
+def test_wrong_password_says_so_and_does_not_log_in(client, django_user_model):
+    django_user_model.objects.create_user("ann", password="pw-long-enough-1")
+    response = client.post("/login/", {"username": "ann", "password": "nope"})
+    assert response.status_code == 200
+    assert b"correct username and password" in response.content
+    assert client.get("/").status_code == 302
+
+
+def test_htmx_is_vendored_and_csrf_header_is_sent(admin_client):
+    page = admin_client.get("/").content.decode()
+    assert re.search(r'src="/static/django_htmx/htmx-2[^"]*\.js"', page)
+    assert "cdn" not in page.lower() and "unpkg" not in page.lower()
+    assert "X-CSRFToken" in page
+
+
+@pytest.mark.django_db
+def test_healthz_reports_ok_without_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["database"]["ok"] and body["broker"]["ok"]
+
+
+@pytest.mark.django_db
+def test_healthz_reports_a_down_broker_with_503(client, monkeypatch):
+    from negotiator.celery import app
+
+    # Port 1 on loopback is closed: the broker is unreachable. Celery reads the
+    # env variable before its config, so both are pointed there.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["broker"]["ok"] is False
+    assert body["database"]["ok"] is True
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k7#Qm2!vR9@xL4$wT8^zN1&pS6*bY3(cF5)hJ0_dG-uE+aW=iO" * 2,
+    "ALLOWED_HOSTS": "negotiator.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://negotiator.example.com",
+    "SECURE_HTTPS": "1",
+}
+
+
+def test_check_deploy_is_clean_with_the_documented_production_env():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("CELERY_TASK_TIME_LIMIT", "ninety"),
+        ("DATABASE_URL", "mysql://root@localhost/x"),
+        ("CELERY_BROKER_URL", "carrier-pigeon://coop"),
+        ("SECURE_HSTS_SECONDS", "-5"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_a_bad_setting_stops_start_up_naming_the_variable(name, value):
+    result = _manage("check", env={name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr
+
+
+def test_production_refuses_the_development_secret():
+    env = {**PRODUCTION_ENV}
+    env.pop("SECRET_KEY")
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_healthz_payload_is_json_serialisable(client, db):
+    assert json.loads(client.get("/healthz").content)["status"] in {"ok", "unavailable"}
