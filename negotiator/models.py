@@ -1,4 +1,13 @@
+"""Rows. Methods here change their own row only; writes that span rows live in services."""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 
 class WorkerHeartbeat(models.Model):
@@ -17,3 +26,510 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --------------------------------------------------------------------------
+# Playbooks: what may be negotiated
+# --------------------------------------------------------------------------
+
+
+class Pattern(models.TextChoices):
+    CONCESSION = "concession", "Concession bargaining"
+    BUNDLE = "bundle", "Multi-issue bundle"
+    COALITION = "coalition", "Coalition"
+    CONSTRAINT = "constraint", "Constraint satisfaction"
+    AUCTION = "auction", "Auction / competitive bidding"
+
+
+class Playbook(models.Model):
+    """The editable head of a playbook. Each saved change publishes a PlaybookVersion."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    pattern = models.CharField(max_length=20, choices=Pattern.choices, default=Pattern.CONCESSION)
+    max_rounds = models.PositiveIntegerField(
+        default=40, validators=[MinValueValidator(1), MaxValueValidator(10_000)]
+    )
+    deadline_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="Wall-clock time a negotiation may run before it times out.",
+    )
+    offer_ttl_rounds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rounds an offer stays open; empty means until replaced."
+    )
+    stall_threshold = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Minimum improvement of the best joint utility that counts as progress.",
+    )
+    stall_window = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rounds without progress before the negotiation stalls."
+    )
+    pace_seconds = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(settings.NEGOTIATOR_MAX_COUNTDOWN)],
+        help_text="Pause between rounds so people can watch live; 0 runs at full speed.",
+    )
+    value_expression = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Deal value in currency: an issue name (e.g. price) or a CEL expression "
+        "over terms (e.g. terms.price * 12.0).",
+    )
+    risk_expression = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Deal risk in [0, 1]: an issue name or a CEL expression over terms.",
+    )
+    currency = models.CharField(max_length=8, default="USD")
+    current_version = models.ForeignKey(
+        "PlaybookVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IssueKind(models.TextChoices):
+    NUMERIC = "numeric", "Numeric"
+    CATEGORICAL = "categorical", "Categorical"
+    ORDINAL = "ordinal", "Ordinal"
+
+
+class PlaybookIssue(models.Model):
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="issues")
+    name = models.SlugField(max_length=60, help_text="Identifier used in offers and rules.")
+    label = models.CharField(max_length=120, blank=True)
+    kind = models.CharField(max_length=12, choices=IssueKind.choices, default=IssueKind.NUMERIC)
+    unit = models.CharField(max_length=20, blank=True)
+    minimum = models.FloatField(null=True, blank=True)
+    maximum = models.FloatField(null=True, blank=True)
+    step = models.FloatField(null=True, blank=True)
+    integer = models.BooleanField(default=True)
+    options = models.JSONField(
+        default=list, blank=True, help_text='Categorical/ordinal options, e.g. ["gold", "silver"]'
+    )
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["playbook", "name"], name="playbook_issue_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.name
+
+
+class FixedTerm(models.Model):
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="fixed_terms")
+    name = models.SlugField(max_length=60)
+    value = models.TextField()
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["playbook", "name"], name="fixed_term_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="roles")
+    name = models.SlugField(max_length=60)
+    label = models.CharField(max_length=120, blank=True)
+    strategy = models.CharField(max_length=40, default="default")
+    strategy_params = models.JSONField(default=dict, blank=True)
+    profile = models.JSONField(
+        default=dict, help_text="Private preference profile (weights, value functions, reservation)."
+    )
+    owner_group = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="Members may see this role's private profile.",
+    )
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["playbook", "name"], name="role_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.name
+
+
+@pgtrigger.register(
+    pgtrigger.Protect(name="playbook_version_immutable", operation=pgtrigger.Update),
+)
+class PlaybookVersion(models.Model):
+    """Immutable snapshot of a playbook: what a negotiation runs under."""
+
+    playbook = models.ForeignKey(Playbook, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    spec = models.JSONField()
+    digest = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["playbook", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["playbook", "number"], name="playbook_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.playbook.name} v{self.number}"
+
+
+# --------------------------------------------------------------------------
+# Policies: the rules every offer must pass
+# --------------------------------------------------------------------------
+
+
+class PolicyCategory(models.TextChoices):
+    LEGAL = "legal", "Legal"
+    COMPLIANCE = "compliance", "Compliance"
+    SECURITY = "security", "Security"
+    BRAND = "brand", "Brand"
+    OPERATIONAL = "operational", "Operational"
+    FINANCIAL = "financial", "Financial"
+    PRIVACY = "privacy", "Privacy"
+
+
+class PolicyScope(models.TextChoices):
+    ALL = "all", "Every playbook"
+    PLAYBOOK = "playbook", "One playbook"
+    ROLE = "role", "One role in a playbook"
+    NEGOTIATION = "negotiation", "One negotiation"
+
+
+class PolicyKindChoice(models.TextChoices):
+    CAP = "cap", "Cap (maximum) on a numeric issue"
+    FLOOR = "floor", "Floor (minimum) on a numeric issue"
+    RANGE = "range", "Range on a numeric issue"
+    ALLOWED_VALUES = "allowed_values", "Allowed values of a categorical issue"
+    MIN_MARGIN = "min_margin", "Minimum margin over private cost"
+    SLA = "sla", "SLA (delivery or lead time within N)"
+    REQUIRED_FIXED_TERM = "required_fixed_term", "Required fixed term"
+    DISCLOSURE = "disclosure", "Disclosure (no private values revealed)"
+    APPROVAL_THRESHOLD = "approval_threshold", "Approval threshold"
+    EXPRESSION = "expression", "CEL expression"
+
+
+class Severity(models.TextChoices):
+    BLOCK = "block", "Block"
+    ESCALATE = "escalate", "Escalate"
+    WARN = "warn", "Warn"
+
+
+class Policy(models.Model):
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=20, choices=PolicyCategory.choices)
+    scope = models.CharField(max_length=20, choices=PolicyScope.choices, default=PolicyScope.ALL)
+    playbook = models.ForeignKey(
+        Playbook, null=True, blank=True, on_delete=models.CASCADE, related_name="policies"
+    )
+    role_name = models.SlugField(max_length=60, blank=True)
+    negotiation = models.ForeignKey(
+        "Negotiation",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="own_policies",
+        help_text="Set for constraints an approver added to one negotiation.",
+    )
+    kind = models.CharField(max_length=24, choices=PolicyKindChoice.choices)
+    parameters = models.JSONField(default=dict, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.BLOCK)
+    active = models.BooleanField(default=True)
+    current_version = models.ForeignKey(
+        "PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope="all") | Q(playbook__isnull=False) | Q(negotiation__isnull=False),
+                name="policy_scope_has_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@pgtrigger.register(
+    pgtrigger.Protect(name="policy_version_immutable", operation=pgtrigger.Update),
+)
+class PolicyVersion(models.Model):
+    """Immutable snapshot of a policy; checks point at the version they evaluated."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=120)
+    category = models.CharField(max_length=20, choices=PolicyCategory.choices)
+    scope = models.CharField(max_length=20, choices=PolicyScope.choices)
+    playbook = models.ForeignKey(
+        Playbook, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    role_name = models.CharField(max_length=60, blank=True)
+    kind = models.CharField(max_length=24, choices=PolicyKindChoice.choices)
+    parameters = models.JSONField(default=dict)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    active = models.BooleanField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["policy", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "number"], name="policy_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.number}"
+
+
+# --------------------------------------------------------------------------
+# Negotiations
+# --------------------------------------------------------------------------
+
+
+class NegotiationStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    RUNNING = "running", "Running"
+    ESCALATED = "escalated", "Escalated"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+    TIMED_OUT = "timed_out", "Timed out"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = frozenset(
+    {
+        NegotiationStatus.APPROVED,
+        NegotiationStatus.REJECTED,
+        NegotiationStatus.FAILED,
+        NegotiationStatus.TIMED_OUT,
+        NegotiationStatus.CANCELLED,
+    }
+)
+
+
+class Negotiation(models.Model):
+    playbook = models.ForeignKey(Playbook, on_delete=models.PROTECT, related_name="negotiations")
+    playbook_version = models.ForeignKey(
+        PlaybookVersion, on_delete=models.PROTECT, related_name="negotiations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=20, choices=NegotiationStatus.choices, default=NegotiationStatus.DRAFT
+    )
+    current_round = models.PositiveIntegerField(default=0)
+    max_rounds = models.PositiveIntegerField()
+    pace_seconds = models.FloatField(default=0.0)
+    deadline = models.DateTimeField(null=True, blank=True)
+    seed = models.BigIntegerField(default=0)
+    engine_state = models.JSONField(default=dict, blank=True)
+    outcome_reason = models.TextField(blank=True)
+    agreed_terms = models.JSONField(null=True, blank=True)
+    agreed_offer = models.ForeignKey(
+        "Offer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deal_value = models.FloatField(null=True, blank=True)
+    deal_risk = models.FloatField(null=True, blank=True)
+    plan = models.JSONField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="started_negotiations",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    last_progress_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The sweeper: status='running' AND last_progress_at < now - threshold.
+            models.Index(fields=["status", "last_progress_at"], name="negotiation_sweep_idx"),
+            # The list page: filter by status, newest first.
+            models.Index(fields=["status", "-created_at"], name="negotiation_list_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Negotiation #{self.pk}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class Participant(models.Model):
+    negotiation = models.ForeignKey(
+        Negotiation, on_delete=models.CASCADE, related_name="participants"
+    )
+    role = models.CharField(max_length=60)
+    label = models.CharField(max_length=120, blank=True)
+    strategy = models.CharField(max_length=40)
+    strategy_params = models.JSONField(default=dict, blank=True)
+    profile = models.JSONField(help_text="Private: a copy of the role's preference profile.")
+    owner_group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["negotiation", "role"], name="participant_unique_role")
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.role
+
+
+class Offer(models.Model):
+    negotiation = models.ForeignKey(Negotiation, on_delete=models.CASCADE, related_name="offers")
+    round = models.PositiveIntegerField()
+    sender = models.CharField(max_length=60)
+    performative = models.CharField(max_length=12)
+    terms = models.JSONField(default=dict)
+    fixed_terms_hash = models.CharField(max_length=64)
+    expires_at_round = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    assumptions = models.JSONField(default=list, blank=True)
+    dependencies = models.JSONField(default=list, blank=True)
+    in_reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    version = models.PositiveIntegerField(default=1)
+    rationale = models.TextField(blank=True)
+    engine_id = models.CharField(max_length=120)
+    utilities = models.JSONField(
+        default=dict, help_text="Private: role -> utility of this offer for that role."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["negotiation", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["negotiation", "round", "sender"], name="offer_one_per_round_and_sender"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender} r{self.round} {self.performative}"
+
+
+class CheckStage(models.TextChoices):
+    SEND = "send", "Before sending"
+    ACCEPT = "accept", "Before accepting"
+
+
+class PolicyCheck(models.Model):
+    """One evaluation of one policy version against one offer (or a blocked attempt)."""
+
+    negotiation = models.ForeignKey(Negotiation, on_delete=models.CASCADE, related_name="checks")
+    offer = models.ForeignKey(
+        Offer, null=True, blank=True, on_delete=models.CASCADE, related_name="checks"
+    )
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    round = models.PositiveIntegerField()
+    sender = models.CharField(max_length=60)
+    stage = models.CharField(max_length=10, choices=CheckStage.choices)
+    terms = models.JSONField(default=dict)
+    passed = models.BooleanField()
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    message = models.TextField()
+    evidence = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{'pass' if self.passed else self.severity}: {self.message}"
+
+
+@pgtrigger.register(
+    pgtrigger.Protect(
+        name="audit_append_only",
+        operation=pgtrigger.Update | pgtrigger.Delete,
+    ),
+    pgtrigger.Trigger(
+        name="audit_no_truncate",
+        operation=pgtrigger.Truncate,
+        level=pgtrigger.Statement,
+        when=pgtrigger.Before,
+        func="RAISE EXCEPTION 'audit events are append-only: TRUNCATE is not allowed'; RETURN NULL;",
+    ),
+)
+class AuditEvent(models.Model):
+    """Append-only, hash-chained record. One chain per negotiation; a global chain
+    (negotiation NULL) records configuration changes that are not tied to one."""
+
+    chain = models.CharField(max_length=40, help_text="negotiation:<id> or global")
+    negotiation = models.ForeignKey(
+        Negotiation, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=60)
+    actor = models.CharField(max_length=150, help_text="user:<name>, agent:<role> or system")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        # Never cascade into the append-only table; `actor` keeps the name.
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField()
+    # Canonical JSON text, stored verbatim: the hash covers these exact bytes,
+    # which a JSON column could re-encode (key order, number spelling).
+    payload_json = models.TextField(default="{}")
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["chain", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_unique_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind}"
+
+    @property
+    def payload(self) -> dict:
+        import json
+
+        return json.loads(self.payload_json)

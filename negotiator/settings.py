@@ -262,10 +262,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# A running negotiation with no progress for this long (beyond its pace) is
+# re-enqueued by the sweeper: the cure for lost messages and killed workers.
+NEGOTIATOR_SWEEP_AFTER_SECONDS = env_int("NEGOTIATOR_SWEEP_AFTER_SECONDS", 60, minimum=1)
+NEGOTIATOR_SWEEP_EVERY_SECONDS = env_int("NEGOTIATOR_SWEEP_EVERY_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "worker-heartbeat": {
         "task": "negotiator.tasks.record_heartbeat",
         "schedule": 30.0,
+    },
+    "sweep-negotiations": {
+        "task": "negotiator.tasks.sweep_negotiations",
+        "schedule": float(NEGOTIATOR_SWEEP_EVERY_SECONDS),
     },
 }
 

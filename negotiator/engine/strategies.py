@@ -8,7 +8,6 @@ utility; when nothing acceptable is left it withdraws (walks away).
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,13 +32,27 @@ class SpaceIndex:
     flat_index: np.ndarray  # value_index shifted so each (issue, value) has a unique column
     offsets: np.ndarray  # first flat column of each issue
     sizes: np.ndarray
+    grid_index: np.ndarray  # value_index + issue * max_size: columns of a padded grid
 
     @classmethod
     def build(cls, space: OutcomeSpace) -> SpaceIndex:
         vi = space.value_index()
         sizes = np.array(space.sizes, dtype=np.int64)
         offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
-        return cls(space=space, value_index=vi, flat_index=vi + offsets, offsets=offsets, sizes=sizes)
+        width = int(sizes.max())
+        grid = vi + np.arange(sizes.size, dtype=np.int64) * width
+        return cls(
+            space=space,
+            value_index=vi,
+            flat_index=vi + offsets,
+            offsets=offsets,
+            sizes=sizes,
+            grid_index=grid,
+        )
+
+    @property
+    def grid_shape(self) -> tuple[int, int]:
+        return int(self.sizes.size), int(self.sizes.max())
 
     @property
     def total_values(self) -> int:
@@ -195,53 +208,54 @@ def _fallback(view: PartyView) -> np.ndarray:
 class CounterpartModel:
     """Frequency-based estimate of the counterparts' (joint) utility.
 
-    Each value's score is its (weighted) share of counterpart proposals, scaled so
-    the most proposed value of an issue scores 1; issue weights grow with how
-    concentrated the counterpart's choices on that issue are.
+    Each value's score is its recency-weighted count in counterpart proposals,
+    scaled so the most proposed value of an issue scores 1; issue weights grow with
+    how concentrated the counterpart's choices on that issue are. Scores live in a
+    padded (issue, value) grid flattened so ``SpaceIndex.grid_index`` indexes it.
     """
 
-    value_scores: np.ndarray  # per flat (issue, value) column, already issue-weighted
+    value_scores: np.ndarray  # flattened (n_issues, max_size) grid, already issue-weighted
     issue_weights: np.ndarray
     observations: int
 
-    def estimate(self, flat_index: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
-        return self.value_scores[flat_index[outcomes]].sum(axis=1)
+    def estimate(self, grid_index: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+        return self.value_scores[grid_index[outcomes]].sum(axis=1)
+
+
+MODEL_DECAY = 0.05  # weight of the j-th counterpart proposal: 1 / (1 + MODEL_DECAY * j)
+MODEL_SMOOTHING = 0.1
+_DECAY_WEIGHTS = 1.0 / (1.0 + MODEL_DECAY * np.arange(4096, dtype=np.float64))
 
 
 def counterpart_model(view: PartyView) -> CounterpartModel | None:
-    mask = view.proposal_senders != view.party_index
-    outcomes = view.proposal_outcomes[mask]
+    """Model the other parties from their proposals so far (None before the first)."""
+    outcomes = view.proposal_outcomes[view.proposal_senders != view.party_index]
     m = outcomes.size
     if m == 0:
         return None
     index = view.table.index
-    n_issues = index.sizes.size
-    # earlier proposals are closer to the counterpart's ideal: weigh them more
-    weights = 1.0 / (1.0 + np.arange(m, dtype=np.float64) * (2.0 / max(1, m)))
+    if m <= _DECAY_WEIGHTS.size:
+        weights = _DECAY_WEIGHTS[:m]
+    else:
+        weights = 1.0 / (1.0 + MODEL_DECAY * np.arange(m, dtype=np.float64))
+    n_issues, width = index.grid_shape
     counts = np.bincount(
-        index.flat_index[outcomes].ravel(),
+        index.grid_index[outcomes].ravel(),
         weights=np.repeat(weights, n_issues),
-        minlength=index.total_values,
-    )
-    top = np.maximum.reduceat(counts, index.offsets)
-    freq = counts / weights.sum()
-    concentration = np.add.reduceat(freq * freq, index.offsets)
+        minlength=n_issues * width,
+    ).reshape(n_issues, width)
+    top = counts.max(axis=1)
+    concentration = np.einsum("ij,ij->i", counts, counts)
     issue_weights = concentration / concentration.sum()
-    per_issue_top = np.repeat(top, index.sizes)
-    scores = (counts + 0.1) / (per_issue_top + 0.1)
-    return CounterpartModel(
-        value_scores=scores * np.repeat(issue_weights, index.sizes),
-        issue_weights=issue_weights,
-        observations=m,
-    )
+    scale = issue_weights / (top + MODEL_SMOOTHING)
+    scores = (counts + MODEL_SMOOTHING) * scale[:, None]
+    return CounterpartModel(scores.ravel(), issue_weights, m)
 
 
 def _favoured_issue(view: PartyView, model: CounterpartModel, chosen: int) -> str | None:
     """The issue on which ``chosen`` moves furthest towards the counterpart's likely wishes."""
-    index = view.table.index
-    best = index.flat_index[view.table.order[0]]
-    mine = index.flat_index[chosen]
-    gain = (model.value_scores[mine] - model.value_scores[best])
+    grid = view.table.index.grid_index
+    gain = model.value_scores[grid[chosen]] - model.value_scores[grid[view.table.order[0]]]
     k = int(np.argmax(gain))
     if gain[k] <= 0:
         return None
@@ -408,6 +422,8 @@ class Tradeoff:
     k: float = 0.0
     accept_threshold: float | None = None
     label: str = "tradeoff"
+    nash_floor: bool = False
+    nash_until: float = 0.9
 
     def __post_init__(self) -> None:
         if self.e <= 0:
@@ -432,13 +448,23 @@ class Tradeoff:
             in_band = cands[table.utilities[cands] <= upper + _EPS]
             if in_band.size:
                 cands = in_band
-        model = counterpart_model(view)
+        model = counterpart_model(view) if cands.size > 1 else None
         if model is None:
             chosen = int(cands[0])
         else:
-            est = model.estimate(table.index.flat_index, cands)
-            # ties go to the outcome better for us (cands are best-first)
-            chosen = int(cands[int(np.argmax(est))])
+            est = model.estimate(table.index.grid_index, cands)
+            if self.nash_floor and view.t < self.nash_until:
+                # do not concede past our estimate of the Nash bargaining point
+                own = table.utilities[cands]
+                best = int(np.argmax((own - view.reservation) * est))
+                if own[best] > target:
+                    target = float(own[best])
+                    chosen = int(cands[best])
+                else:
+                    chosen = int(cands[int(np.argmax(est))])
+            else:
+                # ties go to the outcome better for us (cands are best-first)
+                chosen = int(cands[int(np.argmax(est))])
         u = float(table.utilities[chosen])
         accept, why = _acceptance(view, u, self.accept_threshold)
         if accept:
@@ -463,7 +489,7 @@ def _default(**params: Any) -> Strategy:
     offer at least as good as its next one, or any offer above reservation in the
     last round. Lands on or near the Pareto frontier and the Nash point in self-play.
     """
-    params = {"e": 0.35, "band": None, **params, "label": "default"}
+    params = {"e": 0.35, "band": None, "nash_floor": True, **params, "label": "default"}
     return Tradeoff(**params)
 
 
@@ -543,5 +569,4 @@ __all__ = [
     "counterpart_model",
     "describe_strategies",
     "make_strategy",
-    "math",
 ]

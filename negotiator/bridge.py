@@ -1,0 +1,114 @@
+"""Conversions between stored JSON and engine values (no ORM queries here).
+
+Services load rows, turn them into engine values with these functions, ask the
+engine for the next step, and store the result back as JSON.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from threading import Lock
+from typing import Any
+
+from negotiator.engine.offers import Offer, Terms, offer_from_dict, offer_to_dict
+from negotiator.engine.outcomes import OutcomeSpace, issue_from_dict
+from negotiator.engine.preferences import profile_from_dict
+from negotiator.engine.protocol import NegotiationSetup, NegotiationState, Party, Status
+
+
+def space_from_spec(spec: Mapping[str, Any]) -> OutcomeSpace:
+    return OutcomeSpace(tuple(issue_from_dict(item) for item in spec["issues"]))
+
+
+def setup_from_spec(
+    spec: Mapping[str, Any],
+    participants: list[tuple[str, Mapping[str, Any]]],
+    *,
+    max_rounds: int,
+    deadline: str | None,
+) -> NegotiationSetup:
+    limits = spec.get("limits", {})
+    stall_window = limits.get("stall_window")
+    return NegotiationSetup(
+        space=space_from_spec(spec),
+        parties=tuple(Party(role, profile_from_dict(profile)) for role, profile in participants),
+        fixed_terms=dict(spec.get("fixed_terms", {})),
+        max_rounds=max_rounds,
+        offer_ttl_rounds=limits.get("offer_ttl_rounds"),
+        deadline=deadline,
+        stall_rounds=stall_window,
+        stall_threshold=float(limits.get("stall_threshold") or 0.0),
+    )
+
+
+class SetupCache:
+    """Engine setups precompute utility tables; rebuilding them every round would
+    dominate a round's cost, so a worker keeps the most recent ones."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[tuple, NegotiationSetup] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, key: tuple, build) -> NegotiationSetup:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        setup = build()
+        with self._lock:
+            self._items[key] = setup
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return setup
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+SETUPS = SetupCache()
+
+
+def state_to_dict(state: NegotiationState) -> dict[str, Any]:
+    return {
+        "parties": list(state.parties),
+        "history": [offer_to_dict(o) for o in state.history],
+        "history_outcomes": list(state.history_outcomes),
+        "round": state.round,
+        "status": str(state.status),
+        "standing": state.standing,
+        "accepted_by": list(state.accepted_by),
+        "agreement": dict(state.agreement) if state.agreement is not None else None,
+        "agreement_outcome": state.agreement_outcome,
+        "seed": state.seed,
+        "now": state.now,
+        "best_joint": state.best_joint,
+        "best_joint_round": state.best_joint_round,
+        "reason": state.reason,
+    }
+
+
+def state_from_dict(data: Mapping[str, Any]) -> NegotiationState:
+    agreement = data.get("agreement")
+    return NegotiationState(
+        parties=tuple(data["parties"]),
+        history=tuple(offer_from_dict(o) for o in data.get("history", [])),
+        history_outcomes=tuple(data.get("history_outcomes", [])),
+        round=int(data.get("round", 0)),
+        status=Status(data.get("status", "running")),
+        standing=data.get("standing"),
+        accepted_by=tuple(data.get("accepted_by", [])),
+        agreement=Terms(agreement) if agreement is not None else None,
+        agreement_outcome=data.get("agreement_outcome"),
+        seed=int(data.get("seed", 0)),
+        now=data.get("now"),
+        best_joint=float(data.get("best_joint", -1.0)),
+        best_joint_round=int(data.get("best_joint_round", 0)),
+        reason=data.get("reason", ""),
+    )
+
+
+def offer_terms(offer: Offer) -> dict[str, Any]:
+    return dict(offer.terms)
