@@ -1,12 +1,601 @@
-from django.contrib import admin
+"""Admin: where policy owners configure playbooks and policies.
 
-from negotiator.models import WorkerHeartbeat
+Every save goes through services, so validation, versioning and the audit trail
+are the same as for imports. Bad input re-renders the form with the reason;
+nothing is half-saved (the admin wraps each save in one transaction).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from negotiator import services
+from negotiator.engine import policies as engine_policies
+from negotiator.engine.preferences import profile_from_dict
+from negotiator.engine.strategies import STRATEGIES, make_strategy
+from negotiator.models import (
+    AuditEvent,
+    FixedTerm,
+    Negotiation,
+    Playbook,
+    PlaybookIssue,
+    PlaybookVersion,
+    Policy,
+    PolicyScope,
+    PolicyVersion,
+    Role,
+    WorkerHeartbeat,
+)
+
+
+class ReadOnlyAdminMixin:
+    """History is immutable: no add, change or delete from admin."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["hostname", "created_at", "token"]
-    readonly_fields = ["hostname", "created_at", "token"]
+
+
+# --------------------------------------------------------------------------
+# Playbooks
+# --------------------------------------------------------------------------
+
+
+class PlaybookIssueForm(forms.ModelForm):
+    class Meta:
+        model = PlaybookIssue
+        fields = [
+            "order",
+            "name",
+            "label",
+            "kind",
+            "unit",
+            "minimum",
+            "maximum",
+            "step",
+            "integer",
+            "options",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == "numeric":
+            lo, hi, step = data.get("minimum"), data.get("maximum"), data.get("step")
+            if lo is None or hi is None:
+                raise ValidationError("A numeric issue needs a minimum and a maximum.")
+            if lo > hi:
+                raise ValidationError(f"Minimum {lo:g} is greater than maximum {hi:g}.")
+            if step is not None and step <= 0:
+                self.add_error("step", "Step must be positive.")
+        elif kind in ("categorical", "ordinal"):
+            options = data.get("options")
+            if (
+                not isinstance(options, list)
+                or not options
+                or not all(isinstance(o, str) and o for o in options)
+            ):
+                self.add_error(
+                    "options", 'List the options as JSON strings, e.g. ["gold", "silver"].'
+                )
+            elif len(set(options)) != len(options):
+                self.add_error("options", "Options must be distinct.")
+        return data
+
+
+class PlaybookIssueInline(admin.TabularInline):
+    model = PlaybookIssue
+    form = PlaybookIssueForm
+    extra = 0
+    fields = [
+        "order",
+        "name",
+        "label",
+        "kind",
+        "unit",
+        "minimum",
+        "maximum",
+        "step",
+        "integer",
+        "options",
+    ]
+
+
+class FixedTermInline(admin.TabularInline):
+    model = FixedTerm
+    extra = 0
+    fields = ["order", "name", "value"]
+
+
+class RoleForm(forms.ModelForm):
+    strategy = forms.ChoiceField(choices=[(name, name) for name in sorted(STRATEGIES)])
+
+    class Meta:
+        model = Role
+        fields = ["order", "name", "label", "strategy", "strategy_params", "owner_group", "profile"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        strategy = data.get("strategy")
+        params = data.get("strategy_params") or {}
+        if strategy:
+            if not isinstance(params, dict):
+                self.add_error("strategy_params", "Strategy parameters must be a JSON object.")
+            else:
+                try:
+                    make_strategy(strategy, **params)
+                except (TypeError, ValueError) as exc:
+                    self.add_error("strategy_params", f"{strategy}: {exc}")
+        profile = data.get("profile")
+        try:
+            parsed = profile_from_dict(profile or {})
+        except (ValueError, TypeError, KeyError) as exc:
+            self.add_error("profile", f"Not a valid preference profile: {exc}")
+        else:
+            known = getattr(self, "posted_issue_names", None)
+            if known is not None:
+                used = {iv.issue for items in parsed.criteria.values() for iv in items}
+                missing = sorted(used - known)
+                if missing:
+                    self.add_error(
+                        "profile",
+                        f"The profile values issues this playbook does not have: {', '.join(missing)}.",
+                    )
+        return data
+
+
+class RoleInline(admin.StackedInline):
+    model = Role
+    form = RoleForm
+    extra = 0
+    fields = [("order", "name", "label"), ("strategy", "strategy_params"), "owner_group", "profile"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if request.method == "POST":
+            # Validate each role's profile against the issues being saved with it.
+            prefix = "issues"
+            total = int(request.POST.get(f"{prefix}-TOTAL_FORMS", "0") or 0)
+            names = {
+                request.POST.get(f"{prefix}-{i}-name", "").strip()
+                for i in range(total)
+                if not request.POST.get(f"{prefix}-{i}-DELETE")
+            } - {""}
+
+            class Bound(formset.form):
+                posted_issue_names = names
+
+            formset.form = Bound
+        return formset
+
+
+class PolicyInline(admin.TabularInline):
+    model = Policy
+    fk_name = "playbook"
+    extra = 0
+    fields = ["name", "kind", "severity", "scope", "role_name", "active"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class PlaybookVersionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = PlaybookVersion
+    extra = 0
+    fields = ["number", "digest", "created_by", "created_at"]
+    readonly_fields = fields
+    ordering = ["-number"]
+
+
+class PublishFailed(Exception):
+    pass
+
+
+@admin.register(Playbook)
+class PlaybookAdmin(admin.ModelAdmin):
+    list_display = ["name", "pattern", "version_number", "max_rounds", "pace_seconds", "updated_at"]
+    list_filter = ["pattern"]
+    search_fields = ["name", "description"]
+    inlines = [
+        PlaybookIssueInline,
+        FixedTermInline,
+        RoleInline,
+        PolicyInline,
+        PlaybookVersionInline,
+    ]
+    readonly_fields = ["current_version"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "pattern", "currency", "current_version"]}),
+        (
+            "Protocol limits",
+            {
+                "fields": [
+                    ("max_rounds", "deadline_minutes"),
+                    ("offer_ttl_rounds", "pace_seconds"),
+                    ("stall_threshold", "stall_window"),
+                ]
+            },
+        ),
+        ("Deal value and risk", {"fields": ["value_expression", "risk_expression"]}),
+    ]
+
+    @admin.display(description="version")
+    def version_number(self, obj: Playbook) -> str:
+        return f"v{obj.current_version.number}" if obj.current_version_id else "—"
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        try:
+            version = services.playbook_publish(playbook=form.instance, user=request.user)
+        except services.ServiceError as exc:
+            raise PublishFailed(str(exc)) from exc
+        self.message_user(request, f"Published version {version.number} of '{form.instance.name}'.")
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except PublishFailed as exc:
+            # The admin's transaction rolled back: nothing was saved.
+            self.message_user(
+                request, f"Nothing was saved. The playbook is not valid: {exc}", messages.ERROR
+            )
+            return HttpResponseRedirect(request.get_full_path())
+
+
+@admin.register(PlaybookVersion)
+class PlaybookVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["playbook", "number", "digest", "created_by", "created_at"]
+    list_filter = ["playbook"]
+    readonly_fields = ["playbook", "number", "digest", "created_by", "created_at", "spec_pretty"]
+    exclude = ["spec"]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("negotiator.view_playbookversion")
+
+    @admin.display(description="spec")
+    def spec_pretty(self, obj: PlaybookVersion) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.spec, indent=2, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------
+# Policies
+# --------------------------------------------------------------------------
+
+
+class PolicyForm(forms.ModelForm):
+    class Meta:
+        model = Policy
+        fields = [
+            "name",
+            "description",
+            "category",
+            "scope",
+            "playbook",
+            "role_name",
+            "kind",
+            "parameters",
+            "severity",
+            "active",
+        ]
+        help_texts = {
+            "parameters": (
+                "JSON, by kind: cap {issue, max} · floor {issue, min} · range {issue, min, max} · "
+                "allowed_values {issue, values} · min_margin {issue, cost_key, min_percent} · "
+                "sla {issue, max} · required_fixed_term {term, value?} · "
+                "disclosure {keys, tolerance_percent?} · approval_threshold {measure: value|risk, above} · "
+                "expression {expression, message?}"
+            )
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        candidate = Policy(
+            pk=self.instance.pk,
+            name=data.get("name", ""),
+            category=data.get("category", ""),
+            scope=data.get("scope", PolicyScope.ALL),
+            playbook=data.get("playbook"),
+            role_name=data.get("role_name", ""),
+            negotiation=self.instance.negotiation if self.instance.pk else None,
+            kind=data.get("kind", ""),
+            parameters=data.get("parameters"),
+            severity=data.get("severity", ""),
+            active=data.get("active", True),
+        )
+        if candidate.scope == PolicyScope.ALL and candidate.playbook is not None:
+            self.add_error("playbook", "A policy for every playbook names no playbook.")
+            return data
+        for where, message in services.policy_errors(candidate):
+            field = where.split(".", 1)[0].split("[", 1)[0]
+            if field not in self.fields:
+                field = "parameters"
+            self.add_error(field, f"{where}: {message}")
+        return data
+
+
+class PolicyVersionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = PolicyVersion
+    extra = 0
+    fields = [
+        "number",
+        "kind",
+        "parameters",
+        "severity",
+        "scope",
+        "active",
+        "created_by",
+        "created_at",
+    ]
+    readonly_fields = fields
+    ordering = ["-number"]
+
+
+class DryRunForm(forms.Form):
+    offer_json = forms.CharField(
+        label="Offer JSON",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        help_text='e.g. {"sender": "seller", "terms": {"price": 88000}, "rationale": "…"}',
+    )
+    negotiation = forms.ModelChoiceField(
+        queryset=Negotiation.objects.select_related("playbook").order_by("-pk"),
+        required=False,
+        help_text="Or evaluate against every offer of this negotiation.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        raw = (data.get("offer_json") or "").strip()
+        if not raw and not data.get("negotiation"):
+            raise ValidationError("Paste an offer or choose a negotiation.")
+        if raw:
+            try:
+                offer = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ValidationError(
+                    f"The offer is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
+                ) from None
+            if not isinstance(offer, dict) or not isinstance(offer.get("terms"), dict):
+                raise ValidationError('The offer must be an object with a "terms" object.')
+            data["offer"] = offer
+        return data
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    form = PolicyForm
+    list_display = ["name", "category", "kind", "severity", "scope_label", "version", "active"]
+    list_filter = ["category", "severity", "scope", "kind", "active", "playbook"]
+    search_fields = ["name", "description", "role_name", "playbook__name"]
+    inlines = [PolicyVersionInline]
+    actions = ["dry_run_action"]
+    readonly_fields = ["current_version", "dry_run_link"]
+
+    @admin.display(description="scope")
+    def scope_label(self, obj: Policy) -> str:
+        if obj.scope == PolicyScope.ALL:
+            return "every playbook"
+        if obj.scope == PolicyScope.NEGOTIATION:
+            return f"negotiation #{obj.negotiation_id}"
+        label = obj.playbook.name if obj.playbook_id else "?"
+        return f"{label} / {obj.role_name}" if obj.scope == PolicyScope.ROLE else label
+
+    @admin.display(description="version")
+    def version(self, obj: Policy) -> str:
+        return f"v{obj.current_version.number}" if obj.current_version_id else "—"
+
+    @admin.display(description="dry run")
+    def dry_run_link(self, obj: Policy) -> str:
+        if not obj.pk:
+            return "Save the policy first."
+        url = reverse("admin:negotiator_policy_dry_run") + f"?ids={obj.pk}"
+        return format_html('<a class="button" href="{}">Dry run this policy</a>', url)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("playbook", "current_version")
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.policy_save(policy=obj, user=request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Checks point at versions; deactivate a policy instead of deleting it.
+        return False
+
+    @admin.action(description="Dry run the selected policies")
+    def dry_run_action(self, request, queryset):
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        return HttpResponseRedirect(reverse("admin:negotiator_policy_dry_run") + f"?ids={ids}")
+
+    def get_urls(self):
+        return [
+            path(
+                "dry-run/",
+                self.admin_site.admin_view(self.dry_run_view),
+                name="negotiator_policy_dry_run",
+            )
+        ] + super().get_urls()
+
+    def dry_run_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        raw_ids = request.GET.get("ids", "")
+        try:
+            ids = [int(x) for x in raw_ids.split(",") if x.strip()]
+        except ValueError:
+            ids = []
+        policies = list(
+            Policy.objects.filter(pk__in=ids).select_related("current_version", "playbook")
+        )
+        form = DryRunForm(request.POST or None)
+        rows: list[dict[str, Any]] = []
+        if request.method == "POST" and form.is_valid() and policies:
+            rows = dry_run(
+                policies, form.cleaned_data.get("offer"), form.cleaned_data.get("negotiation")
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Policy dry run",
+            "policies": policies,
+            "form": form,
+            "rows": rows,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/negotiator/policy_dry_run.html", context)
+
+
+def dry_run(
+    policies: list[Policy], offer: dict[str, Any] | None, negotiation: Negotiation | None
+) -> list[dict[str, Any]]:
+    """Evaluate policies' current versions; nothing is written."""
+    from negotiator.engine.offers import Offer as EngineOffer
+    from negotiator.engine.outcomes import fixed_terms_hash
+
+    specs = [services.policy_spec_of(p.current_version) for p in policies if p.current_version_id]
+    cases: list[tuple[str, dict[str, Any], str, str, dict[str, Any], dict[str, Any]]] = []
+    if offer is not None:
+        playbook = next((p.playbook for p in policies if p.playbook_id), None)
+        spec = playbook.current_version.spec if playbook and playbook.current_version_id else {}
+        if negotiation is not None:
+            spec = negotiation.playbook_version.spec
+        sender = str(offer.get("sender", ""))
+        role = next((r for r in spec.get("roles", []) if r["name"] == sender), None)
+        cases.append(
+            (
+                "pasted offer",
+                offer["terms"],
+                sender,
+                str(offer.get("rationale", "")),
+                role["profile"] if role else {},
+                spec,
+            )
+        )
+    elif negotiation is not None:
+        spec = negotiation.playbook_version.spec
+        profiles = {p.role: p.profile for p in negotiation.participants.all()}
+        for row in negotiation.offers.order_by("id"):
+            if not row.terms:
+                continue
+            cases.append(
+                (
+                    f"round {row.round} · {row.sender} · {row.performative}",
+                    row.terms,
+                    row.sender,
+                    row.rationale,
+                    profiles.get(row.sender, {}),
+                    spec,
+                )
+            )
+    rows = []
+    for label, terms, sender, rationale, profile, spec in cases:
+        fixed = dict(spec.get("fixed_terms", {}))
+        engine_offer = EngineOffer(
+            performative="propose",
+            sender=sender or "?",
+            terms=terms,
+            fixed_terms_hash=fixed_terms_hash(fixed),
+            round=0,
+            rationale=rationale,
+        )
+        context = engine_policies.CheckContext(
+            fixed_terms=fixed,
+            sender_role=sender,
+            sender_profile=profile,
+            deal_value=services.deal_measure(spec.get("value_expression", ""), terms),
+            deal_risk=services.deal_measure(spec.get("risk_expression", ""), terms),
+            stage="send",
+            issue_types={i["name"]: i.get("type", "numeric") for i in spec.get("issues", [])},
+        )
+        for result in engine_policies.check(engine_offer, specs, context):
+            rows.append(
+                {
+                    "case": label,
+                    "terms": terms,
+                    "result": result,
+                    "evidence": json.dumps(
+                        engine_policies.check_result_to_dict(result)["evidence"], indent=1
+                    ),
+                }
+            )
+    return rows
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "name",
+        "number",
+        "kind",
+        "severity",
+        "scope",
+        "active",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["kind", "severity", "scope", "active"]
+    search_fields = ["name"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["chain", "seq", "kind", "actor", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["chain", "kind", "actor"]
+    readonly_fields = [
+        "chain",
+        "seq",
+        "kind",
+        "actor",
+        "created_at",
+        "payload_json",
+        "prev_hash",
+        "hash",
+    ]
+
+
+@admin.register(Negotiation)
+class NegotiationAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "title",
+        "playbook",
+        "status",
+        "current_round",
+        "max_rounds",
+        "created_at",
+    ]
+    list_filter = ["status", "playbook"]
+    search_fields = ["title", "playbook__name"]
+    readonly_fields = [f.name for f in Negotiation._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from datetime import UTC
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from django.db import connection, transaction
@@ -63,7 +63,9 @@ def _lock_chain(chain: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             # 32-bit key from the chain name; collisions only serialise more.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [4242, zlib.crc32(chain.encode())])
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [4242, zlib.crc32(chain.encode())]
+            )
 
 
 def audit_append(
@@ -93,7 +95,9 @@ def audit_append(
         created_at=created_at.astimezone(UTC).isoformat(),
         payload_json=payload_json,
     )
-    negotiation_id = negotiation if isinstance(negotiation, int) else getattr(negotiation, "pk", None)
+    negotiation_id = (
+        negotiation if isinstance(negotiation, int) else getattr(negotiation, "pk", None)
+    )
     return AuditEvent.objects.create(
         chain=chain,
         negotiation_id=negotiation_id,
@@ -120,7 +124,9 @@ class ChainReport:
     def describe(self) -> str:
         if self.ok:
             return f"{self.chain}: {self.events} events, verified"
-        return f"{self.chain}: broken at event #{self.broken_seq} (id {self.broken_id}): {self.reason}"
+        return (
+            f"{self.chain}: broken at event #{self.broken_seq} (id {self.broken_id}): {self.reason}"
+        )
 
 
 def verify_events(chain: str, events: Iterable[AuditEvent]) -> ChainReport:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
-
 from kombu import Connection
 
 from negotiator.celery import app as celery_app

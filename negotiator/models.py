@@ -150,7 +150,8 @@ class Role(models.Model):
     strategy = models.CharField(max_length=40, default="default")
     strategy_params = models.JSONField(default=dict, blank=True)
     profile = models.JSONField(
-        default=dict, help_text="Private preference profile (weights, value functions, reservation)."
+        default=dict,
+        help_text="Private preference profile (weights, value functions, reservation).",
     )
     owner_group = models.ForeignKey(
         Group,

@@ -264,7 +264,11 @@ def issue_catalog(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for item in spec.get("issues", []):
         kind = item.get("type", "numeric")
         if kind == "numeric":
-            out[item["name"]] = {"type": "numeric", "min": item.get("lower"), "max": item.get("upper")}
+            out[item["name"]] = {
+                "type": "numeric",
+                "min": item.get("lower"),
+                "max": item.get("upper"),
+            }
         else:
             out[item["name"]] = {"type": kind, "options": list(item.get("options", []))}
     return out
@@ -283,7 +287,11 @@ def policy_errors(policy: Policy) -> list[tuple[str, str]]:
         spec = policy.negotiation.playbook_version.spec
     elif policy.playbook_id:
         playbook = policy.playbook
-        spec = playbook.current_version.spec if playbook.current_version_id else playbook_spec(playbook)
+        spec = (
+            playbook.current_version.spec
+            if playbook.current_version_id
+            else playbook_spec(playbook)
+        )
     else:
         spec = None
     if spec is not None:
@@ -394,7 +402,9 @@ def applicable_policy_versions(negotiation: Negotiation) -> list[PolicyVersion]:
         Policy.objects.filter(active=True, current_version__isnull=False)
         .filter(
             Q(scope=PolicyScope.ALL)
-            | Q(scope__in=[PolicyScope.PLAYBOOK, PolicyScope.ROLE], playbook=negotiation.playbook_id)
+            | Q(
+                scope__in=[PolicyScope.PLAYBOOK, PolicyScope.ROLE], playbook=negotiation.playbook_id
+            )
             | Q(scope=PolicyScope.NEGOTIATION, negotiation=negotiation.pk)
         )
         .select_related("current_version")
@@ -518,7 +528,11 @@ def negotiation_create(
     max_rounds = overrides.max_rounds or limits["max_rounds"]
     if not 1 <= max_rounds <= 10_000:
         raise ServiceError("Max rounds must be between 1 and 10,000.")
-    pace = limits.get("pace_seconds", 0.0) if overrides.pace_seconds is None else overrides.pace_seconds
+    pace = (
+        limits.get("pace_seconds", 0.0)
+        if overrides.pace_seconds is None
+        else overrides.pace_seconds
+    )
     if pace < 0:
         raise ServiceError("Pace must not be negative.")
     strategies = dict(strategies or {})
@@ -539,9 +553,12 @@ def negotiation_create(
             started_by=user if getattr(user, "pk", None) else None,
         )
         deadline_minutes = overrides.deadline_minutes or limits.get("deadline_minutes")
-        groups = {g.name: g for g in Group.objects.filter(
-            name__in=[r["owner_group"] for r in spec["roles"] if r.get("owner_group")]
-        )}
+        groups = {
+            g.name: g
+            for g in Group.objects.filter(
+                name__in=[r["owner_group"] for r in spec["roles"] if r.get("owner_group")]
+            )
+        }
         Participant.objects.bulk_create(
             [
                 Participant(
@@ -579,9 +596,7 @@ def negotiation_create(
             },
         )
         if start:
-            negotiation_start(
-                negotiation=negotiation, user=user, deadline_minutes=deadline_minutes
-            )
+            negotiation_start(negotiation=negotiation, user=user, deadline_minutes=deadline_minutes)
     return negotiation
 
 
@@ -619,7 +634,9 @@ def negotiation_resume(
         negotiation = Negotiation.objects.select_for_update().get(pk=negotiation.pk)
         if negotiation.status != NegotiationStatus.ESCALATED:
             raise TransitionError("Only an escalated negotiation can be resumed.")
-        state = bridge.state_from_dict(negotiation.engine_state) if negotiation.engine_state else None
+        state = (
+            bridge.state_from_dict(negotiation.engine_state) if negotiation.engine_state else None
+        )
         max_rounds = negotiation.max_rounds + extra_rounds
         if state is not None and state.round >= max_rounds:
             raise ServiceError(
@@ -754,9 +771,9 @@ def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
         ).update(current_round=round_number + 1, last_progress_at=timezone.now())
         if not claimed:
             return False
-        negotiation = Negotiation.objects.select_related(
-            "playbook_version", "playbook"
-        ).get(pk=negotiation_id)
+        negotiation = Negotiation.objects.select_related("playbook_version", "playbook").get(
+            pk=negotiation_id
+        )
         _play_round(negotiation, round_number)
     return True
 
@@ -771,7 +788,9 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
         state = bridge.state_from_dict(negotiation.engine_state)
     else:
         state = initial_state(setup, seed=negotiation.seed)
-    strategies = {p.role: make_strategy(p.strategy, **(p.strategy_params or {})) for p in participants}
+    strategies = {
+        p.role: make_strategy(p.strategy, **(p.strategy_params or {})) for p in participants
+    }
     versions = applicable_policy_versions(negotiation)
     gate = PolicyGate(negotiation, versions, by_role)
     now = timezone.now()
@@ -889,10 +908,14 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
     negotiation.engine_state = bridge.state_to_dict(new_state)
     negotiation.current_round = round_number + 1
     negotiation.last_progress_at = now
-    negotiation.save(update_fields=["engine_state", "current_round", "last_progress_at", "updated_at"])
+    negotiation.save(
+        update_fields=["engine_state", "current_round", "last_progress_at", "updated_at"]
+    )
 
     if new_state.status == Status.RUNNING:
-        tasks.enqueue_round(negotiation.pk, negotiation.current_round, countdown=negotiation.pace_seconds)
+        tasks.enqueue_round(
+            negotiation.pk, negotiation.current_round, countdown=negotiation.pace_seconds
+        )
         return
     _finish(negotiation, new_state, result.events, rows)
 
@@ -939,7 +962,11 @@ def _finish(negotiation: Negotiation, state, events, rows: Sequence[Offer]) -> N
     last_kinds = {e.kind for e in events}
     if state.status == Status.FAILED:
         to = NegotiationStatus.FAILED
-    elif state.status == Status.TIMED_OUT or EventKind.TIMED_OUT in last_kinds and "deadline" in reason:
+    elif (
+        state.status == Status.TIMED_OUT
+        or EventKind.TIMED_OUT in last_kinds
+        and "deadline" in reason
+    ):
         to = NegotiationStatus.TIMED_OUT
     else:  # stalled or escalated by a policy: a person decides
         to = NegotiationStatus.ESCALATED

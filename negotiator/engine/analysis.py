@@ -178,7 +178,9 @@ class AgreementQuality:
     quality: float
 
 
-def agreement_quality(analysis: SpaceAnalysis, agreement_utilities: Sequence[float]) -> AgreementQuality:
+def agreement_quality(
+    analysis: SpaceAnalysis, agreement_utilities: Sequence[float]
+) -> AgreementQuality:
     """Distances of an agreement's utility vector to the frontier and the Nash point."""
     u = np.asarray(agreement_utilities, dtype=np.float64)
     d_pareto = distance_to_set(u, analysis.frontier_utilities)
@@ -186,11 +188,15 @@ def agreement_quality(analysis: SpaceAnalysis, agreement_utilities: Sequence[flo
     d_nash = math.inf if nash is None else float(np.sqrt(((nash - u) ** 2).sum()))
     # on the frontier: no outcome dominates it
     others = analysis.utilities
-    dominated = bool(np.any(np.all(others >= u - 1e-12, axis=1) & np.any(others > u + 1e-12, axis=1)))
+    dominated = bool(
+        np.any(np.all(others >= u - 1e-12, axis=1) & np.any(others > u + 1e-12, axis=1))
+    )
     k = u.shape[0]
     return AgreementQuality(
         utilities=tuple(float(x) for x in u),
-        advantages=tuple(advantage(float(x), r) for x, r in zip(u, analysis.reservations, strict=True)),
+        advantages=tuple(
+            advantage(float(x), r) for x, r in zip(u, analysis.reservations, strict=True)
+        ),
         pareto_distance=d_pareto,
         nash_distance=d_nash,
         on_frontier=not dominated,

@@ -24,8 +24,9 @@ through :class:`Bounds`):
 * text at most ``MAX_LENGTH`` = 2,000 characters;
 * parse tree at most ``MAX_NODES`` = 4,000 nodes and ``MAX_DEPTH`` = 200 levels
   (the evaluator recurses; deeper trees would hit Python's recursion limit);
-* functions and methods from an allow-list only. ``matches`` (regular
-  expressions) is refused: one backtracking regex call cannot be interrupted;
+* functions and methods from an allow-list only (``matches`` is allowed:
+  cel-python runs it on RE2, which has no catastrophic backtracking, and the
+  strings it sees are bounded below);
 * evaluation is interrupted cooperatively: before every parse-tree node the
   evaluator checks a deadline (``TIME_LIMIT_MS`` = 50 ms by default) and a step
   budget (``MAX_STEPS`` = 200,000 node visits), and any intermediate list,
@@ -70,7 +71,7 @@ ALLOWED_FUNCTIONS = frozenset(
     {"has", "size", "int", "uint", "double", "string", "bool", "dyn", "type"}
 )
 MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
-ALLOWED_METHODS = MACROS | {"size", "contains", "startsWith", "endsWith"}
+ALLOWED_METHODS = MACROS | {"size", "contains", "startsWith", "endsWith", "matches"}
 
 
 class PolicyError(ValueError):
@@ -101,6 +102,37 @@ class RuleOutcome:
 
 
 # --- evaluation -------------------------------------------------------------------------------
+
+
+class _AnyGeneric:
+    """Stands in for ``typing.Tuple`` & co. inside cel-python's ``cast(...)`` calls."""
+
+    def __getitem__(self, item: Any) -> _AnyGeneric:
+        return self
+
+
+def _speed_up_celpy() -> None:
+    """Make cel-python's interpreter ~1.5x faster without changing what it computes.
+
+    Its node methods build typing generics on every visit (``cast(Tuple[List[Result],
+    Result], ...)``) and hashing those Unions is a third of the evaluation time.
+    ``typing.cast`` is a no-op at run time, so the module-level names used only inside
+    such casts are replaced by a cheap stand-in. (``Sequence`` and ``Mapping`` are
+    left alone: cel-python also uses them in ``isinstance``.)
+    """
+    import celpy.evaluation as evaluation
+
+    stand_in = _AnyGeneric()
+    for name in ("Tuple", "List", "Dict", "Iterable", "Union"):
+        if hasattr(evaluation, name):
+            setattr(evaluation, name, stand_in)
+    evaluation.cast = lambda _type, value: value
+
+
+_speed_up_celpy()
+
+
+# --- bounded evaluation -----------------------------------------------------------------------------
 
 
 class _BudgetExceeded(BaseException):
@@ -391,7 +423,9 @@ class CompiledRule:
     def uses_profile(self) -> bool:
         return "profile" in self.shape.identifiers
 
-    def evaluate(self, variables: Mapping[str, Any], *, bounds: Bounds = DEFAULT_BOUNDS) -> RuleOutcome:
+    def evaluate(
+        self, variables: Mapping[str, Any], *, bounds: Bounds = DEFAULT_BOUNDS
+    ) -> RuleOutcome:
         """Evaluate against CEL ``variables`` (see :func:`build_activation`). Never raises."""
         budget = _Budget(
             time.perf_counter() + bounds.time_limit_ms / 1000.0,
@@ -404,7 +438,9 @@ class CompiledRule:
             value = evaluator.evaluate(dict(variables))
         except _BudgetExceeded as exc:
             if exc.reason == "size":
-                why = f"rule built a list, map or string longer than {bounds.max_collection:,} items"
+                why = (
+                    f"rule built a list, map or string longer than {bounds.max_collection:,} items"
+                )
             elif exc.reason == "steps":
                 why = f"rule took longer than {limit} ({bounds.max_steps:,} evaluation steps)"
             else:
@@ -466,11 +502,6 @@ def _parse(expression: str, bounds: Bounds = DEFAULT_BOUNDS) -> CompiledRule:
         raise PolicyError(
             f"the rule is nested too deeply ({shape.depth} levels; the limit is {bounds.max_depth})"
         )
-    if "matches" in shape.methods or "matches" in shape.functions:
-        raise PolicyError(
-            "matches() is not allowed: a regular expression can take unbounded time; "
-            "use contains(), startsWith() or endsWith()"
-        )
     unknown_functions = sorted(shape.functions - ALLOWED_FUNCTIONS)
     if unknown_functions:
         raise PolicyError(
@@ -483,10 +514,8 @@ def _parse(expression: str, bounds: Bounds = DEFAULT_BOUNDS) -> CompiledRule:
         )
     unknown_names = sorted(shape.identifiers - set(VARIABLES) - shape.bound)
     if unknown_names:
-        raise PolicyError(
-            f"unknown variable {unknown_names[0]!r}; known: {', '.join(VARIABLES)}"
-        )
-    activation = Activation(annotations=dict(celpy.googleapis), functions=_FUNCTIONS)
+        raise PolicyError(f"unknown variable {unknown_names[0]!r}; known: {', '.join(VARIABLES)}")
+    activation = Activation(functions=_FUNCTIONS)
     return CompiledRule(expression, ast, shape, activation)
 
 
@@ -539,7 +568,7 @@ def compile_expression(
     if isinstance(fixed_terms, Mapping):
         fixed_map = dict(fixed_terms)
     else:
-        fixed_map = {name: "value" for name in (fixed_terms or ())}
+        fixed_map = dict.fromkeys(fixed_terms or (), "value")
     private_keys = None if private_value_keys is None else set(private_value_keys)
     referenced_private: set[str] = set()
     referenced_weights: set[str] = set()
@@ -559,9 +588,7 @@ def compile_expression(
                 f"(known: {', '.join(fixed_map) or 'none'})"
             )
         if root == "deal" and rest[0] not in DEAL_FIELDS:
-            raise PolicyError(
-                f"unknown field 'deal.{rest[0]}' (known: {', '.join(DEAL_FIELDS)})"
-            )
+            raise PolicyError(f"unknown field 'deal.{rest[0]}' (known: {', '.join(DEAL_FIELDS)})")
         if root == "profile":
             if rest[0] not in PROFILE_FIELDS:
                 raise PolicyError(
@@ -577,9 +604,9 @@ def compile_expression(
             if rest[0] == "weights" and len(rest) > 1:
                 referenced_weights.add(rest[1])
 
-    private_sample = {k: 1.0 for k in (private_keys or set()) | referenced_private}
+    private_sample = dict.fromkeys((private_keys or set()) | referenced_private, 1.0)
     profile = {
-        "weights": {k: 0.5 for k in set(issues) | referenced_weights},
+        "weights": dict.fromkeys(set(issues) | referenced_weights, 0.5),
         "reservation": 0.5,
         "private_values": private_sample,
     }

@@ -51,8 +51,7 @@ _SCALES = {
 _SUFFIX = r"(?:\s?(?P<suffix>thousands?|grand|millions?|billions?|mio|mn|mm|bn|[kmb])(?![a-z]))?"
 # A number with thousand groups and an optional decimal part ("1 234 567,89").
 _GROUPED = re.compile(
-    r"(?<![\d])(?P<body>\d+(?:[" + _SEPARATORS + r"]\d{3}(?!\d))*(?:[.,]\d+)?|[.,]\d+)"
-    + _SUFFIX,
+    r"(?<![\d])(?P<body>\d+(?:[" + _SEPARATORS + r"]\d{3}(?!\d))*(?:[.,]\d+)?|[.,]\d+)" + _SUFFIX,
     re.IGNORECASE,
 )
 # A plain number, so that the parts of a grouped token are readings too ("12 300" -> 12, 300).
@@ -162,7 +161,9 @@ def find_disclosures(
         lowered = text.lower()
         for key, value in textual.items():
             if value in lowered:
-                findings.append(Finding(field_name, key, text[lowered.index(value) :][: len(value)]))
+                findings.append(
+                    Finding(field_name, key, text[lowered.index(value) :][: len(value)])
+                )
     return _dedupe(findings)
 
 

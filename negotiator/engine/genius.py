@@ -43,7 +43,9 @@ def _float(el: ET.Element, attr: str, source: str) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ScenarioError(source, _describe(el), f"attribute '{attr}'={raw!r} is not a number") from None
+        raise ScenarioError(
+            source, _describe(el), f"attribute '{attr}'={raw!r} is not a number"
+        ) from None
 
 
 def _issue_kind(el: ET.Element) -> str:
@@ -77,7 +79,9 @@ def parse_genius_domain(xml_text: str, *, source: str = "domain") -> GeniusDomai
             for item in el.findall("item"):
                 value = item.get("value")
                 if value is None:
-                    raise ScenarioError(source, f"{_describe(el)} {_describe(item)}", "item without 'value'")
+                    raise ScenarioError(
+                        source, f"{_describe(el)} {_describe(item)}", "item without 'value'"
+                    )
                 options.append(value)
             if not options:
                 raise ScenarioError(source, _describe(el), "discrete issue without <item> values")
@@ -89,12 +93,20 @@ def parse_genius_domain(xml_text: str, *, source: str = "domain") -> GeniusDomai
             lower = _float(el, "lowerbound", source)
             upper = _float(el, "upperbound", source)
             if upper < lower:
-                raise ScenarioError(source, _describe(el), f"upperbound {upper} below lowerbound {lower}")
+                raise ScenarioError(
+                    source, _describe(el), f"upperbound {upper} below lowerbound {lower}"
+                )
             if kind == "integer":
-                issues.append(NumericIssue(name=name, lower=int(lower), upper=int(upper), step=1, integer=True))
+                issues.append(
+                    NumericIssue(
+                        name=name, lower=int(lower), upper=int(upper), step=1, integer=True
+                    )
+                )
             else:
                 samples = int(el.get("numberofbins", el.get("samples", 11)))
-                issues.append(NumericIssue(name=name, lower=lower, upper=upper, samples=max(2, samples)))
+                issues.append(
+                    NumericIssue(name=name, lower=lower, upper=upper, samples=max(2, samples))
+                )
         indices[name] = el.get("index", str(len(issues)))
     if not issues:
         raise ScenarioError(source, "<objective>", "no <issue> elements")
@@ -105,7 +117,9 @@ def parse_genius_domain(xml_text: str, *, source: str = "domain") -> GeniusDomai
     return GeniusDomain(name=objective.get("name", source), space=space, issue_indices=indices)
 
 
-def _linear_points(ev: ET.Element, issue: NumericIssue, element: str, source: str) -> PiecewiseLinearValue:
+def _linear_points(
+    ev: ET.Element, issue: NumericIssue, element: str, source: str
+) -> PiecewiseLinearValue:
     lo, hi = float(issue.lower), float(issue.upper)
     if ev.get("slope") is not None:
         slope = _float(ev, "slope", source)
@@ -113,7 +127,10 @@ def _linear_points(ev: ET.Element, issue: NumericIssue, element: str, source: st
         ys = [slope * lo + offset, slope * hi + offset]
     else:
         ys = []
-        for low_attr, high_attr in (("utilitylowerbound", "utilityupperbound"), ("lowerbound", "upperbound")):
+        for low_attr, high_attr in (
+            ("utilitylowerbound", "utilityupperbound"),
+            ("lowerbound", "upperbound"),
+        ):
             if ev.get(low_attr) is not None and ev.get(high_attr) is not None:
                 ys = [_float(ev, low_attr, source), _float(ev, high_attr, source)]
                 break
@@ -153,23 +170,35 @@ def parse_genius_profile(
         if idx is None:
             idx = domain.issue_indices[name]
         if idx not in weights_by_index:
-            raise ScenarioError(source, element, f"no <weight index=\"{idx}\"> for this issue")
+            raise ScenarioError(source, element, f'no <weight index="{idx}"> for this issue')
         issue = domain.space.issue(name)
         if isinstance(issue, CategoricalIssue):
             evaluations: dict[str, float] = {}
             for item in el.findall("item"):  # direct children only: skip similarity functions
                 value = item.get("value")
                 if value is None:
-                    raise ScenarioError(source, f"{element} {_describe(item)}", "item without 'value'")
+                    raise ScenarioError(
+                        source, f"{element} {_describe(item)}", "item without 'value'"
+                    )
                 if value not in issue.options:
                     raise ScenarioError(
-                        source, f"{element} {_describe(item)}", f"value not in domain issue '{name}'"
+                        source,
+                        f"{element} {_describe(item)}",
+                        f"value not in domain issue '{name}'",
                     )
-                evaluation = _float(item, "evaluation", source) if item.get("evaluation") is not None else None
+                evaluation = (
+                    _float(item, "evaluation", source)
+                    if item.get("evaluation") is not None
+                    else None
+                )
                 if evaluation is None:
-                    raise ScenarioError(source, f"{element} {_describe(item)}", "missing attribute 'evaluation'")
+                    raise ScenarioError(
+                        source, f"{element} {_describe(item)}", "missing attribute 'evaluation'"
+                    )
                 if evaluation < 0:
-                    raise ScenarioError(source, f"{element} {_describe(item)}", "negative evaluation")
+                    raise ScenarioError(
+                        source, f"{element} {_describe(item)}", "negative evaluation"
+                    )
                 evaluations[value] = evaluation
             if not evaluations:
                 raise ScenarioError(source, element, "no <item> evaluations")
@@ -182,7 +211,9 @@ def parse_genius_profile(
                 raise ScenarioError(source, element, "numeric issue without <evaluator>")
             ftype = ev.get("ftype", "linear")
             if ftype != "linear":
-                raise ScenarioError(source, f"{element} <evaluator>", f"unsupported ftype {ftype!r}")
+                raise ScenarioError(
+                    source, f"{element} <evaluator>", f"unsupported ftype {ftype!r}"
+                )
             fn = _linear_points(ev, issue, f"{element} <evaluator>", source)
         criteria[name] = (IssueValue(issue=name, function=fn),)
         weights[name] = weights_by_index[idx]
@@ -190,7 +221,9 @@ def parse_genius_profile(
         raise ScenarioError(source, "<objective>", "no <issue> elements")
     missing = sorted(set(domain.space.names) - set(criteria))
     if missing:
-        raise ScenarioError(source, "<objective>", f"issues of the domain missing from the profile: {missing}")
+        raise ScenarioError(
+            source, "<objective>", f"issues of the domain missing from the profile: {missing}"
+        )
     if sum(weights.values()) <= 0:
         raise ScenarioError(source, "<weight>", "weights sum to 0")
     reservation = 0.0

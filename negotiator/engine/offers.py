@@ -112,16 +112,16 @@ def offer_from_dict(data: Mapping[str, Any]) -> Offer:
     """Inverse of :func:`offer_to_dict`; raises InvalidOffer on a malformed dict."""
     if not isinstance(data, Mapping):
         raise InvalidOffer(f"an offer must be an object, got {type(data).__name__}")
-    missing = [k for k in ("performative", "sender", "terms", "fixed_terms_hash", "round")
-               if k not in data]
+    missing = [
+        k for k in ("performative", "sender", "terms", "fixed_terms_hash", "round") if k not in data
+    ]
     if missing:
         raise InvalidOffer([f"offer field '{k}' missing" for k in missing])
     try:
         performative = Performative(data["performative"])
     except ValueError:
         raise InvalidOffer(
-            f"performative {data['performative']!r} is not one of "
-            f"{[p.value for p in Performative]}"
+            f"performative {data['performative']!r} is not one of {[p.value for p in Performative]}"
         ) from None
     if not isinstance(data["terms"], Mapping):
         raise InvalidOffer("offer field 'terms' must be an object")
@@ -145,8 +145,10 @@ def offer_from_dict(data: Mapping[str, Any]) -> Offer:
 @cache
 def offer_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of :func:`offer_to_dict` output."""
-    text = resources.files("negotiator.engine").joinpath("schemas/offer.schema.json").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("negotiator.engine")
+        .joinpath("schemas/offer.schema.json")
+        .read_text(encoding="utf-8")
     )
     return json.loads(text)
 
@@ -173,7 +175,9 @@ def validate_offer(
     """
     problems: list[str] = []
     carries_terms = offer.performative in (
-        Performative.PROPOSE, Performative.COUNTER, Performative.ACCEPT,
+        Performative.PROPOSE,
+        Performative.COUNTER,
+        Performative.ACCEPT,
     )
     for name, value in offer.terms.items():
         if name in fixed_terms:
@@ -224,7 +228,9 @@ def validate_offer(
                 current = _parse_when(now)
                 try:
                     if current > expires:
-                        problems.append(f"offer expired at {offer.expires_at} (now {current.isoformat()})")
+                        problems.append(
+                            f"offer expired at {offer.expires_at} (now {current.isoformat()})"
+                        )
                 except TypeError:
                     problems.append(
                         "cannot compare expires_at with now: one has a time zone, the other not"

@@ -272,8 +272,12 @@ class OutcomeSpace:
 
 def issue_to_dict(issue: Issue) -> dict[str, Any]:
     if isinstance(issue, NumericIssue):
-        data: dict[str, Any] = {"name": issue.name, "type": "numeric", "lower": issue.lower,
-                                "upper": issue.upper}
+        data: dict[str, Any] = {
+            "name": issue.name,
+            "type": "numeric",
+            "lower": issue.lower,
+            "upper": issue.upper,
+        }
         if issue.step is not None:
             data["step"] = issue.step
         if issue.integer:

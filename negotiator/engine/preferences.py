@@ -92,7 +92,9 @@ def value_function_from_dict(data: Mapping[str, Any]) -> ValueFunction:
     if kind == "linear":
         direction = data.get("direction", "increasing")
         if direction not in ("increasing", "decreasing"):
-            raise ValueError(f"linear direction must be increasing or decreasing, got {direction!r}")
+            raise ValueError(
+                f"linear direction must be increasing or decreasing, got {direction!r}"
+            )
         return LinearValue(increasing=direction == "increasing")
     if kind == "piecewise":
         return PiecewiseLinearValue(points=tuple(tuple(p) for p in data.get("points", ())))
@@ -125,7 +127,8 @@ class PreferenceProfile:
         total = sum(weights.values())
         if total <= 0:
             raise ValueError("criterion weights must sum to more than 0")
-        weights = {k: v / total for k, v in weights.items()}
+        if abs(total - 1.0) > 1e-12:  # keep already-normalised weights bit-identical
+            weights = {k: v / total for k, v in weights.items()}
         criteria = {str(k): tuple(v) for k, v in dict(self.criteria).items()}
         unmapped = sorted(k for k, w in weights.items() if w > 0 and not criteria.get(k))
         if unmapped:
@@ -169,8 +172,9 @@ class PreferenceProfile:
 
     def check_space(self, space: OutcomeSpace) -> None:
         """Raise ValueError if the profile names issues the space does not have."""
-        unknown = sorted({iv.issue for items in self.criteria.values() for iv in items}
-                         - set(space.names))
+        unknown = sorted(
+            {iv.issue for items in self.criteria.values() for iv in items} - set(space.names)
+        )
         if unknown:
             raise ValueError(f"profile refers to unknown issues: {unknown}")
         for items in self.criteria.values():
@@ -193,7 +197,9 @@ class PreferenceProfile:
         """GENIUS-style time discount ``u * d**t`` for relative time ``t`` in [0, 1]."""
         return utility if self.discount is None else utility * self.discount**t
 
-    def utility_array(self, space: OutcomeSpace, value_index: np.ndarray | None = None) -> np.ndarray:
+    def utility_array(
+        self, space: OutcomeSpace, value_index: np.ndarray | None = None
+    ) -> np.ndarray:
         """Utility of every enumerated outcome (index order), as float64 array."""
         per_issue = self.issue_value_tables(space)
         if value_index is None:
@@ -256,8 +262,11 @@ def profile_from_dict(data: Mapping[str, Any]) -> PreferenceProfile:
                 fn = value_function_from_dict(item["function"])
             except ValueError as exc:
                 raise ValueError(f"criterion '{crit}', issue '{item['issue']}': {exc}") from None
-            built.append(IssueValue(issue=str(item["issue"]), function=fn,
-                                    weight=float(item.get("weight", 1.0))))
+            built.append(
+                IssueValue(
+                    issue=str(item["issue"]), function=fn, weight=float(item.get("weight", 1.0))
+                )
+            )
         criteria[str(crit)] = tuple(built)
     discount = data.get("discount")
     return PreferenceProfile(

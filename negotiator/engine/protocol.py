@@ -159,11 +159,15 @@ class NegotiationResult:
     events: tuple[Event, ...]
 
 
-def initial_state(setup: NegotiationSetup, *, seed: int = 0, now: str | None = None) -> NegotiationState:
+def initial_state(
+    setup: NegotiationSetup, *, seed: int = 0, now: str | None = None
+) -> NegotiationState:
     return NegotiationState(parties=setup.party_names, seed=seed, now=now)
 
 
-def _strategy_list(setup: NegotiationSetup, strategies: Mapping[str, Strategy] | Sequence[Strategy]) -> list[Strategy]:
+def _strategy_list(
+    setup: NegotiationSetup, strategies: Mapping[str, Strategy] | Sequence[Strategy]
+) -> list[Strategy]:
     if isinstance(strategies, Mapping):
         missing = [n for n in setup.party_names if n not in strategies]
         if missing:
@@ -208,10 +212,16 @@ def step(
     events: list[Event] = []
     history = list(state.history)
     outcomes = list(state.history_outcomes)
-    senders = [names.index(o.sender) for o, i in zip(history, outcomes, strict=True)
-               if i is not None and o.performative in _PROPOSALS]
-    proposals = [i for o, i in zip(history, outcomes, strict=True)
-                 if i is not None and o.performative in _PROPOSALS]
+    senders = [
+        names.index(o.sender)
+        for o, i in zip(history, outcomes, strict=True)
+        if i is not None and o.performative in _PROPOSALS
+    ]
+    proposals = [
+        i
+        for o, i in zip(history, outcomes, strict=True)
+        if i is not None and o.performative in _PROPOSALS
+    ]
     standing = state.standing
     accepted_by = list(state.accepted_by)
     status = Status.RUNNING
@@ -223,7 +233,11 @@ def step(
     t = rnd / (setup.max_rounds - 1) if setup.max_rounds > 1 else 1.0
     t = min(1.0, t)
 
-    if setup.deadline is not None and current_now is not None and _when(current_now) >= _when(setup.deadline):
+    if (
+        setup.deadline is not None
+        and current_now is not None
+        and _when(current_now) >= _when(setup.deadline)
+    ):
         status = Status.TIMED_OUT
         reason = f"deadline {setup.deadline} passed (now {current_now})"
         events.append(Event(EventKind.TIMED_OUT, rnd, None, None, reason))
@@ -269,7 +283,10 @@ def step(
             )
             candidate = players[pi](view)
             _check_action(setup, candidate, name, standing_offer, forbidden)
-            if gate is None or candidate.performative in (Performative.REJECT, Performative.WITHDRAW):
+            if gate is None or candidate.performative in (
+                Performative.REJECT,
+                Performative.WITHDRAW,
+            ):
                 action = candidate
                 break
             decision = gate(candidate, name)
@@ -278,11 +295,15 @@ def step(
                 break
             if decision.verdict == "escalate":
                 status = Status.ESCALATED
-                reason = decision.reason or f"policy gate escalated {name}'s {candidate.performative}"
+                reason = (
+                    decision.reason or f"policy gate escalated {name}'s {candidate.performative}"
+                )
                 events.append(Event(EventKind.ESCALATED, rnd, name, candidate, reason))
                 break
             if decision.verdict != "block":
-                raise ValueError(f"gate verdict must be allow, block or escalate, got {decision.verdict!r}")
+                raise ValueError(
+                    f"gate verdict must be allow, block or escalate, got {decision.verdict!r}"
+                )
             events.append(Event(EventKind.BLOCKED, rnd, name, candidate, decision.reason))
             forbidden = forbidden | {tuple(candidate.terms[n] for n in setup.space.names)}
         else:
@@ -394,11 +415,19 @@ def _check_action(
         if standing is None:
             raise InvalidOffer(f"'{name}' accepted but no offer from another party is on the table")
         if action.terms != standing.terms:
-            raise InvalidOffer(f"'{name}' accepted terms that differ from the standing offer {standing.id}")
-    if forbidden and action.performative in (Performative.PROPOSE, Performative.COUNTER, Performative.ACCEPT):
+            raise InvalidOffer(
+                f"'{name}' accepted terms that differ from the standing offer {standing.id}"
+            )
+    if forbidden and action.performative in (
+        Performative.PROPOSE,
+        Performative.COUNTER,
+        Performative.ACCEPT,
+    ):
         outcome = tuple(action.terms.get(n) for n in setup.space.names)
         if outcome in forbidden:
-            raise InvalidOffer(f"strategy for '{name}' repeated a blocked outcome {dict(action.terms)!r}")
+            raise InvalidOffer(
+                f"strategy for '{name}' repeated a blocked outcome {dict(action.terms)!r}"
+            )
 
 
 def run(

@@ -41,7 +41,9 @@ class Scenario:
     def party_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parties)
 
-    def setup(self, *, rounds: int | None = None, order: tuple[int, ...] | None = None) -> NegotiationSetup:
+    def setup(
+        self, *, rounds: int | None = None, order: tuple[int, ...] | None = None
+    ) -> NegotiationSetup:
         """A negotiation setup; ``order`` permutes who moves first."""
         parties = self.parties if order is None else tuple(self.parties[i] for i in order)
         return NegotiationSetup(
@@ -152,7 +154,9 @@ def genius_scenario(files: Mapping[str, str], *, name: str = "genius") -> Scenar
     xml_files = {k: v for k, v in files.items() if k.lower().endswith(".xml")}
     domains = sorted(k for k, v in xml_files.items() if is_genius_domain(v))
     if not domains:
-        raise ScenarioError(name, "folder", "no domain file (an XML file without weights/evaluations)")
+        raise ScenarioError(
+            name, "folder", "no domain file (an XML file without weights/evaluations)"
+        )
     if len(domains) > 1:
         raise ScenarioError(name, "folder", f"several candidate domain files: {domains}")
     domain = parse_genius_domain(xml_files[domains[0]], source=domains[0])
@@ -162,5 +166,7 @@ def genius_scenario(files: Mapping[str, str], *, name: str = "genius") -> Scenar
     parties = []
     for fname in profiles:
         profile = parse_genius_profile(xml_files[fname], domain, source=fname)
-        parties.append(ScenarioParty(name=fname.rsplit("/", 1)[-1].removesuffix(".xml"), profile=profile))
+        parties.append(
+            ScenarioParty(name=fname.rsplit("/", 1)[-1].removesuffix(".xml"), profile=profile)
+        )
     return Scenario(name=name, space=domain.space, parties=tuple(parties))

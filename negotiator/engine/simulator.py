@@ -57,7 +57,9 @@ class SimulationSummary:
         return asdict(self)
 
 
-def _resolve(strategies: Sequence[str | Strategy], params: Sequence[Mapping[str, Any]] | None) -> list[Strategy]:
+def _resolve(
+    strategies: Sequence[str | Strategy], params: Sequence[Mapping[str, Any]] | None
+) -> list[Strategy]:
     out: list[Strategy] = []
     for k, s in enumerate(strategies):
         if isinstance(s, str):
@@ -102,7 +104,9 @@ def simulate(
         raise ValueError(
             f"{len(strategies)} strategies given for {n} parties ({', '.join(scenario.party_names)})"
         )
-    labels = tuple(s if isinstance(s, str) else getattr(s, "__name__", type(s).__name__) for s in strategies)
+    labels = tuple(
+        s if isinstance(s, str) else getattr(s, "__name__", type(s).__name__) for s in strategies
+    )
     players = _resolve(strategies, params)
     if analysis is None:
         analysis = scenario_analysis(scenario, rounds)
@@ -126,12 +130,24 @@ def simulate(
             q = agreement_quality(analysis, u)
             utilities = dict(zip(names, q.utilities, strict=True))
             advantages = dict(zip(names, q.advantages, strict=True))
-            pd, nd, on_frontier, quality = q.pareto_distance, q.nash_distance, q.on_frontier, q.quality
+            pd, nd, on_frontier, quality = (
+                q.pareto_distance,
+                q.nash_distance,
+                q.on_frontier,
+                q.quality,
+            )
         elif agreed:  # agreement off the enumerated grid (continuous issue)
-            utilities = {p.name: p.profile.utility(state.agreement, scenario.space) for p in scenario.parties}
+            utilities = {
+                p.name: p.profile.utility(state.agreement, scenario.space) for p in scenario.parties
+            }
             q = agreement_quality(analysis, [utilities[nm] for nm in names])
             advantages = dict(zip(names, q.advantages, strict=True))
-            pd, nd, on_frontier, quality = q.pareto_distance, q.nash_distance, q.on_frontier, q.quality
+            pd, nd, on_frontier, quality = (
+                q.pareto_distance,
+                q.nash_distance,
+                q.on_frontier,
+                q.quality,
+            )
         else:
             utilities = {p.name: p.profile.reservation for p in scenario.parties}
             advantages = dict.fromkeys(names, 0.0)
@@ -171,7 +187,9 @@ def summarize(results: Iterable[RunResult]) -> SimulationSummary:
         agreements=len(deals),
         agreement_rate=len(deals) / len(items),
         on_frontier_rate=(sum(r.on_frontier for r in deals) / len(deals)) if deals else 0.0,
-        mean_pareto_distance=mean([r.pareto_distance for r in deals if r.pareto_distance is not None]),
+        mean_pareto_distance=mean(
+            [r.pareto_distance for r in deals if r.pareto_distance is not None]
+        ),
         mean_nash_distance=mean([r.nash_distance for r in deals if r.nash_distance is not None]),
         mean_quality=float(np.mean([r.quality for r in items])),
         mean_rounds=float(np.mean([r.rounds for r in items])),

@@ -143,7 +143,9 @@ class PartyView:
             terms=terms,
             fixed_terms_hash=self.fixed_terms_hash,
             round=self.round,
-            expires_at_round=None if ttl is None or performative not in _PROPOSALS else self.round + ttl,
+            expires_at_round=None
+            if ttl is None or performative not in _PROPOSALS
+            else self.round + ttl,
             in_reply_to=self.standing.id if self.standing is not None else None,
             version=self.attempt + 1,
             rationale=rationale,
@@ -152,7 +154,9 @@ class PartyView:
     def propose(self, outcome_index: int, rationale: str) -> Offer:
         outcome = self.space.outcome_at(int(outcome_index))
         performative = Performative.PROPOSE if self.standing is None else Performative.COUNTER
-        return self._message(performative, Terms(tuple(zip(self.space.names, outcome, strict=True))), rationale)
+        return self._message(
+            performative, Terms(tuple(zip(self.space.names, outcome, strict=True))), rationale
+        )
 
     def accept(self, rationale: str) -> Offer:
         assert self.standing is not None
@@ -274,9 +278,15 @@ def _acceptance(
     if u < view.reservation:
         return False, ""
     if u >= next_utility - _EPS:
-        return True, f"Accepted: utility {u:.2f} is at least what we would offer next ({next_utility:.2f})."
+        return (
+            True,
+            f"Accepted: utility {u:.2f} is at least what we would offer next ({next_utility:.2f}).",
+        )
     if accept_threshold is not None and u >= accept_threshold:
-        return True, f"Accepted: utility {u:.2f} clears our acceptance threshold {accept_threshold:.2f}."
+        return (
+            True,
+            f"Accepted: utility {u:.2f} clears our acceptance threshold {accept_threshold:.2f}.",
+        )
     if view.near_deadline:
         return True, (
             f"Accepted at the deadline: utility {u:.2f} is above our reservation {view.reservation:.2f}."
@@ -312,7 +322,8 @@ def _time_dependent_move(
     if accept:
         return view.accept(why)
     return view.propose(
-        chosen, f"Conceded to target utility {target:.2f} ({label}, t={view.t:.2f}); offered {u:.2f}."
+        chosen,
+        f"Conceded to target utility {target:.2f} ({label}, t={view.t:.2f}); offered {u:.2f}.",
     )
 
 
@@ -403,7 +414,9 @@ class TitForTat:
         return max(floor, min(table.max_utility, target))
 
     def __call__(self, view: PartyView) -> Offer:
-        return _time_dependent_move(view, self.target(view), "relative tit-for-tat", self.accept_threshold)
+        return _time_dependent_move(
+            view, self.target(view), "relative tit-for-tat", self.accept_threshold
+        )
 
 
 @dataclass(frozen=True)
@@ -489,7 +502,7 @@ def _default(**params: Any) -> Strategy:
     offer at least as good as its next one, or any offer above reservation in the
     last round. Lands on or near the Pareto frontier and the Nash point in self-play.
     """
-    params = {"e": 0.35, "band": None, "nash_floor": True, **params, "label": "default"}
+    params = {"e": 1.0, "band": 0.02, **params, "label": "default"}
     return Tradeoff(**params)
 
 

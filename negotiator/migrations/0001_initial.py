@@ -9,350 +9,922 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Playbook',
+            name="Playbook",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('pattern', models.CharField(choices=[('concession', 'Concession bargaining'), ('bundle', 'Multi-issue bundle'), ('coalition', 'Coalition'), ('constraint', 'Constraint satisfaction'), ('auction', 'Auction / competitive bidding')], default='concession', max_length=20)),
-                ('max_rounds', models.PositiveIntegerField(default=40, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(10000)])),
-                ('deadline_minutes', models.PositiveIntegerField(default=60, help_text='Wall-clock time a negotiation may run before it times out.', validators=[django.core.validators.MinValueValidator(1)])),
-                ('offer_ttl_rounds', models.PositiveIntegerField(blank=True, help_text='Rounds an offer stays open; empty means until replaced.', null=True)),
-                ('stall_threshold', models.FloatField(default=0.0, help_text='Minimum improvement of the best joint utility that counts as progress.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
-                ('stall_window', models.PositiveIntegerField(blank=True, help_text='Rounds without progress before the negotiation stalls.', null=True)),
-                ('pace_seconds', models.FloatField(default=0.0, help_text='Pause between rounds so people can watch live; 0 runs at full speed.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(600)])),
-                ('value_expression', models.CharField(blank=True, help_text='Deal value in currency: an issue name (e.g. price) or a CEL expression over terms (e.g. terms.price * 12.0).', max_length=500)),
-                ('risk_expression', models.CharField(blank=True, help_text='Deal risk in [0, 1]: an issue name or a CEL expression over terms.', max_length=500)),
-                ('currency', models.CharField(default='USD', max_length=8)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "pattern",
+                    models.CharField(
+                        choices=[
+                            ("concession", "Concession bargaining"),
+                            ("bundle", "Multi-issue bundle"),
+                            ("coalition", "Coalition"),
+                            ("constraint", "Constraint satisfaction"),
+                            ("auction", "Auction / competitive bidding"),
+                        ],
+                        default="concession",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "max_rounds",
+                    models.PositiveIntegerField(
+                        default=40,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(10000),
+                        ],
+                    ),
+                ),
+                (
+                    "deadline_minutes",
+                    models.PositiveIntegerField(
+                        default=60,
+                        help_text="Wall-clock time a negotiation may run before it times out.",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "offer_ttl_rounds",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Rounds an offer stays open; empty means until replaced.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "stall_threshold",
+                    models.FloatField(
+                        default=0.0,
+                        help_text="Minimum improvement of the best joint utility that counts as progress.",
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                    ),
+                ),
+                (
+                    "stall_window",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Rounds without progress before the negotiation stalls.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "pace_seconds",
+                    models.FloatField(
+                        default=0.0,
+                        help_text="Pause between rounds so people can watch live; 0 runs at full speed.",
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(600),
+                        ],
+                    ),
+                ),
+                (
+                    "value_expression",
+                    models.CharField(
+                        blank=True,
+                        help_text="Deal value in currency: an issue name (e.g. price) or a CEL expression over terms (e.g. terms.price * 12.0).",
+                        max_length=500,
+                    ),
+                ),
+                (
+                    "risk_expression",
+                    models.CharField(
+                        blank=True,
+                        help_text="Deal risk in [0, 1]: an issue name or a CEL expression over terms.",
+                        max_length=500,
+                    ),
+                ),
+                ("currency", models.CharField(default="USD", max_length=8)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='WorkerHeartbeat',
+            name="WorkerHeartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(blank=True, max_length=64)),
-                ('hostname', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(blank=True, max_length=64)),
+                ("hostname", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Negotiation',
+            name="Negotiation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(blank=True, max_length=200)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('running', 'Running'), ('escalated', 'Escalated'), ('pending_approval', 'Pending approval'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('failed', 'Failed'), ('timed_out', 'Timed out'), ('cancelled', 'Cancelled')], default='draft', max_length=20)),
-                ('current_round', models.PositiveIntegerField(default=0)),
-                ('max_rounds', models.PositiveIntegerField()),
-                ('pace_seconds', models.FloatField(default=0.0)),
-                ('deadline', models.DateTimeField(blank=True, null=True)),
-                ('seed', models.BigIntegerField(default=0)),
-                ('engine_state', models.JSONField(blank=True, default=dict)),
-                ('outcome_reason', models.TextField(blank=True)),
-                ('agreed_terms', models.JSONField(blank=True, null=True)),
-                ('deal_value', models.FloatField(blank=True, null=True)),
-                ('deal_risk', models.FloatField(blank=True, null=True)),
-                ('plan', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('last_progress_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='started_negotiations', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(blank=True, max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("running", "Running"),
+                            ("escalated", "Escalated"),
+                            ("pending_approval", "Pending approval"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("failed", "Failed"),
+                            ("timed_out", "Timed out"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                    ),
+                ),
+                ("current_round", models.PositiveIntegerField(default=0)),
+                ("max_rounds", models.PositiveIntegerField()),
+                ("pace_seconds", models.FloatField(default=0.0)),
+                ("deadline", models.DateTimeField(blank=True, null=True)),
+                ("seed", models.BigIntegerField(default=0)),
+                ("engine_state", models.JSONField(blank=True, default=dict)),
+                ("outcome_reason", models.TextField(blank=True)),
+                ("agreed_terms", models.JSONField(blank=True, null=True)),
+                ("deal_value", models.FloatField(blank=True, null=True)),
+                ("deal_risk", models.FloatField(blank=True, null=True)),
+                ("plan", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("last_progress_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="started_negotiations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Offer',
+            name="Offer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('round', models.PositiveIntegerField()),
-                ('sender', models.CharField(max_length=60)),
-                ('performative', models.CharField(max_length=12)),
-                ('terms', models.JSONField(default=dict)),
-                ('fixed_terms_hash', models.CharField(max_length=64)),
-                ('expires_at_round', models.PositiveIntegerField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('assumptions', models.JSONField(blank=True, default=list)),
-                ('dependencies', models.JSONField(blank=True, default=list)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('rationale', models.TextField(blank=True)),
-                ('engine_id', models.CharField(max_length=120)),
-                ('utilities', models.JSONField(default=dict, help_text='Private: role -> utility of this offer for that role.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('in_reply_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='replies', to='negotiator.offer')),
-                ('negotiation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='offers', to='negotiator.negotiation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("round", models.PositiveIntegerField()),
+                ("sender", models.CharField(max_length=60)),
+                ("performative", models.CharField(max_length=12)),
+                ("terms", models.JSONField(default=dict)),
+                ("fixed_terms_hash", models.CharField(max_length=64)),
+                ("expires_at_round", models.PositiveIntegerField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("assumptions", models.JSONField(blank=True, default=list)),
+                ("dependencies", models.JSONField(blank=True, default=list)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("rationale", models.TextField(blank=True)),
+                ("engine_id", models.CharField(max_length=120)),
+                (
+                    "utilities",
+                    models.JSONField(
+                        default=dict,
+                        help_text="Private: role -> utility of this offer for that role.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "in_reply_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="replies",
+                        to="negotiator.offer",
+                    ),
+                ),
+                (
+                    "negotiation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="offers",
+                        to="negotiator.negotiation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['negotiation', 'id'],
-            },
-        ),
-        migrations.AddField(
-            model_name='negotiation',
-            name='agreed_offer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='negotiator.offer'),
-        ),
-        migrations.CreateModel(
-            name='Participant',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(max_length=60)),
-                ('label', models.CharField(blank=True, max_length=120)),
-                ('strategy', models.CharField(max_length=40)),
-                ('strategy_params', models.JSONField(blank=True, default=dict)),
-                ('profile', models.JSONField(help_text="Private: a copy of the role's preference profile.")),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('negotiation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='participants', to='negotiator.negotiation')),
-                ('owner_group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='auth.group')),
-            ],
-            options={
-                'ordering': ['order', 'id'],
-            },
-        ),
-        migrations.AddField(
-            model_name='negotiation',
-            name='playbook',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='negotiations', to='negotiator.playbook'),
-        ),
-        migrations.CreateModel(
-            name='FixedTerm',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=60)),
-                ('value', models.TextField()),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('playbook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='fixed_terms', to='negotiator.playbook')),
-            ],
-            options={
-                'ordering': ['order', 'id'],
-            },
-        ),
-        migrations.CreateModel(
-            name='PlaybookIssue',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(help_text='Identifier used in offers and rules.', max_length=60)),
-                ('label', models.CharField(blank=True, max_length=120)),
-                ('kind', models.CharField(choices=[('numeric', 'Numeric'), ('categorical', 'Categorical'), ('ordinal', 'Ordinal')], default='numeric', max_length=12)),
-                ('unit', models.CharField(blank=True, max_length=20)),
-                ('minimum', models.FloatField(blank=True, null=True)),
-                ('maximum', models.FloatField(blank=True, null=True)),
-                ('step', models.FloatField(blank=True, null=True)),
-                ('integer', models.BooleanField(default=True)),
-                ('options', models.JSONField(blank=True, default=list, help_text='Categorical/ordinal options, e.g. ["gold", "silver"]')),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('playbook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='issues', to='negotiator.playbook')),
-            ],
-            options={
-                'ordering': ['order', 'id'],
-            },
-        ),
-        migrations.CreateModel(
-            name='PlaybookVersion',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('spec', models.JSONField()),
-                ('digest', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('playbook', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='negotiator.playbook')),
-            ],
-            options={
-                'ordering': ['playbook', '-number'],
-            },
-        ),
-        migrations.AddField(
-            model_name='playbook',
-            name='current_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='negotiator.playbookversion'),
-        ),
-        migrations.AddField(
-            model_name='negotiation',
-            name='playbook_version',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='negotiations', to='negotiator.playbookversion'),
-        ),
-        migrations.CreateModel(
-            name='Policy',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('description', models.TextField(blank=True)),
-                ('category', models.CharField(choices=[('legal', 'Legal'), ('compliance', 'Compliance'), ('security', 'Security'), ('brand', 'Brand'), ('operational', 'Operational'), ('financial', 'Financial'), ('privacy', 'Privacy')], max_length=20)),
-                ('scope', models.CharField(choices=[('all', 'Every playbook'), ('playbook', 'One playbook'), ('role', 'One role in a playbook'), ('negotiation', 'One negotiation')], default='all', max_length=20)),
-                ('role_name', models.SlugField(blank=True, max_length=60)),
-                ('kind', models.CharField(choices=[('cap', 'Cap (maximum) on a numeric issue'), ('floor', 'Floor (minimum) on a numeric issue'), ('range', 'Range on a numeric issue'), ('allowed_values', 'Allowed values of a categorical issue'), ('min_margin', 'Minimum margin over private cost'), ('sla', 'SLA (delivery or lead time within N)'), ('required_fixed_term', 'Required fixed term'), ('disclosure', 'Disclosure (no private values revealed)'), ('approval_threshold', 'Approval threshold'), ('expression', 'CEL expression')], max_length=24)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('severity', models.CharField(choices=[('block', 'Block'), ('escalate', 'Escalate'), ('warn', 'Warn')], default='block', max_length=10)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('negotiation', models.ForeignKey(blank=True, help_text='Set for constraints an approver added to one negotiation.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='own_policies', to='negotiator.negotiation')),
-                ('playbook', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='policies', to='negotiator.playbook')),
-            ],
-            options={
-                'verbose_name_plural': 'policies',
-                'ordering': ['name'],
-            },
-        ),
-        migrations.CreateModel(
-            name='PolicyVersion',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('name', models.CharField(max_length=120)),
-                ('category', models.CharField(choices=[('legal', 'Legal'), ('compliance', 'Compliance'), ('security', 'Security'), ('brand', 'Brand'), ('operational', 'Operational'), ('financial', 'Financial'), ('privacy', 'Privacy')], max_length=20)),
-                ('scope', models.CharField(choices=[('all', 'Every playbook'), ('playbook', 'One playbook'), ('role', 'One role in a playbook'), ('negotiation', 'One negotiation')], max_length=20)),
-                ('role_name', models.CharField(blank=True, max_length=60)),
-                ('kind', models.CharField(choices=[('cap', 'Cap (maximum) on a numeric issue'), ('floor', 'Floor (minimum) on a numeric issue'), ('range', 'Range on a numeric issue'), ('allowed_values', 'Allowed values of a categorical issue'), ('min_margin', 'Minimum margin over private cost'), ('sla', 'SLA (delivery or lead time within N)'), ('required_fixed_term', 'Required fixed term'), ('disclosure', 'Disclosure (no private values revealed)'), ('approval_threshold', 'Approval threshold'), ('expression', 'CEL expression')], max_length=24)),
-                ('parameters', models.JSONField(default=dict)),
-                ('severity', models.CharField(choices=[('block', 'Block'), ('escalate', 'Escalate'), ('warn', 'Warn')], max_length=10)),
-                ('active', models.BooleanField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('playbook', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='negotiator.playbook')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='negotiator.policy')),
-            ],
-            options={
-                'ordering': ['policy', '-number'],
-            },
-        ),
-        migrations.CreateModel(
-            name='PolicyCheck',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('round', models.PositiveIntegerField()),
-                ('sender', models.CharField(max_length=60)),
-                ('stage', models.CharField(choices=[('send', 'Before sending'), ('accept', 'Before accepting')], max_length=10)),
-                ('terms', models.JSONField(default=dict)),
-                ('passed', models.BooleanField()),
-                ('severity', models.CharField(choices=[('block', 'Block'), ('escalate', 'Escalate'), ('warn', 'Warn')], max_length=10)),
-                ('message', models.TextField()),
-                ('evidence', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('negotiation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checks', to='negotiator.negotiation')),
-                ('offer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='checks', to='negotiator.offer')),
-                ('policy_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='negotiator.policyversion')),
-            ],
-            options={
-                'ordering': ['id'],
+                "ordering": ["negotiation", "id"],
             },
         ),
         migrations.AddField(
-            model_name='policy',
-            name='current_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='negotiator.policyversion'),
+            model_name="negotiation",
+            name="agreed_offer",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="negotiator.offer",
+            ),
         ),
         migrations.CreateModel(
-            name='Role',
+            name="Participant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=60)),
-                ('label', models.CharField(blank=True, max_length=120)),
-                ('strategy', models.CharField(default='default', max_length=40)),
-                ('strategy_params', models.JSONField(blank=True, default=dict)),
-                ('profile', models.JSONField(default=dict, help_text='Private preference profile (weights, value functions, reservation).')),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('owner_group', models.ForeignKey(blank=True, help_text="Members may see this role's private profile.", null=True, on_delete=django.db.models.deletion.SET_NULL, to='auth.group')),
-                ('playbook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='roles', to='negotiator.playbook')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("role", models.CharField(max_length=60)),
+                ("label", models.CharField(blank=True, max_length=120)),
+                ("strategy", models.CharField(max_length=40)),
+                ("strategy_params", models.JSONField(blank=True, default=dict)),
+                (
+                    "profile",
+                    models.JSONField(help_text="Private: a copy of the role's preference profile."),
+                ),
+                ("order", models.PositiveIntegerField(default=0)),
+                (
+                    "negotiation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="participants",
+                        to="negotiator.negotiation",
+                    ),
+                ),
+                (
+                    "owner_group",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="auth.group",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['order', 'id'],
+                "ordering": ["order", "id"],
+            },
+        ),
+        migrations.AddField(
+            model_name="negotiation",
+            name="playbook",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="negotiations",
+                to="negotiator.playbook",
+            ),
+        ),
+        migrations.CreateModel(
+            name="FixedTerm",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=60)),
+                ("value", models.TextField()),
+                ("order", models.PositiveIntegerField(default=0)),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="fixed_terms",
+                        to="negotiator.playbook",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="PlaybookIssue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chain', models.CharField(help_text='negotiation:<id> or global', max_length=40)),
-                ('seq', models.PositiveIntegerField()),
-                ('kind', models.CharField(max_length=60)),
-                ('actor', models.CharField(help_text='user:<name>, agent:<role> or system', max_length=150)),
-                ('created_at', models.DateTimeField()),
-                ('payload_json', models.TextField(default='{}')),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64)),
-                ('user', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('negotiation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='audit_events', to='negotiator.negotiation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.SlugField(
+                        help_text="Identifier used in offers and rules.", max_length=60
+                    ),
+                ),
+                ("label", models.CharField(blank=True, max_length=120)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("numeric", "Numeric"),
+                            ("categorical", "Categorical"),
+                            ("ordinal", "Ordinal"),
+                        ],
+                        default="numeric",
+                        max_length=12,
+                    ),
+                ),
+                ("unit", models.CharField(blank=True, max_length=20)),
+                ("minimum", models.FloatField(blank=True, null=True)),
+                ("maximum", models.FloatField(blank=True, null=True)),
+                ("step", models.FloatField(blank=True, null=True)),
+                ("integer", models.BooleanField(default=True)),
+                (
+                    "options",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text='Categorical/ordinal options, e.g. ["gold", "silver"]',
+                    ),
+                ),
+                ("order", models.PositiveIntegerField(default=0)),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="issues",
+                        to="negotiator.playbook",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['chain', 'seq'],
-                'constraints': [models.UniqueConstraint(fields=('chain', 'seq'), name='audit_chain_unique_seq')],
+                "ordering": ["order", "id"],
+            },
+        ),
+        migrations.CreateModel(
+            name="PlaybookVersion",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("spec", models.JSONField()),
+                ("digest", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="negotiator.playbook",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["playbook", "-number"],
+            },
+        ),
+        migrations.AddField(
+            model_name="playbook",
+            name="current_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="negotiator.playbookversion",
+            ),
+        ),
+        migrations.AddField(
+            model_name="negotiation",
+            name="playbook_version",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="negotiations",
+                to="negotiator.playbookversion",
+            ),
+        ),
+        migrations.CreateModel(
+            name="Policy",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("legal", "Legal"),
+                            ("compliance", "Compliance"),
+                            ("security", "Security"),
+                            ("brand", "Brand"),
+                            ("operational", "Operational"),
+                            ("financial", "Financial"),
+                            ("privacy", "Privacy"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("all", "Every playbook"),
+                            ("playbook", "One playbook"),
+                            ("role", "One role in a playbook"),
+                            ("negotiation", "One negotiation"),
+                        ],
+                        default="all",
+                        max_length=20,
+                    ),
+                ),
+                ("role_name", models.SlugField(blank=True, max_length=60)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("cap", "Cap (maximum) on a numeric issue"),
+                            ("floor", "Floor (minimum) on a numeric issue"),
+                            ("range", "Range on a numeric issue"),
+                            ("allowed_values", "Allowed values of a categorical issue"),
+                            ("min_margin", "Minimum margin over private cost"),
+                            ("sla", "SLA (delivery or lead time within N)"),
+                            ("required_fixed_term", "Required fixed term"),
+                            ("disclosure", "Disclosure (no private values revealed)"),
+                            ("approval_threshold", "Approval threshold"),
+                            ("expression", "CEL expression"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("block", "Block"), ("escalate", "Escalate"), ("warn", "Warn")],
+                        default="block",
+                        max_length=10,
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "negotiation",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Set for constraints an approver added to one negotiation.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="own_policies",
+                        to="negotiator.negotiation",
+                    ),
+                ),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="policies",
+                        to="negotiator.playbook",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name_plural": "policies",
+                "ordering": ["name"],
+            },
+        ),
+        migrations.CreateModel(
+            name="PolicyVersion",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("legal", "Legal"),
+                            ("compliance", "Compliance"),
+                            ("security", "Security"),
+                            ("brand", "Brand"),
+                            ("operational", "Operational"),
+                            ("financial", "Financial"),
+                            ("privacy", "Privacy"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("all", "Every playbook"),
+                            ("playbook", "One playbook"),
+                            ("role", "One role in a playbook"),
+                            ("negotiation", "One negotiation"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("role_name", models.CharField(blank=True, max_length=60)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("cap", "Cap (maximum) on a numeric issue"),
+                            ("floor", "Floor (minimum) on a numeric issue"),
+                            ("range", "Range on a numeric issue"),
+                            ("allowed_values", "Allowed values of a categorical issue"),
+                            ("min_margin", "Minimum margin over private cost"),
+                            ("sla", "SLA (delivery or lead time within N)"),
+                            ("required_fixed_term", "Required fixed term"),
+                            ("disclosure", "Disclosure (no private values revealed)"),
+                            ("approval_threshold", "Approval threshold"),
+                            ("expression", "CEL expression"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("parameters", models.JSONField(default=dict)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("block", "Block"), ("escalate", "Escalate"), ("warn", "Warn")],
+                        max_length=10,
+                    ),
+                ),
+                ("active", models.BooleanField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="negotiator.playbook",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="negotiator.policy",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["policy", "-number"],
+            },
+        ),
+        migrations.CreateModel(
+            name="PolicyCheck",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("round", models.PositiveIntegerField()),
+                ("sender", models.CharField(max_length=60)),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[("send", "Before sending"), ("accept", "Before accepting")],
+                        max_length=10,
+                    ),
+                ),
+                ("terms", models.JSONField(default=dict)),
+                ("passed", models.BooleanField()),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("block", "Block"), ("escalate", "Escalate"), ("warn", "Warn")],
+                        max_length=10,
+                    ),
+                ),
+                ("message", models.TextField()),
+                ("evidence", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "negotiation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="checks",
+                        to="negotiator.negotiation",
+                    ),
+                ),
+                (
+                    "offer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="checks",
+                        to="negotiator.offer",
+                    ),
+                ),
+                (
+                    "policy_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="negotiator.policyversion",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["id"],
+            },
+        ),
+        migrations.AddField(
+            model_name="policy",
+            name="current_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="negotiator.policyversion",
+            ),
+        ),
+        migrations.CreateModel(
+            name="Role",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=60)),
+                ("label", models.CharField(blank=True, max_length=120)),
+                ("strategy", models.CharField(default="default", max_length=40)),
+                ("strategy_params", models.JSONField(blank=True, default=dict)),
+                (
+                    "profile",
+                    models.JSONField(
+                        default=dict,
+                        help_text="Private preference profile (weights, value functions, reservation).",
+                    ),
+                ),
+                ("order", models.PositiveIntegerField(default=0)),
+                (
+                    "owner_group",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Members may see this role's private profile.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="auth.group",
+                    ),
+                ),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="roles",
+                        to="negotiator.playbook",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["order", "id"],
+            },
+        ),
+        migrations.CreateModel(
+            name="AuditEvent",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("chain", models.CharField(help_text="negotiation:<id> or global", max_length=40)),
+                ("seq", models.PositiveIntegerField()),
+                ("kind", models.CharField(max_length=60)),
+                (
+                    "actor",
+                    models.CharField(
+                        help_text="user:<name>, agent:<role> or system", max_length=150
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                ("payload_json", models.TextField(default="{}")),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "negotiation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="audit_events",
+                        to="negotiator.negotiation",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["chain", "seq"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("chain", "seq"), name="audit_chain_unique_seq")
+                ],
             },
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='auditevent',
-            trigger=pgtrigger.compiler.Trigger(name='audit_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='32b87c466420eebbebee2ccec7106ee054e0dc68', operation='UPDATE OR DELETE', pgid='pgtrigger_audit_append_only_fba8a', table='negotiator_auditevent', when='BEFORE')),
+            model_name="auditevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="audit_append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
+                    hash="32b87c466420eebbebee2ccec7106ee054e0dc68",
+                    operation="UPDATE OR DELETE",
+                    pgid="pgtrigger_audit_append_only_fba8a",
+                    table="negotiator_auditevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='auditevent',
-            trigger=pgtrigger.compiler.Trigger(name='audit_no_truncate', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'audit events are append-only: TRUNCATE is not allowed'; RETURN NULL;", hash='6a1f240cc266e278666add39c11624df2f43653d', level='STATEMENT', operation='TRUNCATE', pgid='pgtrigger_audit_no_truncate_7a78b', table='negotiator_auditevent', when='BEFORE')),
+            model_name="auditevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="audit_no_truncate",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'audit events are append-only: TRUNCATE is not allowed'; RETURN NULL;",
+                    hash="6a1f240cc266e278666add39c11624df2f43653d",
+                    level="STATEMENT",
+                    operation="TRUNCATE",
+                    pgid="pgtrigger_audit_no_truncate_7a78b",
+                    table="negotiator_auditevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='offer',
-            constraint=models.UniqueConstraint(fields=('negotiation', 'round', 'sender'), name='offer_one_per_round_and_sender'),
+            model_name="offer",
+            constraint=models.UniqueConstraint(
+                fields=("negotiation", "round", "sender"), name="offer_one_per_round_and_sender"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='participant',
-            constraint=models.UniqueConstraint(fields=('negotiation', 'role'), name='participant_unique_role'),
+            model_name="participant",
+            constraint=models.UniqueConstraint(
+                fields=("negotiation", "role"), name="participant_unique_role"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fixedterm',
-            constraint=models.UniqueConstraint(fields=('playbook', 'name'), name='fixed_term_unique_name'),
+            model_name="fixedterm",
+            constraint=models.UniqueConstraint(
+                fields=("playbook", "name"), name="fixed_term_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='playbookissue',
-            constraint=models.UniqueConstraint(fields=('playbook', 'name'), name='playbook_issue_unique_name'),
+            model_name="playbookissue",
+            constraint=models.UniqueConstraint(
+                fields=("playbook", "name"), name="playbook_issue_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='playbookversion',
-            constraint=models.UniqueConstraint(fields=('playbook', 'number'), name='playbook_version_unique'),
+            model_name="playbookversion",
+            constraint=models.UniqueConstraint(
+                fields=("playbook", "number"), name="playbook_version_unique"
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='playbookversion',
-            trigger=pgtrigger.compiler.Trigger(name='playbook_version_immutable', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='3a9628372d04d16e51fe01c86695e6936ae0f3e1', operation='UPDATE', pgid='pgtrigger_playbook_version_immutable_8437d', table='negotiator_playbookversion', when='BEFORE')),
+            model_name="playbookversion",
+            trigger=pgtrigger.compiler.Trigger(
+                name="playbook_version_immutable",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="3a9628372d04d16e51fe01c86695e6936ae0f3e1",
+                    operation="UPDATE",
+                    pgid="pgtrigger_playbook_version_immutable_8437d",
+                    table="negotiator_playbookversion",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddIndex(
-            model_name='negotiation',
-            index=models.Index(fields=['status', 'last_progress_at'], name='negotiation_sweep_idx'),
+            model_name="negotiation",
+            index=models.Index(fields=["status", "last_progress_at"], name="negotiation_sweep_idx"),
         ),
         migrations.AddIndex(
-            model_name='negotiation',
-            index=models.Index(fields=['status', '-created_at'], name='negotiation_list_idx'),
+            model_name="negotiation",
+            index=models.Index(fields=["status", "-created_at"], name="negotiation_list_idx"),
         ),
         migrations.AddConstraint(
-            model_name='policyversion',
-            constraint=models.UniqueConstraint(fields=('policy', 'number'), name='policy_version_unique'),
+            model_name="policyversion",
+            constraint=models.UniqueConstraint(
+                fields=("policy", "number"), name="policy_version_unique"
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='policyversion',
-            trigger=pgtrigger.compiler.Trigger(name='policy_version_immutable', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;", hash='09b73489893ad39b97dcc1991a9254d38cc8e225', operation='UPDATE', pgid='pgtrigger_policy_version_immutable_ee9ce', table='negotiator_policyversion', when='BEFORE')),
+            model_name="policyversion",
+            trigger=pgtrigger.compiler.Trigger(
+                name="policy_version_immutable",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update rows from % table', TG_TABLE_NAME;",
+                    hash="09b73489893ad39b97dcc1991a9254d38cc8e225",
+                    operation="UPDATE",
+                    pgid="pgtrigger_policy_version_immutable_ee9ce",
+                    table="negotiator_policyversion",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='policy',
-            constraint=models.CheckConstraint(condition=models.Q(('scope', 'all'), ('playbook__isnull', False), ('negotiation__isnull', False), _connector='OR'), name='policy_scope_has_target'),
+            model_name="policy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("scope", "all"),
+                    ("playbook__isnull", False),
+                    ("negotiation__isnull", False),
+                    _connector="OR",
+                ),
+                name="policy_scope_has_target",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='role',
-            constraint=models.UniqueConstraint(fields=('playbook', 'name'), name='role_unique_name'),
+            model_name="role",
+            constraint=models.UniqueConstraint(
+                fields=("playbook", "name"), name="role_unique_name"
+            ),
         ),
     ]

@@ -7,11 +7,13 @@ from negotiator.engine.protocol import (
     EventKind,
     GateDecision,
     NegotiationSetup,
+    Party,
     Status,
     initial_state,
     run,
     step,
 )
+from negotiator.engine.preferences import IssueValue, PreferenceProfile, TableValue
 from negotiator.engine.strategies import STRATEGIES, make_strategy
 
 from .helpers import deal_setup, random_setup
@@ -70,7 +72,12 @@ def test_stall_stops_when_joint_utility_does_not_improve():
 
 
 def test_walk_away_fails_the_negotiation():
-    setup = random_setup(1, reservation=0.999)
+    base = random_setup(1)
+    # the buyer can at best reach 0.5, below its reservation 0.6: it must walk away
+    picky = PreferenceProfile(
+        weights={"quality": 1}, criteria={"quality": (IssueValue("i0", TableValue({"v0": 0.5})),)}, reservation=0.6
+    )
+    setup = NegotiationSetup(space=base.space, parties=(Party("buyer", picky), base.parties[1]))
     result = run(setup, strategies("default", "default"))
     assert result.state.status == Status.FAILED
     assert result.events[-1].kind == EventKind.WALKED_AWAY
