@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
@@ -62,10 +61,9 @@ def event_digest(
 def _lock_chain(chain: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            # 32-bit key from the chain name; collisions only serialise more.
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [4242, zlib.crc32(chain.encode())]
-            )
+            # A signed 64-bit key from the chain name; a collision only serialises more.
+            key = int.from_bytes(hashlib.blake2b(chain.encode(), digest_size=8).digest(), "big")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key - 2**63])
 
 
 def audit_append(

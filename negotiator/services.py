@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from negotiator import bridge
 from negotiator.audit import audit_append, canonical_json
+from negotiator.engine import measures
 from negotiator.engine import policies as engine_policies
 from negotiator.engine.offers import Offer as EngineOffer
 from negotiator.engine.protocol import EventKind, GateDecision, Status, initial_state, step
@@ -220,7 +221,7 @@ def playbook_spec_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         expression = (spec.get(key) or "").strip()
         if expression and expression not in names:
             try:
-                engine_policies.compile_number_expression(expression, issues=issue_types)
+                measures.compile_number_expression(expression, issues=issue_types)
             except ValueError as exc:
                 errors.append((key, str(exc)))
     return errors
@@ -420,16 +421,7 @@ def applicable_policy_versions(negotiation: Negotiation) -> list[PolicyVersion]:
 
 def deal_measure(expression: str, terms: Mapping[str, Any]) -> float | None:
     """Evaluate a playbook's value/risk rule: an issue name or a CEL expression."""
-    expression = (expression or "").strip()
-    if not expression:
-        return None
-    if expression in terms:
-        value = terms[expression]
-        return float(value) if isinstance(value, int | float) else None
-    try:
-        return engine_policies.evaluate_number_expression(expression, terms)
-    except ValueError:
-        return None
+    return measures.deal_measure(expression, terms)
 
 
 # --------------------------------------------------------------------------

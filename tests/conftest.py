@@ -9,13 +9,28 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import pgtrigger
 import pytest
+from django.test import TransactionTestCase
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+
+_flush = TransactionTestCase._fixture_teardown
+
+
+def _flush_past_append_only_triggers(self) -> None:
+    # Transactional tests empty every table afterwards; the audit table refuses
+    # TRUNCATE, so the test harness alone is allowed past that trigger.
+    with pgtrigger.ignore("negotiator.AuditEvent:audit_no_truncate"):
+        _flush(self)
+
+
+TransactionTestCase._fixture_teardown = _flush_past_append_only_triggers
 
 
 def database_url_for(settings_dict: dict) -> str:
@@ -49,10 +64,8 @@ class WorkerProcess:
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the whole process group (the pool's children too)."""
         if self.proc.poll() is None:
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

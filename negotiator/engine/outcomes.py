@@ -188,7 +188,7 @@ class OutcomeSpace:
     def __hash__(self) -> int:
         return hash(self.issues)
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.issues)
 

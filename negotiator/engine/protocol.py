@@ -130,6 +130,8 @@ class NegotiationState:
     parties: tuple[str, ...]
     history: tuple[Offer, ...] = ()
     history_outcomes: tuple[int | None, ...] = ()  # enumerated outcome index per offer
+    proposal_senders: tuple[int, ...] = ()  # party index of each on-grid propose/counter
+    proposal_outcomes: tuple[int, ...] = ()  # its outcome index
     round: int = 0
     status: Status = Status.RUNNING
     standing: int | None = None  # index into history of the offer on the table
@@ -212,16 +214,12 @@ def step(
     events: list[Event] = []
     history = list(state.history)
     outcomes = list(state.history_outcomes)
-    senders = [
-        names.index(o.sender)
-        for o, i in zip(history, outcomes, strict=True)
-        if i is not None and o.performative in _PROPOSALS
-    ]
-    proposals = [
-        i
-        for o, i in zip(history, outcomes, strict=True)
-        if i is not None and o.performative in _PROPOSALS
-    ]
+    # public record of on-grid proposals (sender index, outcome index) for opponent models
+    n_known = len(state.proposal_outcomes)
+    senders = np.empty(n_known + n_parties, dtype=np.int64)
+    proposals = np.empty(n_known + n_parties, dtype=np.int64)
+    senders[:n_known] = state.proposal_senders
+    proposals[:n_known] = state.proposal_outcomes
     standing = state.standing
     accepted_by = list(state.accepted_by)
     status = Status.RUNNING
@@ -256,8 +254,8 @@ def step(
         if standing_offer is not None and standing_offer.sender == name:
             # our own offer is still on the table (everyone else accepted or passed)
             standing_offer, standing_outcome = None, None
-        sender_arr = np.fromiter(senders, dtype=np.int64, count=len(senders))
-        proposal_arr = np.fromiter(proposals, dtype=np.int64, count=len(proposals))
+        sender_arr = senders[:n_known]
+        proposal_arr = proposals[:n_known]
         forbidden: frozenset = frozenset()
         action: Offer | None = None
         for attempt in range(setup.max_block_retries + 1):
@@ -327,8 +325,9 @@ def step(
             accepted_by = [name]
             events.append(Event(EventKind.OFFER_MADE, rnd, name, action, action.rationale))
             if idx is not None:
-                senders.append(pi)
-                proposals.append(idx)
+                senders[n_known] = pi
+                proposals[n_known] = idx
+                n_known += 1
                 joint = float(setup.joint_utilities[idx])
                 if joint > best_joint + setup.stall_threshold:
                     best_joint, best_joint_round = joint, rnd
@@ -376,6 +375,8 @@ def step(
         state,
         history=tuple(history),
         history_outcomes=tuple(outcomes),
+        proposal_senders=tuple(senders[:n_known].tolist()),
+        proposal_outcomes=tuple(proposals[:n_known].tolist()),
         round=next_round,
         status=status,
         standing=standing,

@@ -50,7 +50,7 @@ class SpaceIndex:
             grid_index=grid,
         )
 
-    @property
+    @cached_property
     def grid_shape(self) -> tuple[int, int]:
         return int(self.sizes.size), int(self.sizes.max())
 
@@ -213,8 +213,9 @@ class CounterpartModel:
     """Frequency-based estimate of the counterparts' (joint) utility.
 
     Each value's score is its recency-weighted count in counterpart proposals,
-    scaled so the most proposed value of an issue scores 1; issue weights grow with
-    how concentrated the counterpart's choices on that issue are. Scores live in a
+    scaled so the most proposed value of an issue scores 1; an issue's weight is
+    proportional to the count of its most proposed value (issues the counterpart
+    never moves on weigh most). Scores live in a
     padded (issue, value) grid flattened so ``SpaceIndex.grid_index`` indexes it.
     """
 
@@ -231,6 +232,9 @@ MODEL_SMOOTHING = 0.1
 _DECAY_WEIGHTS = 1.0 / (1.0 + MODEL_DECAY * np.arange(4096, dtype=np.float64))
 
 
+_REPEATED_WEIGHTS: dict[int, np.ndarray] = {}
+
+
 def counterpart_model(view: PartyView) -> CounterpartModel | None:
     """Model the other parties from their proposals so far (None before the first)."""
     outcomes = view.proposal_outcomes[view.proposal_senders != view.party_index]
@@ -238,19 +242,20 @@ def counterpart_model(view: PartyView) -> CounterpartModel | None:
     if m == 0:
         return None
     index = view.table.index
-    if m <= _DECAY_WEIGHTS.size:
-        weights = _DECAY_WEIGHTS[:m]
-    else:
-        weights = 1.0 / (1.0 + MODEL_DECAY * np.arange(m, dtype=np.float64))
     n_issues, width = index.grid_shape
+    if m <= _DECAY_WEIGHTS.size:
+        repeated = _REPEATED_WEIGHTS.get(n_issues)
+        if repeated is None:
+            repeated = _REPEATED_WEIGHTS.setdefault(n_issues, np.repeat(_DECAY_WEIGHTS, n_issues))
+        weights = repeated[: m * n_issues]
+    else:
+        weights = np.repeat(1.0 / (1.0 + MODEL_DECAY * np.arange(m, dtype=np.float64)), n_issues)
     counts = np.bincount(
-        index.grid_index[outcomes].ravel(),
-        weights=np.repeat(weights, n_issues),
-        minlength=n_issues * width,
+        index.grid_index[outcomes].ravel(), weights=weights, minlength=n_issues * width
     ).reshape(n_issues, width)
     top = counts.max(axis=1)
-    concentration = np.einsum("ij,ij->i", counts, counts)
-    issue_weights = concentration / concentration.sum()
+    # an issue whose favourite value the counterpart keeps proposing matters to it
+    issue_weights = top / top.sum()
     scale = issue_weights / (top + MODEL_SMOOTHING)
     scores = (counts + MODEL_SMOOTHING) * scale[:, None]
     return CounterpartModel(scores.ravel(), issue_weights, m)
@@ -314,6 +319,7 @@ def _closest_to_target(view: PartyView, target: float) -> tuple[int, float] | No
 def _time_dependent_move(
     view: PartyView, target: float, label: str, accept_threshold: float | None
 ) -> Offer:
+    target = max(target, view.reservation)
     pick = _closest_to_target(view, target)
     if pick is None:
         return _walk_away(view)
@@ -448,19 +454,26 @@ class Tradeoff:
         return concession_target(view.t, self.e, _floor(view), view.table.max_utility, self.k)
 
     def __call__(self, view: PartyView) -> Offer:
-        target = self.target(view)
+        target = max(self.target(view), view.reservation)
         table = view.table
-        cands = _candidates(view, target)
+        neg = table.neg_sorted
+        hi = int(neg.searchsorted(-target + _EPS, "right"))  # outcomes with u >= target
+        lo = 0
+        if self.band is not None and hi:
+            # outcomes with u > target + band come first in ``order``; skip them
+            lo = int(neg.searchsorted(-(target + self.band) - _EPS, "left"))
+            if lo >= hi:
+                lo = 0
+        cands = table.order[lo:hi]
+        if view.forbidden and cands.size:
+            cands = cands[~np.isin(cands, view.forbidden_indices)]
+            if cands.size == 0 and lo:
+                cands = _candidates(view, target)
         if cands.size == 0:
             cands = _fallback(view)
             if cands.size == 0:
                 return _walk_away(view)
             cands = cands[:1]
-        elif self.band is not None:
-            upper = target + self.band
-            in_band = cands[table.utilities[cands] <= upper + _EPS]
-            if in_band.size:
-                cands = in_band
         model = counterpart_model(view) if cands.size > 1 else None
         if model is None:
             chosen = int(cands[0])
@@ -469,15 +482,15 @@ class Tradeoff:
             if self.nash_floor and view.t < self.nash_until:
                 # do not concede past our estimate of the Nash bargaining point
                 own = table.utilities[cands]
-                best = int(np.argmax((own - view.reservation) * est))
+                best = int(((own - view.reservation) * est).argmax())
                 if own[best] > target:
                     target = float(own[best])
                     chosen = int(cands[best])
                 else:
-                    chosen = int(cands[int(np.argmax(est))])
+                    chosen = int(cands[int(est.argmax())])
             else:
                 # ties go to the outcome better for us (cands are best-first)
-                chosen = int(cands[int(np.argmax(est))])
+                chosen = int(cands[int(est.argmax())])
         u = float(table.utilities[chosen])
         accept, why = _acceptance(view, u, self.accept_threshold)
         if accept:

@@ -19,17 +19,25 @@ GENIUS_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "scenarios"
 
 def random_space(rng: random.Random, issues: int = 3, values: int = 10) -> OutcomeSpace:
     return OutcomeSpace(
-        tuple(CategoricalIssue(f"i{j}", tuple(f"v{k}" for k in range(values))) for j in range(issues))
+        tuple(
+            CategoricalIssue(f"i{j}", tuple(f"v{k}" for k in range(values))) for j in range(issues)
+        )
     )
 
 
-def random_profile(rng: random.Random, space: OutcomeSpace, reservation: float = 0.0) -> PreferenceProfile:
+def random_profile(
+    rng: random.Random, space: OutcomeSpace, reservation: float = 0.0
+) -> PreferenceProfile:
     criteria = {}
     weights = {}
     for issue in space.issues:
         raw = [rng.random() for _ in issue.values]
         top = max(raw) or 1.0
-        criteria[issue.name] = (IssueValue(issue.name, TableValue({v: x / top for v, x in zip(issue.values, raw, strict=True)})),)
+        criteria[issue.name] = (
+            IssueValue(
+                issue.name, TableValue({v: x / top for v, x in zip(issue.values, raw, strict=True)})
+            ),
+        )
         weights[issue.name] = rng.random() + 0.01
     return PreferenceProfile(weights=weights, criteria=criteria, reservation=reservation)
 
@@ -70,8 +78,12 @@ def buyer_profile(reservation: float = 0.3) -> PreferenceProfile:
         criteria={
             "cost": (IssueValue("price", LinearValue(increasing=False)),),
             "speed": (IssueValue("delivery_days", LinearValue(increasing=False)),),
-            "quality": (IssueValue("support", TableValue({"basic": 0, "standard": 0.6, "premium": 1})),),
-            "risk": (IssueValue("channel", TableValue({"email": 0.5, "phone": 0.2, "portal": 1.0})),),
+            "quality": (
+                IssueValue("support", TableValue({"basic": 0, "standard": 0.6, "premium": 1})),
+            ),
+            "risk": (
+                IssueValue("channel", TableValue({"email": 0.5, "phone": 0.2, "portal": 1.0})),
+            ),
         },
         reservation=reservation,
         private_values={"budget_cap": 100000, "reservation_price": 95000},
@@ -86,7 +98,9 @@ def seller_profile(reservation: float = 0.3) -> PreferenceProfile:
             "speed": (IssueValue("delivery_days", LinearValue(increasing=True)),),
             "quality": (
                 IssueValue("support", TableValue({"basic": 1, "standard": 0.7, "premium": 0})),
-                IssueValue("channel", TableValue({"email": 1, "phone": 0.3, "portal": 0.6}), weight=0.5),
+                IssueValue(
+                    "channel", TableValue({"email": 1, "phone": 0.3, "portal": 0.6}), weight=0.5
+                ),
             ),
         },
         reservation=reservation,

@@ -21,7 +21,13 @@ utility_values = st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0])
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(2, 4).flatmap(lambda k: arrays(np.float64, st.tuples(st.integers(1, 40), st.just(k)), elements=utility_values)))
+@given(
+    st.integers(2, 4).flatmap(
+        lambda k: arrays(
+            np.float64, st.tuples(st.integers(1, 40), st.just(k)), elements=utility_values
+        )
+    )
+)
 def test_pareto_frontier_equals_brute_force(u):
     assert pareto_frontier(u).tolist() == pareto_frontier_bruteforce(u).tolist()
 

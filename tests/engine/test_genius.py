@@ -104,7 +104,9 @@ def test_integer_and_real_issues_with_linear_evaluators():
     price = domain.space.issue("price")
     assert isinstance(price, NumericIssue) and price.integer and price.values[0] == 10
     profile = parse_genius_profile(INTEGER_PROFILE, domain, source="p.xml")
-    assert profile.utility({"price": 15, "rate": 0.5}, domain.space) == pytest.approx(0.6 * 0.5 + 0.4 * 0.5)
+    assert profile.utility({"price": 15, "rate": 0.5}, domain.space) == pytest.approx(
+        0.6 * 0.5 + 0.4 * 0.5
+    )
     assert profile.reservation == pytest.approx(0.2)
 
 
@@ -115,9 +117,12 @@ def test_integer_and_real_issues_with_linear_evaluators():
         ("<utility_space/>", "broken.xml: <utility_space>: no <objective>"),
         (
             '<utility_space><objective><issue index="1" type="integer" name="n"/></objective></utility_space>',
-            "broken.xml: <issue index=\"1\" name=\"n\">: missing attribute 'lowerbound'",
+            'broken.xml: <issue index="1" name="n">: missing attribute \'lowerbound\'',
         ),
-        ('<utility_space><objective><issue index="1"/></objective></utility_space>', "issue without a 'name'"),
+        (
+            '<utility_space><objective><issue index="1"/></objective></utility_space>',
+            "issue without a 'name'",
+        ),
     ],
 )
 def test_malformed_domain_names_file_and_element(text, fragment):
@@ -131,8 +136,13 @@ def test_malformed_profile_names_file_and_element():
     bad = read("Laptop", "laptop_buyer_utility.xml").replace('evaluation="12"', 'evaluation="lots"')
     with pytest.raises(ScenarioError) as exc:
         parse_genius_profile(bad, domain, source="buyer.xml")
-    assert str(exc.value).startswith("buyer.xml: <item index=\"1\" value=\"Dell\">")
+    assert str(exc.value).startswith('buyer.xml: <item index="1" value="Dell">')
     assert "'evaluation'='lots' is not a number" in str(exc.value)
-    no_weight = re.sub(r'<weight index="3"[^>]*>\s*</weight>', "", read("Laptop", "laptop_buyer_utility.xml"))
-    with pytest.raises(ScenarioError, match=r"buyer\.xml: <issue index=\"3\" name=\"External Monitor\">: no <weight"):
+    no_weight = re.sub(
+        r'<weight index="3"[^>]*>\s*</weight>', "", read("Laptop", "laptop_buyer_utility.xml")
+    )
+    with pytest.raises(
+        ScenarioError,
+        match=r"buyer\.xml: <issue index=\"3\" name=\"External Monitor\">: no <weight",
+    ):
         parse_genius_profile(no_weight, domain, source="buyer.xml")

@@ -54,7 +54,9 @@ def test_offer_id_is_deterministic_and_terms_are_read_only():
 def test_canonical_json_is_sorted_compact_and_round_trips():
     offer = make_offer(rationale="Prix réduit", assumptions=("volume ≥ 100",))
     text = offer_to_json(offer)
-    assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert text == json.dumps(
+        json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     assert "réduit" in text
     assert offer_from_dict(json.loads(text)) == offer
 
@@ -96,7 +98,9 @@ def test_expiry_by_round_and_by_time():
     assert "offer expired at round 4" in problems(make_offer(expires_at_round=4), now_round=5)
     validate_offer(make_offer(expires_at_round=4), SPACE, FIXED, now_round=4)
     late = make_offer(expires_at="2026-01-01T10:00:00+00:00")
-    assert "offer expired at 2026-01-01T10:00:00+00:00" in problems(late, now="2026-01-01T11:00:00+00:00")
+    assert "offer expired at 2026-01-01T10:00:00+00:00" in problems(
+        late, now="2026-01-01T11:00:00+00:00"
+    )
 
 
 def test_continuous_issue_accepts_values_in_range():
@@ -112,7 +116,9 @@ def _schema_validator():
     return jsonschema.Draft202012Validator(schema)
 
 
-term_values = st.one_of(st.integers(-1000, 1000), st.sampled_from(["email", "phone", "x"]), st.floats(-1e6, 1e6))
+term_values = st.one_of(
+    st.integers(-1000, 1000), st.sampled_from(["email", "phone", "x"]), st.floats(-1e6, 1e6)
+)
 offers = st.builds(
     Offer,
     performative=st.sampled_from(list(Performative)),
@@ -139,7 +145,11 @@ def test_generated_offers_match_the_schema(offer):
 @given(offers, st.integers(0, 200))
 def test_invalid_offers_are_always_rejected(offer, now_round):
     """An offer that breaks any rule is rejected; one that breaks none passes."""
-    carries_terms = offer.performative in (Performative.PROPOSE, Performative.COUNTER, Performative.ACCEPT)
+    carries_terms = offer.performative in (
+        Performative.PROPOSE,
+        Performative.COUNTER,
+        Performative.ACCEPT,
+    )
     broken = (
         any(name not in SPACE for name in offer.terms)
         or any(SPACE.issue(n).check(v) for n, v in offer.terms.items() if n in SPACE)

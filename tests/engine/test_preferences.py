@@ -24,7 +24,9 @@ def test_profile_round_trips_through_json():
     assert again.private_values["budget_cap"] == 100000
     space = deal_space()
     for outcome in list(space.enumerate())[:50]:
-        assert again.outcome_utility(outcome, space) == pytest.approx(profile.outcome_utility(outcome, space))
+        assert again.outcome_utility(outcome, space) == pytest.approx(
+            profile.outcome_utility(outcome, space)
+        )
 
 
 def test_weights_are_normalised_and_utility_is_in_unit_interval():
@@ -37,7 +39,9 @@ def test_weights_are_normalised_and_utility_is_in_unit_interval():
     best = {"price": 20, "delivery_days": 7, "channel": "portal", "support": "premium"}
     assert profile.utility(best, space) == pytest.approx(1.0)
     mid = {"price": 60, "delivery_days": 21, "channel": "email", "support": "standard"}
-    assert profile.utility(mid, space) == pytest.approx(0.5 * 0.5 + 0.2 * 0.5 + 0.2 * 0.6 + 0.1 * 0.5)
+    assert profile.utility(mid, space) == pytest.approx(
+        0.5 * 0.5 + 0.2 * 0.5 + 0.2 * 0.6 + 0.1 * 0.5
+    )
 
 
 def test_discount_is_genius_style():
@@ -59,10 +63,16 @@ def test_piecewise_linear_interpolates_and_is_flat_outside():
         ({"weights": {"cost": 1}, "criteria": {}}, "criteria with weight but no issues"),
         ({"weights": {"cost": -1}, "criteria": {}}, "must not be negative"),
         (
-            {"weights": {"cost": 1}, "criteria": {"cost": [{"issue": "price", "function": {"type": "cubic"}}]}},
+            {
+                "weights": {"cost": 1},
+                "criteria": {"cost": [{"issue": "price", "function": {"type": "cubic"}}]},
+            },
             "unknown value function type 'cubic'",
         ),
-        ({"weights": {"cost": 1}, "criteria": {"cost": []}, "reservation": 2}, "criteria with weight but no issues"),
+        (
+            {"weights": {"cost": 1}, "criteria": {"cost": []}, "reservation": 2},
+            "criteria with weight but no issues",
+        ),
     ],
 )
 def test_bad_profiles_are_rejected_with_a_reason(data, message):

@@ -3,6 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from negotiator.engine.offers import Performative
+from negotiator.engine.preferences import IssueValue, PreferenceProfile, TableValue
 from negotiator.engine.protocol import (
     EventKind,
     GateDecision,
@@ -13,7 +14,6 @@ from negotiator.engine.protocol import (
     run,
     step,
 )
-from negotiator.engine.preferences import IssueValue, PreferenceProfile, TableValue
 from negotiator.engine.strategies import STRATEGIES, make_strategy
 
 from .helpers import deal_setup, random_setup
@@ -75,7 +75,9 @@ def test_walk_away_fails_the_negotiation():
     base = random_setup(1)
     # the buyer can at best reach 0.5, below its reservation 0.6: it must walk away
     picky = PreferenceProfile(
-        weights={"quality": 1}, criteria={"quality": (IssueValue("i0", TableValue({"v0": 0.5})),)}, reservation=0.6
+        weights={"quality": 1},
+        criteria={"quality": (IssueValue("i0", TableValue({"v0": 0.5})),)},
+        reservation=0.6,
     )
     setup = NegotiationSetup(space=base.space, parties=(Party("buyer", picky), base.parties[1]))
     result = run(setup, strategies("default", "default"))
@@ -105,14 +107,20 @@ def test_deadline_times_out():
 
 def test_gate_escalate_stops_the_negotiation():
     setup = deal_setup()
-    result = run(setup, strategies("default", "default"), gate=lambda o, p: GateDecision("escalate", "price needs CFO"))
+    result = run(
+        setup,
+        strategies("default", "default"),
+        gate=lambda o, p: GateDecision("escalate", "price needs CFO"),
+    )
     assert result.state.status == Status.ESCALATED
     assert result.events[-1].reason == "price needs CFO"
 
 
 def test_gate_that_blocks_everything_escalates_after_retries():
     setup = deal_setup(max_block_retries=3)
-    result = run(setup, strategies("default", "default"), gate=lambda o, p: GateDecision("block", "no"))
+    result = run(
+        setup, strategies("default", "default"), gate=lambda o, p: GateDecision("block", "no")
+    )
     assert result.state.status == Status.ESCALATED
     blocked = [e for e in result.events if e.kind == EventKind.BLOCKED]
     assert len(blocked) == 4
@@ -121,7 +129,11 @@ def test_gate_that_blocks_everything_escalates_after_retries():
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 10_000), name=st.sampled_from(sorted(STRATEGIES)), price_cap=st.integers(1, 9))
+@given(
+    seed=st.integers(0, 10_000),
+    name=st.sampled_from(sorted(STRATEGIES)),
+    price_cap=st.integers(1, 9),
+)
 def test_blocked_outcomes_are_never_reproposed_in_that_turn_nor_agreed(seed, name, price_cap):
     setup = random_setup(seed, values=10, max_rounds=40)
     banned_values = {f"v{k}" for k in range(price_cap)}
@@ -144,7 +156,10 @@ def test_blocked_outcomes_are_never_reproposed_in_that_turn_nor_agreed(seed, nam
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10_000), names=st.lists(st.sampled_from(sorted(STRATEGIES)), min_size=2, max_size=2))
+@given(
+    seed=st.integers(0, 10_000),
+    names=st.lists(st.sampled_from(sorted(STRATEGIES)), min_size=2, max_size=2),
+)
 def test_same_seed_gives_the_same_trace(seed, names):
     setup = random_setup(seed, values=6, max_rounds=30)
     a = run(setup, strategies(*names), seed=seed)
@@ -154,21 +169,31 @@ def test_same_seed_gives_the_same_trace(seed, names):
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10_000), parties=st.integers(3, 4), name=st.sampled_from(["default", "linear", "conceder", "tradeoff"]))
+@given(
+    seed=st.integers(0, 10_000),
+    parties=st.integers(3, 4),
+    name=st.sampled_from(["default", "linear", "conceder", "tradeoff"]),
+)
 def test_multilateral_agreement_is_accepted_by_every_party(seed, parties, name):
     setup = random_setup(seed, parties=parties, values=5, max_rounds=40)
     result = run(setup, strategies(*[name] * parties), seed=seed)
     state = result.state
     if state.status == Status.AGREED:
         standing = state.history[state.standing]
-        accepters = {o.sender for o in state.history[state.standing + 1 :] if o.performative == Performative.ACCEPT}
+        accepters = {
+            o.sender
+            for o in state.history[state.standing + 1 :]
+            if o.performative == Performative.ACCEPT
+        }
         assert accepters | {standing.sender} == set(setup.party_names)
         assert set(state.accepted_by) == set(setup.party_names)
 
 
 def test_multilateral_default_reaches_agreement():
     agreed = sum(
-        run(random_setup(s, parties=3, values=6), strategies("default", "default", "default")).state.status
+        run(
+            random_setup(s, parties=3, values=6), strategies("default", "default", "default")
+        ).state.status
         == Status.AGREED
         for s in range(10)
     )

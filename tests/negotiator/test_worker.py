@@ -63,8 +63,7 @@ def test_embedded_default_needs_no_server(tmp_path):
                 "manage.py",
                 "shell",
                 "-c",
-                "from negotiator.tasks import record_heartbeat; "
-                f"record_heartbeat.delay({token!r})",
+                f"from negotiator.tasks import record_heartbeat; record_heartbeat.delay({token!r})",
             ],
             cwd=REPO,
             env=env,

@@ -1,0 +1,180 @@
+"""Simulate many negotiations of a scenario offline and report their quality.
+
+    python manage.py simulate --scenario PATH --strategies NAME,NAME --runs N --seed S --rounds R [--json]
+
+PATH is a GENIUS folder (one domain XML plus profile XMLs) or a JSON scenario file
+(docs/scenario-format.md). Scenario loading is :func:`load_scenario`; the policy
+gate is passed to the simulator as an optional argument (see ``build_gate``), which
+is where a ``--playbook`` option can plug in later.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from negotiator.engine.errors import ScenarioError
+from negotiator.engine.protocol import Gate
+from negotiator.engine.scenario import Scenario, genius_scenario, scenario_from_dict
+from negotiator.engine.simulator import RunResult, scenario_analysis, simulate, summarize
+from negotiator.engine.strategies import STRATEGIES
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read a GENIUS folder or a JSON scenario file; CommandError says what is wrong."""
+    if not path.exists():
+        raise CommandError(f"--scenario {path}: no such file or folder")
+    try:
+        if path.is_dir():
+            files = {p.name: p.read_text(encoding="utf-8") for p in sorted(path.glob("*.xml"))}
+            if not files:
+                raise CommandError(
+                    f"--scenario {path}: folder has no .xml files (expected a GENIUS domain)"
+                )
+            return genius_scenario(files, name=path.name)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--scenario {path}: not valid JSON ({exc})") from None
+        return scenario_from_dict(data, source=path.name)
+    except ScenarioError as exc:
+        raise CommandError(f"--scenario {path}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"--scenario {path}: cannot read ({exc})") from None
+
+
+def build_gate(options: dict[str, Any]) -> Gate | None:
+    """The optional policy gate for the runs (none yet; a --playbook option goes here)."""
+    return None
+
+
+class Command(BaseCommand):
+    help = "Run negotiation strategies against a scenario many times and measure agreement quality."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--scenario", required=True, help="GENIUS folder or JSON scenario file")
+        parser.add_argument(
+            "--strategies",
+            required=True,
+            help=f"comma-separated, one per party in scenario order; known: {', '.join(sorted(STRATEGIES))}",
+        )
+        parser.add_argument(
+            "--runs", type=int, default=10, help="number of negotiations (default 10)"
+        )
+        parser.add_argument("--seed", type=int, default=0, help="seed of the first run (default 0)")
+        parser.add_argument(
+            "--rounds", type=int, default=None, help="max rounds (default: scenario's)"
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="one JSON object per run, then a summary"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        names = [s.strip() for s in options["strategies"].split(",") if s.strip()]
+        unknown = [n for n in names if n not in STRATEGIES]
+        if unknown:
+            raise CommandError(
+                f"--strategies: unknown strategy {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(sorted(STRATEGIES))}"
+            )
+        if options["runs"] < 1:
+            raise CommandError(f"--runs must be at least 1, got {options['runs']}")
+        if options["rounds"] is not None and options["rounds"] < 1:
+            raise CommandError(f"--rounds must be at least 1, got {options['rounds']}")
+        scenario = load_scenario(Path(options["scenario"]))
+        if len(names) != len(scenario.parties):
+            raise CommandError(
+                f"--strategies: {len(names)} given but the scenario has {len(scenario.parties)} parties "
+                f"({', '.join(scenario.party_names)}); give one strategy per party in that order"
+            )
+        try:
+            analysis = scenario_analysis(scenario, options["rounds"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        results = simulate(
+            scenario,
+            names,
+            options["runs"],
+            options["seed"],
+            options["rounds"],
+            gate=build_gate(options),
+            analysis=analysis,
+        )
+        if options["json"]:
+            self._write_json(results, scenario)
+        else:
+            self._write_table(results, scenario, names, options["runs"])
+
+    def _write_json(self, results, scenario: Scenario) -> None:
+        collected = []
+        for r in results:
+            collected.append(r)
+            self.stdout.write(json.dumps(_run_json(r), sort_keys=True, ensure_ascii=False))
+        self.stdout.write(json.dumps({"summary": summarize(collected).to_dict()}, sort_keys=True))
+
+    def _write_table(self, results, scenario: Scenario, names: list[str], runs: int) -> None:
+        from tqdm import tqdm
+
+        parties = scenario.party_names
+        self.stdout.write(
+            f"Scenario {scenario.name}: {len(scenario.space.issues)} issues, "
+            f"{scenario.space.cardinality} outcomes; strategies "
+            + ", ".join(f"{p}={s}" for p, s in zip(parties, names, strict=True))
+        )
+        header = (
+            f"{'run':>4} {'seed':>6} {'status':<10} {'rounds':>6} "
+            + " ".join(f"{'u:' + p[:10]:>12}" for p in parties)
+            + f" {'pareto_d':>8} {'nash_d':>7} {'front':>5}"
+        )
+        self.stdout.write(header)
+        collected: list[RunResult] = []
+        bar = tqdm(total=runs, file=sys.stderr, disable=runs < 20, desc="simulating", unit="run")
+        for r in results:
+            collected.append(r)
+            bar.update(1)
+            pd = "-" if r.pareto_distance is None else f"{r.pareto_distance:.3f}"
+            nd = "-" if r.nash_distance is None else f"{r.nash_distance:.3f}"
+            self.stdout.write(
+                f"{r.run:>4} {r.seed:>6} {r.status:<10} {r.rounds:>6} "
+                + " ".join(f"{r.utilities[p]:>12.3f}" for p in parties)
+                + f" {pd:>8} {nd:>7} {'yes' if r.on_frontier else 'no':>5}"
+            )
+        bar.close()
+        s = summarize(collected)
+        self.stdout.write("")
+        self.stdout.write(
+            f"agreements {s.agreements}/{s.runs} ({s.agreement_rate:.0%}), on frontier "
+            f"{s.on_frontier_rate:.0%} of agreements, mean rounds {s.mean_rounds:.1f}, "
+            f"mean quality {s.mean_quality:.3f}"
+        )
+        if s.mean_nash_distance is not None:
+            self.stdout.write(
+                f"mean distance to frontier {s.mean_pareto_distance:.4f}, to Nash point {s.mean_nash_distance:.4f}"
+            )
+        self.stdout.write(
+            "mean utility " + ", ".join(f"{p} {u:.3f}" for p, u in s.mean_utilities.items())
+        )
+
+
+def _run_json(r: RunResult) -> dict[str, Any]:
+    return {
+        "run": r.run,
+        "seed": r.seed,
+        "strategies": list(r.strategies),
+        "first_mover": r.first_mover,
+        "status": r.status,
+        "agreement": r.agreement,
+        "terms": r.terms,
+        "rounds": r.rounds,
+        "utilities": r.utilities,
+        "advantages": r.advantages,
+        "pareto_distance": r.pareto_distance,
+        "nash_distance": r.nash_distance,
+        "on_frontier": r.on_frontier,
+        "quality": r.quality,
+        "reason": r.reason,
+    }

@@ -1,0 +1,208 @@
+"""Negotiation rounds in-process: transitions, endings, checks, plans, commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from negotiator import services
+from negotiator.audit import audit_verify_chain, chain_of
+from negotiator.models import (
+    AuditEvent,
+    Negotiation,
+    NegotiationStatus,
+    Offer,
+    Policy,
+    PolicyCheck,
+)
+from tests.negotiator.conftest import run_to_end
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_negotiation_runs_to_an_approved_agreement_with_a_plan(procurement):
+    Policy.objects.filter(kind="approval_threshold").update(active=False)
+    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=1))
+    assert negotiation.status == NegotiationStatus.APPROVED, negotiation.outcome_reason
+    assert negotiation.agreed_terms
+    assert 85_000 <= negotiation.agreed_terms["price"] <= 118_000
+    plan = services.plan_export(negotiation=negotiation)
+    assert {"who", "what", "when", "how_much"} <= set(plan)
+    assert plan["what"]["fixed_terms"]["governing_law"] == "Laws of England and Wales"
+    assert plan["how_much"]["deal_value"] == negotiation.agreed_terms["price"]
+    assert AuditEvent.objects.filter(
+        chain=chain_of(negotiation),
+        kind="negotiation.status_changed",
+        payload_json__contains="no-matching-approval-route",
+    ).exists()
+    assert audit_verify_chain(chain_of(negotiation)).ok
+
+
+def test_every_offer_is_checked_and_recorded(procurement):
+    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=2))
+    offers = Offer.objects.filter(negotiation=negotiation)
+    assert offers.exists()
+    for offer in offers:
+        assert offer.checks.exists(), offer
+        assert set(offer.utilities) == {"buyer", "seller"}
+    kinds = set(
+        AuditEvent.objects.filter(chain=chain_of(negotiation)).values_list("kind", flat=True)
+    )
+    assert {"negotiation.created", "negotiation.status_changed", "policy.checked"} <= kinds
+
+
+def test_a_blocked_offer_is_never_sent(procurement):
+    # A floor above everything the buyer would like: its first choices are blocked.
+    floor = Policy.objects.get(playbook=procurement, name="Price floor")
+    floor.parameters = {"issue": "price", "min": 100_000}
+    services.policy_save(policy=floor)
+    for seed in range(3):
+        negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=seed))
+        assert not Offer.objects.filter(negotiation=negotiation, terms__price__lt=100_000).exists()
+        if negotiation.agreed_terms:
+            assert negotiation.agreed_terms["price"] >= 100_000
+
+
+def test_disclosure_blocks_a_rationale_that_reveals_the_reservation_price(procurement):
+    from negotiator.engine.offers import Offer as EngineOffer
+    from negotiator.engine.outcomes import fixed_terms_hash
+
+    negotiation = services.negotiation_create(playbook=procurement, seed=1, start=False)
+    participants = {p.role: p for p in negotiation.participants.all()}
+    gate = services.PolicyGate(
+        negotiation, services.applicable_policy_versions(negotiation), participants
+    )
+    spec = negotiation.playbook_version.spec
+    for leak in ("We cannot go above 112k.", "Our ceiling is 112,000 USD.", "max $112 000"):
+        offer = EngineOffer(
+            performative="counter",
+            sender="buyer",
+            terms={"price": 95_000, "delivery_days": 20, "warranty_months": 12},
+            fixed_terms_hash=fixed_terms_hash(spec["fixed_terms"]),
+            round=1,
+            rationale=leak,
+        )
+        decision = gate(offer, "buyer")
+        assert decision.verdict == "block", leak
+        assert "reservation_price" in decision.reason
+        assert "112" not in decision.reason.replace("112k", "").replace("112,000", "").replace(
+            "112 000", ""
+        )
+
+
+def test_escalate_policy_holds_the_negotiation_and_a_person_resumes_it(procurement):
+    sla = Policy.objects.get(playbook=procurement, name="Delivery SLA")
+    sla.parameters = {"issue": "delivery_days", "max": 5}  # nothing but 5 days passes
+    sla.severity = "warn"
+    services.policy_save(policy=sla)
+    cap = Policy.objects.get(playbook=procurement, name="Budget cap")
+    cap.severity = "escalate"
+    cap.parameters = {"issue": "price", "max": 81_000}
+    services.policy_save(policy=cap)
+    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=3))
+    assert negotiation.status == NegotiationStatus.ESCALATED
+    assert negotiation.outcome_reason
+
+    cap.severity = "block"
+    cap.parameters = {"issue": "price", "max": 118_000}
+    services.policy_save(policy=cap)
+    services.negotiation_resume(negotiation=negotiation, extra_rounds=10)
+    negotiation.refresh_from_db()
+    assert negotiation.status == NegotiationStatus.RUNNING
+    negotiation = run_to_end(negotiation)
+    assert negotiation.status != NegotiationStatus.RUNNING
+    assert audit_verify_chain(chain_of(negotiation)).ok
+
+
+def test_transitions_are_checked(procurement):
+    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=1))
+    with pytest.raises(services.TransitionError):
+        services.negotiation_resume(negotiation=negotiation)
+    if negotiation.is_final:
+        with pytest.raises(services.TransitionError):
+            services.negotiation_close(negotiation=negotiation)
+
+
+def test_close_cancels_a_running_negotiation(procurement):
+    negotiation = services.negotiation_create(playbook=procurement, seed=1)
+    services.negotiation_close(negotiation=negotiation, reason="supplier went bankrupt")
+    negotiation.refresh_from_db()
+    assert negotiation.status == NegotiationStatus.CANCELLED
+    # A late round task is a no-op.
+    assert not services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+
+
+def test_max_rounds_without_agreement_ends_it(procurement):
+    from negotiator.models import Participant
+
+    negotiation = services.negotiation_create(
+        playbook=procurement,
+        seed=1,
+        overrides=services.LimitOverrides(max_rounds=4),
+        strategies={"buyer": "hardliner", "seller": "hardliner"},
+    )
+    assert Participant.objects.filter(negotiation=negotiation, strategy="hardliner").count() == 2
+    negotiation = run_to_end(negotiation)
+    assert negotiation.status in {NegotiationStatus.FAILED, NegotiationStatus.ESCALATED}
+    assert negotiation.current_round <= 4
+    assert "4 rounds" in negotiation.outcome_reason or negotiation.outcome_reason
+
+
+def test_export_plan_command(procurement, capsys):
+    Policy.objects.filter(kind="approval_threshold").update(active=False)
+    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=1))
+    assert negotiation.status == NegotiationStatus.APPROVED
+    call_command("export_plan", negotiation.pk)
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["negotiation"] == negotiation.pk
+    with pytest.raises(CommandError, match="No negotiation"):
+        call_command("export_plan", 999_999)
+    other = services.negotiation_create(playbook=procurement, seed=2, start=False)
+    with pytest.raises(CommandError, match="only approved"):
+        call_command("export_plan", other.pk)
+
+
+def test_checks_record_the_policy_version_they_used(procurement):
+    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=1))
+    floor = Policy.objects.get(playbook=procurement, name="Price floor")
+    used = set(
+        PolicyCheck.objects.filter(
+            negotiation=negotiation, policy_version__policy=floor
+        ).values_list("policy_version__number", flat=True)
+    )
+    assert used == {1}
+    floor.parameters = {"issue": "price", "min": 86_000}
+    services.policy_save(policy=floor)
+    later = run_to_end(services.negotiation_create(playbook=procurement, seed=1))
+    used = set(
+        PolicyCheck.objects.filter(negotiation=later, policy_version__policy=floor).values_list(
+            "policy_version__number", flat=True
+        )
+    )
+    assert used == {2}
+
+
+def test_sweeper_requeues_only_stale_running_negotiations(procurement):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stale = services.negotiation_create(playbook=procurement, seed=1)
+    fresh = services.negotiation_create(playbook=procurement, seed=2)
+    Negotiation.objects.filter(pk=stale.pk).update(
+        last_progress_at=timezone.now() - timedelta(minutes=10)
+    )
+    assert services.negotiations_sweep(stale_after_seconds=60) == [stale.pk]
+    # Touched: an immediate second sweep does not enqueue it again.
+    assert services.negotiations_sweep(stale_after_seconds=60) == []
+    assert fresh.pk not in services.negotiations_sweep(stale_after_seconds=60)
+
+
+def test_start_negotiation_command_validates_arguments(procurement):
+    with pytest.raises(CommandError, match="No playbook named"):
+        call_command("start_negotiation", playbook="Nope")
+    with pytest.raises(CommandError, match="--count"):
+        call_command("start_negotiation", playbook=procurement.name, count=0)
