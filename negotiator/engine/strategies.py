@@ -458,6 +458,16 @@ class Tradeoff:
         table = view.table
         neg = table.neg_sorted
         hi = int(neg.searchsorted(-target + _EPS, "right"))  # outcomes with u >= target
+        model = counterpart_model(view) if hi > 1 else None
+        if model is not None and self.nash_floor and view.t < self.nash_until:
+            # do not concede past our estimate of the Nash bargaining point
+            upper = table.order[:hi]
+            est = model.estimate(table.index.grid_index, upper)
+            own = table.utilities[upper]
+            nash_u = float(own[int(((own - view.reservation) * est).argmax())])
+            if nash_u > target:
+                target = nash_u
+                hi = int(neg.searchsorted(-target + _EPS, "right"))
         lo = 0
         if self.band is not None and hi:
             # outcomes with u > target + band come first in ``order``; skip them
@@ -474,23 +484,11 @@ class Tradeoff:
             if cands.size == 0:
                 return _walk_away(view)
             cands = cands[:1]
-        model = counterpart_model(view) if cands.size > 1 else None
-        if model is None:
+        if model is None or cands.size == 1:
             chosen = int(cands[0])
         else:
-            est = model.estimate(table.index.grid_index, cands)
-            if self.nash_floor and view.t < self.nash_until:
-                # do not concede past our estimate of the Nash bargaining point
-                own = table.utilities[cands]
-                best = int(((own - view.reservation) * est).argmax())
-                if own[best] > target:
-                    target = float(own[best])
-                    chosen = int(cands[best])
-                else:
-                    chosen = int(cands[int(est.argmax())])
-            else:
-                # ties go to the outcome better for us (cands are best-first)
-                chosen = int(cands[int(est.argmax())])
+            # ties go to the outcome better for us (cands are best-first)
+            chosen = int(cands[int(model.estimate(table.index.grid_index, cands).argmax())])
         u = float(table.utilities[chosen])
         accept, why = _acceptance(view, u, self.accept_threshold)
         if accept:
