@@ -75,39 +75,59 @@ def audit_append(
     user=None,
 ) -> AuditEvent:
     """Append one event to its chain. Must run inside the caller's transaction."""
+    return audit_append_many(
+        [{"kind": kind, "actor": actor, "payload": payload, "user": user}],
+        negotiation=negotiation,
+    )[0]
+
+
+def audit_append_many(
+    entries: list[dict[str, Any]], *, negotiation: Negotiation | int | None = None
+) -> list[AuditEvent]:
+    """Append events (dicts with kind, actor, payload, optional user) to one chain
+    in order, with one lock and one insert. Must run inside a transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_append must run inside transaction.atomic()")
     chain = chain_of(negotiation)
     _lock_chain(chain)
     last = AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
-    seq = (last["seq"] + 1) if last else 1
+    seq = last["seq"] if last else 0
     prev_hash = last["hash"] if last else GENESIS
-    created_at = timezone.now()
-    payload_json = canonical_json(payload or {})
-    digest = event_digest(
-        prev_hash=prev_hash,
-        chain=chain,
-        seq=seq,
-        kind=kind,
-        actor=actor,
-        created_at=created_at.astimezone(UTC).isoformat(),
-        payload_json=payload_json,
-    )
     negotiation_id = (
         negotiation if isinstance(negotiation, int) else getattr(negotiation, "pk", None)
     )
-    return AuditEvent.objects.create(
-        chain=chain,
-        negotiation_id=negotiation_id,
-        seq=seq,
-        kind=kind,
-        actor=actor,
-        user=user if getattr(user, "pk", None) else None,
-        created_at=created_at,
-        payload_json=payload_json,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
+    created_at = timezone.now()
+    stamp = created_at.astimezone(UTC).isoformat()
+    rows = []
+    for entry in entries:
+        seq += 1
+        payload_json = canonical_json(entry.get("payload") or {})
+        digest = event_digest(
+            prev_hash=prev_hash,
+            chain=chain,
+            seq=seq,
+            kind=entry["kind"],
+            actor=entry["actor"],
+            created_at=stamp,
+            payload_json=payload_json,
+        )
+        user = entry.get("user")
+        rows.append(
+            AuditEvent(
+                chain=chain,
+                negotiation_id=negotiation_id,
+                seq=seq,
+                kind=entry["kind"],
+                actor=entry["actor"],
+                user=user if getattr(user, "pk", None) else None,
+                created_at=created_at,
+                payload_json=payload_json,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        )
+        prev_hash = digest
+    return AuditEvent.objects.bulk_create(rows)
 
 
 @dataclass(frozen=True)

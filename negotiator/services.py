@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from negotiator import bridge
-from negotiator.audit import audit_append, canonical_json
+from negotiator.audit import audit_append, audit_append_many, canonical_json
 from negotiator.engine import measures
 from negotiator.engine import policies as engine_policies
 from negotiator.engine.offers import Offer as EngineOffer
@@ -850,52 +850,57 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
             )
     PolicyCheck.objects.bulk_create(checks)
 
-    # Audit: every offer with its checks, and every blocked attempt.
+    # Audit: every check (with the offer it judged, blocked attempts included),
+    # then every offer sent, appended to the chain in one go.
+    entries = []
     for record in gate.records:
-        payload = {
-            "round": round_number,
-            "party": record.party,
-            "stage": record.stage,
-            "verdict": record.verdict,
-            "offer": {
-                "performative": str(record.offer.performative),
-                "terms": dict(record.offer.terms),
-                "rationale": record.offer.rationale,
-            },
-            "checks": [
-                {
-                    "policy_id": r.policy_id,
-                    "version": r.policy_version,
-                    "passed": r.passed,
-                    "severity": str(r.severity),
-                    "message": r.message,
-                }
-                for r in record.results
-            ],
-        }
-        audit_append(
-            negotiation=negotiation,
-            kind="offer.blocked" if record.verdict == "block" else "policy.checked",
-            actor=f"agent:{record.party}",
-            payload=payload,
+        entries.append(
+            {
+                "kind": "offer.blocked" if record.verdict == "block" else "policy.checked",
+                "actor": f"agent:{record.party}",
+                "payload": {
+                    "round": round_number,
+                    "party": record.party,
+                    "stage": record.stage,
+                    "verdict": record.verdict,
+                    "offer": {
+                        "performative": str(record.offer.performative),
+                        "terms": dict(record.offer.terms),
+                        "rationale": record.offer.rationale,
+                    },
+                    "checks": [
+                        {
+                            "policy_id": r.policy_id,
+                            "version": r.policy_version,
+                            "passed": r.passed,
+                            "severity": str(r.severity),
+                            "message": r.message,
+                        }
+                        for r in record.results
+                    ],
+                },
+            }
         )
     for row in rows:
-        audit_append(
-            negotiation=negotiation,
-            kind=f"offer.{row.performative}",
-            actor=f"agent:{row.sender}",
-            payload={
-                "offer_id": row.pk,
-                "engine_id": row.engine_id,
-                "round": row.round,
-                "performative": row.performative,
-                "terms": row.terms,
-                "fixed_terms_hash": row.fixed_terms_hash,
-                "expires_at_round": row.expires_at_round,
-                "in_reply_to": row.in_reply_to_id,
-                "rationale": row.rationale,
-            },
+        entries.append(
+            {
+                "kind": f"offer.{row.performative}",
+                "actor": f"agent:{row.sender}",
+                "payload": {
+                    "offer_id": row.pk,
+                    "engine_id": row.engine_id,
+                    "round": row.round,
+                    "performative": row.performative,
+                    "terms": row.terms,
+                    "fixed_terms_hash": row.fixed_terms_hash,
+                    "expires_at_round": row.expires_at_round,
+                    "in_reply_to": row.in_reply_to_id,
+                    "rationale": row.rationale,
+                },
+            }
         )
+    if entries:
+        audit_append_many(entries, negotiation=negotiation)
 
     negotiation.engine_state = bridge.state_to_dict(new_state)
     negotiation.current_round = round_number + 1
@@ -1095,3 +1100,77 @@ def negotiations_sweep(*, stale_after_seconds: float = 60.0) -> list[int]:
 def demo_data_load() -> str:
     """Load demo playbooks and negotiations once; return a one-line summary."""
     return ""
+
+
+# --------------------------------------------------------------------------
+# Approvals: changes requested
+# --------------------------------------------------------------------------
+
+
+def negotiation_reopen_after_changes(
+    *, negotiation: Negotiation, user=None, reason: str = "", extra_rounds: int = 20
+) -> Negotiation:
+    """An approver sent the agreement back: the parties negotiate again from where
+    they stopped, under any constraints the approver added, with room for more rounds."""
+    from dataclasses import replace
+
+    from negotiator import tasks
+
+    if extra_rounds < 0:
+        raise ServiceError("Extensions must not be negative.")
+    with transaction.atomic():
+        negotiation = Negotiation.objects.select_for_update().get(pk=negotiation.pk)
+        if negotiation.status != NegotiationStatus.PENDING_APPROVAL:
+            raise TransitionError("Only a negotiation waiting for approval can be sent back.")
+        state = (
+            bridge.state_from_dict(negotiation.engine_state) if negotiation.engine_state else None
+        )
+        now = timezone.now()
+        used = state.round + 1 if state is not None else negotiation.current_round
+        if negotiation.max_rounds - used < extra_rounds:
+            negotiation.max_rounds = used + extra_rounds
+        if negotiation.deadline is not None and negotiation.deadline <= now + timedelta(minutes=5):
+            minutes = negotiation.playbook_version.spec.get("limits", {}).get(
+                "deadline_minutes", 60
+            )
+            negotiation.deadline = now + timedelta(minutes=minutes or 60)
+        if state is not None:
+            # The agreement is void: nothing stands on the table and the next engine
+            # round gets a fresh number (offer ids embed it); the stall window restarts.
+            state = replace(
+                state,
+                status=Status.RUNNING,
+                reason="",
+                agreement=None,
+                agreement_outcome=None,
+                standing=None,
+                accepted_by=(),
+                round=used,
+                best_joint_round=used,
+            )
+            negotiation.engine_state = bridge.state_to_dict(state)
+        negotiation.agreed_terms = None
+        negotiation.agreed_offer = None
+        negotiation.deal_value = None
+        negotiation.deal_risk = None
+        negotiation.save(
+            update_fields=[
+                "max_rounds",
+                "deadline",
+                "engine_state",
+                "agreed_terms",
+                "agreed_offer",
+                "deal_value",
+                "deal_risk",
+                "updated_at",
+            ]
+        )
+        negotiation_transition(
+            negotiation=negotiation,
+            to=NegotiationStatus.RUNNING,
+            user=user,
+            reason=reason or "changes requested by an approver",
+            extra={"max_rounds": negotiation.max_rounds},
+        )
+        tasks.enqueue_round(negotiation.pk, negotiation.current_round)
+    return negotiation

@@ -120,6 +120,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "negotiator.context_processors.navigation",
+                "approvals.context_processors.inbox",
             ],
         },
     }
@@ -274,6 +275,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sweep-negotiations": {
         "task": "negotiator.tasks.sweep_negotiations",
         "schedule": float(NEGOTIATOR_SWEEP_EVERY_SECONDS),
+    },
+    "approvals-process-due": {
+        "task": "approvals.tasks.process_due",
+        "schedule": 60.0,
     },
 }
 

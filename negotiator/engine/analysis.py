@@ -7,10 +7,14 @@ work for enumerated discrete spaces and for sampled continuous ones alike.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from .outcomes import Outcome, OutcomeSpace
+from .preferences import PreferenceProfile
 
 
 def pareto_frontier(utilities: np.ndarray) -> np.ndarray:
@@ -203,3 +207,26 @@ def agreement_quality(
         welfare=float(u.sum()),
         quality=quality_score(d_pareto, d_nash, k),
     )
+
+
+def space_utilities(
+    space: OutcomeSpace,
+    profiles: Sequence[PreferenceProfile],
+    *,
+    max_outcomes: int = 100_000,
+    seed: int = 0,
+) -> tuple[list[Outcome] | None, np.ndarray]:
+    """Utilities (N, k) of a space's outcomes for each profile.
+
+    Exact enumeration (outcomes returned as None: row i is ``space.outcome_at(i)``)
+    when the space has at most ``max_outcomes`` outcomes; otherwise ``max_outcomes``
+    random outcomes (continuous issues drawn uniformly from their range) are
+    returned with their utilities, so frontier and bargaining points are sampled.
+    """
+    if space.cardinality <= max_outcomes:
+        return None, np.stack([p.utility_array(space) for p in profiles], axis=1)
+    outcomes = space.sample(random.Random(seed), max_outcomes)
+    u = np.array(
+        [[p.outcome_utility(o, space) for p in profiles] for o in outcomes], dtype=np.float64
+    )
+    return outcomes, u

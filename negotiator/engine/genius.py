@@ -143,13 +143,20 @@ def _linear_points(
 
 
 def parse_genius_profile(
-    xml_text: str, domain: GeniusDomain, *, source: str = "profile"
+    xml_text: str, domain: GeniusDomain | OutcomeSpace, *, source: str = "profile"
 ) -> PreferenceProfile:
     """Parse a GENIUS additive utility space against ``domain``.
 
     Each issue becomes its own criterion (named like the issue) weighted by the
     profile's ``<weight>``; reservation and discount factor are carried over.
+    A bare :class:`OutcomeSpace` is accepted too (issue indices 1, 2, ... in order).
     """
+    if isinstance(domain, OutcomeSpace):
+        domain = GeniusDomain(
+            name="domain",
+            space=domain,
+            issue_indices={name: str(k + 1) for k, name in enumerate(domain.names)},
+        )
     root = _parse(xml_text, source)
     objective = _root_objective(root, source)
     by_index: dict[str, str] = {idx: name for name, idx in domain.issue_indices.items()}

@@ -256,6 +256,8 @@ def step(
             standing_offer, standing_outcome = None, None
         sender_arr = senders[:n_known]
         proposal_arr = proposals[:n_known]
+        sender_arr.flags.writeable = False  # strategies get read-only views of the record
+        proposal_arr.flags.writeable = False
         forbidden: frozenset = frozenset()
         action: Offer | None = None
         for attempt in range(setup.max_block_retries + 1):

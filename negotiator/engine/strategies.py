@@ -23,6 +23,11 @@ from .preferences import PreferenceProfile
 _EPS = 1e-12
 
 
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
 @dataclass(frozen=True, eq=False)
 class SpaceIndex:
     """Public, per-space lookup arrays shared by every party of a negotiation."""
@@ -43,11 +48,11 @@ class SpaceIndex:
         grid = vi + np.arange(sizes.size, dtype=np.int64) * width
         return cls(
             space=space,
-            value_index=vi,
-            flat_index=vi + offsets,
-            offsets=offsets,
-            sizes=sizes,
-            grid_index=grid,
+            value_index=_frozen(vi),
+            flat_index=_frozen(vi + offsets),
+            offsets=_frozen(offsets),
+            sizes=_frozen(sizes),
+            grid_index=_frozen(grid),
         )
 
     @cached_property
@@ -76,9 +81,9 @@ class OwnTable:
         order = np.argsort(-u, kind="stable")
         return cls(
             index=index,
-            utilities=u,
-            order=order,
-            neg_sorted=-u[order],
+            utilities=_frozen(u),
+            order=_frozen(order),
+            neg_sorted=_frozen(-u[order]),
             max_utility=float(u[order[0]]),
             min_utility=float(u[order[-1]]),
         )
@@ -190,7 +195,8 @@ def concession_target(t: float, e: float, pmin: float, pmax: float, k: float = 0
 
 
 def _floor(view: PartyView) -> float:
-    return max(view.reservation, view.table.min_utility)
+    """Lowest target: the reservation (the same absolute scale for every party)."""
+    return view.reservation
 
 
 def _candidates(view: PartyView, target: float) -> np.ndarray:
@@ -458,8 +464,10 @@ class Tradeoff:
         table = view.table
         neg = table.neg_sorted
         hi = int(neg.searchsorted(-target + _EPS, "right"))  # outcomes with u >= target
-        model = counterpart_model(view) if hi > 1 else None
-        if model is not None and self.nash_floor and view.t < self.nash_until:
+        model = None
+        if self.nash_floor and hi > 1 and view.t < self.nash_until:
+            model = counterpart_model(view)
+        if model is not None:
             # do not concede past our estimate of the Nash bargaining point
             upper = table.order[:hi]
             est = model.estimate(table.index.grid_index, upper)
@@ -484,6 +492,8 @@ class Tradeoff:
             if cands.size == 0:
                 return _walk_away(view)
             cands = cands[:1]
+        if cands.size > 1 and model is None:
+            model = counterpart_model(view)
         if model is None or cands.size == 1:
             chosen = int(cands[0])
         else:

@@ -73,3 +73,32 @@ def test_agreement_quality_and_advantage():
     assert advantage(0.75, 0.5) == 0.5
     assert advantage(0.9, 1.0) == 0.0
     assert quality_score(float("inf"), 0.0, 2) == 0.0
+
+
+def test_space_utilities_enumerates_small_spaces_and_samples_large_ones():
+    from negotiator.engine.analysis import space_utilities
+    from negotiator.engine.outcomes import NumericIssue, OutcomeSpace
+    from negotiator.engine.preferences import IssueValue, LinearValue, PreferenceProfile
+
+    from .helpers import buyer_profile, deal_space, seller_profile
+
+    space = deal_space()
+    outcomes, u = space_utilities(space, [buyer_profile(), seller_profile()])
+    assert outcomes is None and u.shape == (space.cardinality, 2)
+    continuous = OutcomeSpace(
+        (NumericIssue("rate", 0.0, 1.0, samples=1001), NumericIssue("fee", 0.0, 1.0, samples=1001))
+    )
+    up = PreferenceProfile(
+        weights={"cost": 1},
+        criteria={"cost": (IssueValue("rate", LinearValue()), IssueValue("fee", LinearValue()))},
+    )
+    down = PreferenceProfile(
+        weights={"cost": 1},
+        criteria={
+            "cost": (IssueValue("rate", LinearValue(False)), IssueValue("fee", LinearValue(False)))
+        },
+    )
+    outcomes, u = space_utilities(continuous, [up, down], max_outcomes=500, seed=3)
+    assert len(outcomes) == 500 and u.shape == (500, 2)
+    assert np.allclose(u.sum(axis=1), 1.0)  # a constant-sum game: every sample is Pareto-optimal
+    assert pareto_frontier(u).size == 500

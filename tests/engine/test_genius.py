@@ -146,3 +146,10 @@ def test_malformed_profile_names_file_and_element():
         match=r"buyer\.xml: <issue index=\"3\" name=\"External Monitor\">: no <weight",
     ):
         parse_genius_profile(no_weight, domain, source="buyer.xml")
+
+
+def test_profile_can_be_parsed_against_a_bare_outcome_space():
+    domain = parse_genius_domain(read("Laptop", "laptop_domain.xml"), source="laptop_domain.xml")
+    a = parse_genius_profile(read("Laptop", "laptop_seller_utility.xml"), domain, source="s")
+    b = parse_genius_profile(read("Laptop", "laptop_seller_utility.xml"), domain.space, source="s")
+    assert (a.utility_array(domain.space) == b.utility_array(domain.space)).all()

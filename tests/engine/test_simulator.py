@@ -172,3 +172,16 @@ def test_default_self_play_on_genius_samples_agrees(folder):
     summary = summarize(simulate(scenario, ["default", "default"], runs=2, seed=0))
     assert summary.agreement_rate == 1.0
     assert summary.mean_pareto_distance < 0.05
+
+
+def test_the_documented_example_scenario_loads_and_runs():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scenario-format.md").read_text(
+        encoding="utf-8"
+    )
+    example = json.loads(doc.split("```json\n")[1].split("```")[0])
+    scenario = scenario_from_dict(example, source="scenario-format.md")
+    assert scenario.space.issue("discount_rate").values[-1] == 0.2
+    results = list(simulate(scenario, ["default", "default"], runs=2, seed=0))
+    assert all(r.agreement for r in results)

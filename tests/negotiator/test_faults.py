@@ -128,12 +128,12 @@ def test_losing_the_database_connection_mid_round_leaves_no_partial_writes(
         "events": AuditEvent.objects.count(),
     }
 
-    real_append = audit_module.audit_append
+    real_append = audit_module.audit_append_many
     calls = {"n": 0}
 
-    def append_then_lose_connection(**kwargs):
+    def append_then_lose_connection(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == 1:
             # The round has written offers and checks; now the server drops us.
             pid = connection.connection.info.backend_pid
             with (
@@ -142,12 +142,12 @@ def test_losing_the_database_connection_mid_round_leaves_no_partial_writes(
                 .cursor() as killer
             ):
                 killer.execute("SELECT pg_terminate_backend(%s)", [pid])
-        return real_append(**kwargs)
+        return real_append(*args, **kwargs)
 
-    monkeypatch.setattr(services, "audit_append", append_then_lose_connection)
+    monkeypatch.setattr(services, "audit_append_many", append_then_lose_connection)
     with pytest.raises(OperationalError):
         services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=1)
-    monkeypatch.setattr(services, "audit_append", real_append)
+    monkeypatch.setattr(services, "audit_append_many", real_append)
     connection.close()  # what Celery's Django fixup does before the retry runs
 
     assert Offer.objects.count() == before["offers"]

@@ -1,0 +1,392 @@
+"""Reads for the approval views, tasks and the nav badge."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from approvals.models import (
+    ApprovalDecision,
+    ApprovalRequest,
+    ApprovalRoute,
+    ApprovalStatus,
+    DecisionKind,
+    Delegation,
+)
+from negotiator.models import Negotiation, Participant
+
+AUDITORS = "Auditors"
+
+
+# --------------------------------------------------------------------------
+# Who may do what
+# --------------------------------------------------------------------------
+
+
+def _group_ids(user) -> set[int]:
+    cached = getattr(user, "_approval_group_ids", None)
+    if cached is None:
+        cached = set(user.groups.values_list("pk", flat=True))
+        user._approval_group_ids = cached
+    return cached
+
+
+def is_auditor(user) -> bool:
+    return user.is_authenticated and (
+        user.is_superuser or user.groups.filter(name=AUDITORS).exists()
+    )
+
+
+def active_delegations_to(user, *, now=None) -> QuerySet[Delegation]:
+    now = now or timezone.now()
+    return Delegation.objects.filter(
+        delegate=user,
+        revoked_at__isnull=True,
+        starts_at__lte=now,
+        ends_at__gt=now,
+        delegator__is_active=True,
+    ).select_related("delegator")
+
+
+def _delegated_group_ids(user) -> set[int]:
+    delegators = active_delegations_to(user).values("delegator")
+    return set(Group.objects.filter(user__in=delegators).values_list("pk", flat=True).distinct())
+
+
+@dataclass(frozen=True)
+class Permission:
+    allowed: bool
+    reason: str = ""
+    on_behalf_of: Any = None
+
+
+def approval_permission(*, request: ApprovalRequest, user) -> Permission:
+    """May this person decide this request, and for whom?
+
+    Members of the request's current approver group (and superusers) decide for
+    themselves; a colleague with an active delegation from a member decides on
+    that member's behalf. Whoever started the negotiation never decides it."""
+    if user is None or not user.is_authenticated:
+        return Permission(False, "Log in to decide approval requests.")
+    started_by = request.negotiation.started_by_id
+    if started_by is not None and started_by == user.pk:
+        return Permission(
+            False,
+            "You started this negotiation, so you cannot approve it; another approver must decide.",
+        )
+    group = request.approver_group
+    if user.is_superuser or request.approver_group_id in _group_ids(user):
+        return Permission(True)
+    decided = _decided_identities(request)
+    for delegation in active_delegations_to(user).order_by("starts_at", "pk"):
+        delegator = delegation.delegator
+        if delegator.pk == started_by or delegator.pk in decided:
+            continue
+        if delegator.is_superuser or delegator.groups.filter(pk=request.approver_group_id).exists():
+            return Permission(True, on_behalf_of=delegator)
+    return Permission(False, f"Only members of {group.name} can decide this request.")
+
+
+def _decided_identities(request: ApprovalRequest) -> set[int]:
+    ids: set[int] = set()
+    for user_id, behalf_id in request.decisions.values_list("user_id", "on_behalf_of_id"):
+        ids.add(user_id)
+        if behalf_id:
+            ids.add(behalf_id)
+    return ids
+
+
+def approval_can_view(*, request: ApprovalRequest, user) -> bool:
+    if not user.is_authenticated:
+        return False
+    if is_auditor(user):
+        return True
+    groups = {request.approver_group_id, request.route.approver_group_id}
+    if request.route.escalation_group_id:
+        groups.add(request.route.escalation_group_id)
+    groups |= set(request.routes.values_list("approver_group_id", flat=True))
+    if groups & (_group_ids(user) | _delegated_group_ids(user)):
+        return True
+    return request.decisions.filter(Q(user=user) | Q(on_behalf_of=user)).exists()
+
+
+def may_see_private(*, user, participant: Participant) -> bool:
+    """A party's private profile: superusers, Auditors, and that party's owners."""
+    if user.is_superuser or is_auditor(user):
+        return True
+    return participant.owner_group_id is not None and participant.owner_group_id in _group_ids(user)
+
+
+def approval_count(*, request: ApprovalRequest) -> int:
+    """Distinct people who approved (a delegate's approval counts for the delegator)."""
+    people = set()
+    for user_id, behalf_id in request.decisions.filter(decision=DecisionKind.APPROVE).values_list(
+        "user_id", "on_behalf_of_id"
+    ):
+        people.add(behalf_id or user_id)
+    return len(people)
+
+
+def approver_names(*, request: ApprovalRequest) -> str:
+    names = []
+    for decision in request.decisions.filter(decision=DecisionKind.APPROVE).select_related(
+        "user", "on_behalf_of"
+    ):
+        name = decision.user.get_username()
+        if decision.on_behalf_of:
+            name += f" (for {decision.on_behalf_of.get_username()})"
+        names.append(name)
+    return ", ".join(names)
+
+
+def approver_emails(*, request: ApprovalRequest) -> list[str]:
+    """Members of the current approver group with an email, and their active delegates."""
+    users = get_user_model().objects.filter(is_active=True)
+    members = users.filter(groups=request.approver_group_id)
+    now = timezone.now()
+    delegates = users.filter(
+        delegations_received__delegator__in=members,
+        delegations_received__revoked_at__isnull=True,
+        delegations_received__starts_at__lte=now,
+        delegations_received__ends_at__gt=now,
+    )
+    # Whoever started the negotiation cannot decide it, so it is no notice for them.
+    started_by = request.negotiation.started_by_id
+    emails = {u.email for u in [*members, *delegates] if u.email and u.pk != started_by}
+    return sorted(emails)
+
+
+# --------------------------------------------------------------------------
+# The inbox
+# --------------------------------------------------------------------------
+
+
+def visible_requests(user) -> QuerySet[ApprovalRequest]:
+    qs = ApprovalRequest.objects.select_related(
+        "negotiation", "negotiation__playbook", "route", "approver_group"
+    )
+    if is_auditor(user):
+        return qs
+    groups = _group_ids(user) | _delegated_group_ids(user)
+    return qs.filter(
+        Q(approver_group__in=groups)
+        | Q(route__approver_group__in=groups)
+        | Q(route__escalation_group__in=groups)
+        | Q(decisions__user=user)
+        | Q(decisions__on_behalf_of=user)
+    ).distinct()
+
+
+def waiting_for(user) -> QuerySet[ApprovalRequest]:
+    """Pending requests this person can decide and has not decided yet."""
+    qs = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).select_related(
+        "negotiation", "negotiation__playbook", "route", "approver_group"
+    )
+    if not user.is_superuser:
+        qs = qs.filter(approver_group__in=_group_ids(user) | _delegated_group_ids(user))
+    return (
+        qs.exclude(negotiation__started_by=user)
+        .exclude(decisions__user=user)
+        .exclude(decisions__on_behalf_of=user)
+    )
+
+
+def inbox_count(user) -> int:
+    if not user.is_authenticated:
+        return 0
+    return waiting_for(user).count()
+
+
+STATUS_FILTERS = ["waiting", *ApprovalStatus.values, "all"]
+
+
+@dataclass
+class InboxFilters:
+    status: str = "waiting"
+    route: int | None = None
+    playbook: int | None = None
+
+
+def inbox_requests(user, filters: InboxFilters) -> list[ApprovalRequest]:
+    if filters.status == "waiting":
+        qs = waiting_for(user)
+    else:
+        qs = visible_requests(user)
+        if filters.status in ApprovalStatus.values:
+            qs = qs.filter(status=filters.status)
+    if filters.route:
+        qs = qs.filter(Q(route=filters.route) | Q(routes=filters.route)).distinct()
+    if filters.playbook:
+        qs = qs.filter(negotiation__playbook=filters.playbook)
+    rows = list(qs.order_by("due_at", "pk")[:200])
+    now = timezone.now()
+    for row in rows:
+        row.overdue = row.is_pending and row.due_at < now
+        row.due_in = row.due_at - now
+        row.approvals_done = 0
+    counts: dict[int, set[int]] = {}
+    for request_id, user_id, behalf_id in ApprovalDecision.objects.filter(
+        request__in=[r.pk for r in rows], decision=DecisionKind.APPROVE
+    ).values_list("request_id", "user_id", "on_behalf_of_id"):
+        counts.setdefault(request_id, set()).add(behalf_id or user_id)
+    for row in rows:
+        row.approvals_done = len(counts.get(row.pk, ()))
+    return rows
+
+
+def filter_choices() -> dict[str, Any]:
+    from negotiator.models import Playbook
+
+    return {
+        "routes": list(ApprovalRoute.objects.order_by("order", "name").values_list("pk", "name")),
+        "playbooks": list(
+            Playbook.objects.filter(negotiations__approval_requests__isnull=False)
+            .distinct()
+            .order_by("name")
+            .values_list("pk", "name")
+        ),
+        "statuses": [("waiting", "Waiting for me"), *ApprovalStatus.choices, ("all", "All")],
+    }
+
+
+# --------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------
+
+PERIODS = (7, 30, 90)
+
+
+@dataclass
+class RouteMetrics:
+    route: str
+    opened: int = 0
+    approved: int = 0
+    rejected: int = 0
+    changes_requested: int = 0
+    expired: int = 0
+    pending: int = 0
+    durations: list[float] = field(default_factory=list)
+
+    @property
+    def closed(self) -> int:
+        return self.approved + self.rejected + self.changes_requested + self.expired
+
+    @property
+    def approval_rate(self) -> float | None:
+        return self.approved / self.closed if self.closed else None
+
+    @property
+    def median_hours(self) -> float | None:
+        return statistics.median(self.durations) / 3600 if self.durations else None
+
+    @property
+    def median_text(self) -> str:
+        hours = self.median_hours
+        if hours is None:
+            return "—"
+        if hours < 1:
+            return f"{hours * 60:.0f} min"
+        return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+    @property
+    def rate_text(self) -> str:
+        rate = self.approval_rate
+        return "—" if rate is None else f"{rate:.0%}"
+
+
+def approval_metrics(*, days: int, now=None) -> tuple[RouteMetrics, list[RouteMetrics]]:
+    """(all routes together, per route) over requests opened in the last `days` days.
+
+    Time to decision counts human decisions only (approved, rejected, changes
+    requested); the approval rate is approved / closed (expired counts as closed)."""
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    total = RouteMetrics("All routes")
+    per: dict[int, RouteMetrics] = {}
+    rows = ApprovalRequest.objects.filter(created_at__gte=since).values_list(
+        "route_id", "route__name", "status", "created_at", "decided_at"
+    )
+    for route_id, name, status, created, decided in rows:
+        metrics = per.setdefault(route_id, RouteMetrics(name))
+        for m in (total, metrics):
+            m.opened += 1
+            if status == ApprovalStatus.PENDING:
+                m.pending += 1
+            else:
+                setattr(m, status, getattr(m, status) + 1)
+            if status != ApprovalStatus.EXPIRED and decided is not None:
+                m.durations.append((decided - created).total_seconds())
+    return total, sorted(per.values(), key=lambda m: m.route)
+
+
+# --------------------------------------------------------------------------
+# The request page
+# --------------------------------------------------------------------------
+
+
+def _public_evidence(result: dict[str, Any], private_roles: Iterable[str]) -> dict[str, Any]:
+    """Hide evidence that reveals a party's private values from people who may not see it."""
+    evidence = result.get("evidence") or {}
+    if evidence.get("private") and result.get("sender") not in private_roles:
+        return {**result, "evidence": {"hidden": "private to the sending party"}}
+    return result
+
+
+def request_detail(*, request: ApprovalRequest, user) -> dict[str, Any]:
+    negotiation: Negotiation = request.negotiation
+    participants = list(negotiation.participants.select_related("owner_group"))
+    private_roles = {p.role for p in participants if may_see_private(user=user, participant=p)}
+    terms = request.terms or {}
+    agreed = request.offer
+    spec = negotiation.playbook_version.spec
+    units = {i["name"]: i.get("unit", "") for i in spec.get("issues", [])}
+    parties = []
+    for p in participants:
+        visible = p.role in private_roles
+        profile = p.profile or {}
+        parties.append(
+            {
+                "role": p.role,
+                "label": p.label or p.role,
+                "strategy": p.strategy,
+                "visible": visible,
+                "owner_group": p.owner_group.name if p.owner_group else "",
+                "reservation": profile.get("reservation") if visible else None,
+                "private_values": (profile.get("private_values") or {}) if visible else {},
+                "utility": (agreed.utilities or {}).get(p.role) if visible and agreed else None,
+            }
+        )
+    reasons = request.reasons or {}
+    results = [_public_evidence(r, private_roles) for r in reasons.get("policy_results", [])]
+    agreed_checks = []
+    if agreed is not None:
+        for check in agreed.checks.select_related("policy_version").order_by("pk"):
+            from approvals.services import check_to_dict
+
+            agreed_checks.append(_public_evidence(check_to_dict(check), private_roles))
+    offers = list(negotiation.offers.order_by("pk"))
+    decisions = list(request.decisions.select_related("user", "on_behalf_of"))
+    permission = approval_permission(request=request, user=user)
+    return {
+        "terms": [(k, v, units.get(k, "")) for k, v in terms.items()],
+        "parties": parties,
+        "routes": reasons.get("routes", []),
+        "policy_results": results,
+        "agreed_checks": agreed_checks,
+        "offers": offers,
+        "decisions": decisions,
+        "permission": permission,
+        "approvals_done": approval_count(request=request),
+        "overdue": request.is_pending and request.due_at < timezone.now(),
+        "currency": spec.get("currency", ""),
+        "later_requests": list(negotiation.approval_requests.exclude(pk=request.pk).order_by("pk")),
+        "own_policies": list(negotiation.own_policies.order_by("pk")),
+    }

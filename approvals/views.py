@@ -1,0 +1,185 @@
+"""The approval inbox and request pages. Small views; services decide, selectors read.
+
+One view serves the page and, for htmx requests, the partial it targets.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from approvals import selectors, services
+from approvals.forms import DecisionForm, DelegationForm, InboxFilterForm
+from approvals.models import ApprovalRequest, Delegation
+from negotiator.services import ServiceError
+
+
+def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "approvals/forbidden.html", {"message": message}, status=403)
+
+
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    form = InboxFilterForm(request.GET or None)
+    if form.is_bound:
+        form.is_valid()
+    filters = selectors.InboxFilters(
+        status=form.value("status", "waiting"),
+        route=form.value("route", None),
+        playbook=form.value("playbook", None),
+    )
+    days = form.value("days", 30)
+    total, per_route = selectors.approval_metrics(days=days)
+    context = {
+        "rows": selectors.inbox_requests(request.user, filters),
+        "filters": filters,
+        "choices": selectors.filter_choices(),
+        "days": days,
+        "periods": selectors.PERIODS,
+        "metrics_total": total,
+        "metrics_routes": per_route,
+        "now": timezone.now(),
+    }
+    if request.htmx and request.htmx.target == "metrics":
+        return render(request, "approvals/inbox.html#metrics", context)
+    if request.htmx and request.htmx.target == "inbox-table":
+        return render(request, "approvals/inbox.html#inbox-table", context)
+    return render(request, "approvals/inbox.html", context)
+
+
+def _load(pk: int) -> ApprovalRequest:
+    return get_object_or_404(
+        ApprovalRequest.objects.select_related(
+            "negotiation",
+            "negotiation__playbook",
+            "negotiation__playbook_version",
+            "negotiation__started_by",
+            "route",
+            "route__approver_group",
+            "approver_group",
+            "offer",
+        ),
+        pk=pk,
+    )
+
+
+def _detail_context(request: HttpRequest, approval: ApprovalRequest, **extra) -> dict:
+    return {
+        "approval": approval,
+        "negotiation": approval.negotiation,
+        "form": extra.pop("form", None) or DecisionForm(),
+        **selectors.request_detail(request=approval, user=request.user),
+        **extra,
+    }
+
+
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    approval = _load(pk)
+    if not selectors.approval_can_view(request=approval, user=request.user):
+        return _forbidden(
+            request, "Only the approvers of this request, auditors and admins can open it."
+        )
+    context = _detail_context(request, approval)
+    if request.htmx and request.htmx.target == "decision-panel":
+        return render(request, "approvals/detail.html#decision-panel", context)
+    return render(request, "approvals/detail.html", context)
+
+
+@require_POST
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    approval = _load(pk)
+    if not selectors.approval_can_view(request=approval, user=request.user):
+        return _forbidden(request, "Only the approvers of this request can decide it.")
+    form = DecisionForm(request.POST)
+    status = 200
+    error = ""
+    if not form.is_valid():
+        status = 400
+        error = "Choose approve, reject or request changes (comments up to 4,000 characters)."
+    else:
+        try:
+            services.approval_decide(
+                request=approval.pk,
+                user=request.user,
+                decision=form.cleaned_data["decision"],
+                comment=form.cleaned_data["comment"],
+                constraints_text=form.cleaned_data["constraints"],
+            )
+        except services.ApprovalDenied as exc:
+            status, error = 403, str(exc)
+        except ServiceError as exc:
+            status, error = (409 if "already" in str(exc) else 400), str(exc)
+    approval = _load(pk)
+    if not error:
+        done = f"Recorded: {form.cleaned_data['decision'].replace('_', ' ')}."
+        if not request.htmx:
+            messages.success(request, done)
+            return redirect("approvals:detail", pk=pk)
+        context = _detail_context(request, approval, notice=done)
+        return render(request, "approvals/detail.html#decision-panel", context)
+    context = _detail_context(request, approval, form=form, error=error)
+    if request.htmx:
+        return render(request, "approvals/detail.html#decision-panel", context, status=status)
+    return render(request, "approvals/detail.html", context, status=status)
+
+
+@require_GET
+def delegations(request: HttpRequest) -> HttpResponse:
+    return _delegations_page(request, DelegationForm())
+
+
+def _delegations_page(request: HttpRequest, form: DelegationForm, status: int = 200):
+    now = timezone.now()
+    return render(
+        request,
+        "approvals/delegations.html",
+        {
+            "form": form,
+            "given": Delegation.objects.filter(delegator=request.user).select_related("delegate"),
+            "received": Delegation.objects.filter(delegate=request.user).select_related(
+                "delegator"
+            ),
+            "now": now,
+        },
+        status=status,
+    )
+
+
+@require_POST
+def delegation_create(request: HttpRequest) -> HttpResponse:
+    form = DelegationForm(request.POST)
+    if not form.is_valid():
+        return _delegations_page(request, form, status=400)
+    try:
+        delegation = services.delegation_create(
+            delegator=request.user,
+            delegate=form.cleaned_data["delegate"],
+            starts_at=form.cleaned_data["starts_at"],
+            ends_at=form.cleaned_data["ends_at"],
+            note=form.cleaned_data["note"],
+        )
+    except ServiceError as exc:
+        form.add_error(None, str(exc))
+        return _delegations_page(request, form, status=400)
+    messages.success(
+        request,
+        f"{delegation.delegate.get_username()} can decide for you until "
+        f"{timezone.localtime(delegation.ends_at):%Y-%m-%d %H:%M}.",
+    )
+    return redirect(reverse("approvals:delegations"))
+
+
+@require_POST
+def delegation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    delegation = get_object_or_404(Delegation, pk=pk)
+    try:
+        services.delegation_revoke(delegation=delegation, user=request.user)
+    except services.ApprovalDenied as exc:
+        return _forbidden(request, str(exc))
+    messages.success(request, "Delegation revoked.")
+    return redirect(reverse("approvals:delegations"))

@@ -1,0 +1,178 @@
+"""Throughput of background negotiations on PostgreSQL + Redis.
+
+Runs N negotiations (default 500) of the shipped three-issue procurement
+playbook, with all its policies, through W worker processes (default 2), and
+prints: offers committed per second, negotiations per minute, p50/p95 round
+latency, worker RSS at start and end, and — measured in the same run — the
+rate of single-row insert transactions PostgreSQL itself sustains here (the
+ceiling for one committed round).
+
+Usage (services must be up; uses its own database and Redis db 3):
+
+    .venv/bin/python benchmarks/throughput.py [--count 500] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "negotiator_bench_throughput"
+BROKER = os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/3")
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set of a process and its children (the prefork pool)."""
+    total = 0
+    pids = [pid]
+    try:
+        children = subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        pids += [int(c) for c in children]
+    except FileNotFoundError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            continue
+    return total
+
+
+def postgres_insert_ceiling(dsn: str, seconds: float = 5.0) -> float:
+    """Single-row INSERT transactions per second on one connection (autocommit)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_ceiling")
+        conn.execute("CREATE TABLE bench_ceiling (id bigserial primary key, payload jsonb)")
+        n = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            conn.execute("INSERT INTO bench_ceiling (payload) VALUES (%s)", ['{"x": 1}'])
+            n += 1
+        elapsed = time.perf_counter() - start
+        conn.execute("DROP TABLE bench_ceiling")
+    return n / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args()
+
+    env = {**os.environ, "DATABASE_URL": f"{PG}/{DB_NAME}", "CELERY_BROKER_URL": BROKER}
+    env["DJANGO_SETTINGS_MODULE"] = "negotiator.settings"
+    env["LOG_LEVEL"] = "WARNING"
+    os.environ.update(env)
+
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    py = sys.executable
+    subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
+
+    import django
+
+    django.setup()
+    from django.db.models import Count, Max
+
+    from negotiator import services
+    from negotiator.celery import app
+    from negotiator.models import FINAL_STATUSES, Negotiation, NegotiationStatus, Offer
+    from negotiator.playbook_io import playbook_import
+
+    app.control.purge()
+    playbook = playbook_import(json.loads((REPO / "playbooks" / "procurement.json").read_text()))
+    print(f"machine: {os.cpu_count()} cores; playbook '{playbook.name}' (3 issues, "
+          f"{playbook.policies.filter(active=True).count()} policies); {args.count} negotiations, "
+          f"{args.workers} worker processes")
+
+    ceiling = postgres_insert_ceiling(f"{PG}/{DB_NAME}")
+    print(f"PostgreSQL single-row insert transactions: {ceiling:,.0f}/s (one connection)")
+
+    workers = [
+        subprocess.Popen(
+            [py, "-m", "celery", "-A", "negotiator", "worker", "--concurrency=1",
+             "--pool=prefork", f"--hostname=bench{i}@%h", "--without-gossip",
+             "--without-mingle", "--loglevel=WARNING"],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for i in range(args.workers)
+    ]
+    try:
+        time.sleep(4)  # let workers boot
+        rss_start = [rss_kib(w.pid) for w in workers]
+        settled = FINAL_STATUSES | {NegotiationStatus.ESCALATED, NegotiationStatus.PENDING_APPROVAL}
+        start = time.perf_counter()
+        ids = [
+            services.negotiation_create(playbook=playbook, seed=i).pk for i in range(args.count)
+        ]
+        enqueued = time.perf_counter() - start
+        while True:
+            open_count = Negotiation.objects.filter(pk__in=ids).exclude(status__in=settled).count()
+            if open_count == 0:
+                break
+            if time.perf_counter() - start > args.timeout:
+                raise SystemExit(f"timed out with {open_count} negotiations still open")
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - start
+        rss_end = [rss_kib(w.pid) for w in workers]
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait(timeout=30)
+
+    offers = Offer.objects.filter(negotiation_id__in=ids).count()
+    # Round latency: time between consecutive committed rounds of one negotiation
+    # (task hop through Redis + the round's transaction).
+    per_round = (
+        Offer.objects.filter(negotiation_id__in=ids)
+        .values("negotiation_id", "round")
+        .annotate(at=Max("created_at"), n=Count("id"))
+        .order_by("negotiation_id", "round")
+    )
+    latencies = []
+    previous = {}
+    for row in per_round:
+        key = row["negotiation_id"]
+        if key in previous:
+            latencies.append((row["at"] - previous[key]).total_seconds() * 1000)
+        previous[key] = row["at"]
+    latencies.sort()
+    outcomes = dict(
+        Negotiation.objects.filter(pk__in=ids).values_list("status").annotate(n=Count("id"))
+    )
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    rate = offers / elapsed
+    print(f"enqueue of {args.count} negotiations: {enqueued:.1f} s")
+    print(f"wall time until all settled: {elapsed:.1f} s; outcomes: {outcomes}")
+    print(f"offers committed: {offers} -> {rate:,.0f} offers/s")
+    print(f"negotiations per minute: {args.count / elapsed * 60:,.0f}")
+    print(f"round latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({len(latencies)} rounds)")
+    print(f"worker RSS KiB at start: {rss_start}; at end: {rss_end}")
+    print(f"offers/s as share of the PostgreSQL ceiling: {rate / ceiling:.0%} (target >= 50%)")
+
+
+if __name__ == "__main__":
+    main()
