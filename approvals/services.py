@@ -51,7 +51,7 @@ from negotiator.services import ServiceError, TransitionError, actor_of
 log = logging.getLogger(__name__)
 
 REMIND_WHEN_LEFT = 0.25  # remind once when less than this share of the SLA window is left
-EXTRA_ROUNDS_AFTER_CHANGES = 20
+EXTRA_ROUNDS_AFTER_CHANGES = 10  # only when the negotiation used up its rounds
 MAX_CONSTRAINTS = 10
 MAX_COMMENT = 4000
 

@@ -101,19 +101,35 @@ def main() -> None:
 
     app.control.purge()
     playbook = playbook_import(json.loads((REPO / "playbooks" / "procurement.json").read_text()))
-    print(f"machine: {os.cpu_count()} cores; playbook '{playbook.name}' (3 issues, "
-          f"{playbook.policies.filter(active=True).count()} policies); {args.count} negotiations, "
-          f"{args.workers} worker processes")
+    print(
+        f"machine: {os.cpu_count()} cores; playbook '{playbook.name}' (3 issues, "
+        f"{playbook.policies.filter(active=True).count()} policies); {args.count} negotiations, "
+        f"{args.workers} worker processes"
+    )
 
     ceiling = postgres_insert_ceiling(f"{PG}/{DB_NAME}")
     print(f"PostgreSQL single-row insert transactions: {ceiling:,.0f}/s (one connection)")
 
     workers = [
         subprocess.Popen(
-            [py, "-m", "celery", "-A", "negotiator", "worker", "--concurrency=1",
-             "--pool=prefork", f"--hostname=bench{i}@%h", "--without-gossip",
-             "--without-mingle", "--loglevel=WARNING"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "negotiator",
+                "worker",
+                "--concurrency=1",
+                "--pool=prefork",
+                f"--hostname=bench{i}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=WARNING",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         for i in range(args.workers)
@@ -123,9 +139,7 @@ def main() -> None:
         rss_start = [rss_kib(w.pid) for w in workers]
         settled = FINAL_STATUSES | {NegotiationStatus.ESCALATED, NegotiationStatus.PENDING_APPROVAL}
         start = time.perf_counter()
-        ids = [
-            services.negotiation_create(playbook=playbook, seed=i).pk for i in range(args.count)
-        ]
+        ids = [services.negotiation_create(playbook=playbook, seed=i).pk for i in range(args.count)]
         enqueued = time.perf_counter() - start
         while True:
             open_count = Negotiation.objects.filter(pk__in=ids).exclude(status__in=settled).count()

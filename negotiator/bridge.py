@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import replace
 from threading import Lock
 from typing import Any
 
@@ -27,12 +28,17 @@ def setup_from_spec(
     *,
     max_rounds: int,
     deadline: str | None,
+    allowed: Mapping[str, Any] | None = None,
 ) -> NegotiationSetup:
     limits = spec.get("limits", {})
     stall_window = limits.get("stall_window")
+    allowed = allowed or {}
     return NegotiationSetup(
         space=space_from_spec(spec),
-        parties=tuple(Party(role, profile_from_dict(profile)) for role, profile in participants),
+        parties=tuple(
+            Party(role, profile_from_dict(profile), allowed.get(role))
+            for role, profile in participants
+        ),
         fixed_terms=dict(spec.get("fixed_terms", {})),
         max_rounds=max_rounds,
         offer_ttl_rounds=limits.get("offer_ttl_rounds"),
@@ -40,6 +46,24 @@ def setup_from_spec(
         stall_rounds=stall_window,
         stall_threshold=float(limits.get("stall_threshold") or 0.0),
     )
+
+
+# Values a NegotiationSetup computes once; they depend on the space and the
+# parties only, so a copy with other limits can reuse them.
+_SETUP_CACHED = ("space_index", "tables", "utilities", "fixed_hash")
+
+
+def with_limits(
+    setup: NegotiationSetup, *, max_rounds: int, deadline: str | None
+) -> NegotiationSetup:
+    """The same setup with one negotiation's limits, keeping the costly tables."""
+    if setup.max_rounds == max_rounds and setup.deadline == deadline:
+        return setup
+    copy = replace(setup, max_rounds=max_rounds, deadline=deadline)
+    for name in _SETUP_CACHED:
+        if name in setup.__dict__:
+            copy.__dict__[name] = setup.__dict__[name]
+    return copy
 
 
 class SetupCache:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from negotiator import bridge
 from negotiator.audit import audit_append, audit_append_many, canonical_json
-from negotiator.engine import measures
+from negotiator.engine import feasible, measures
 from negotiator.engine import policies as engine_policies
 from negotiator.engine.offers import Offer as EngineOffer
 from negotiator.engine.protocol import EventKind, GateDecision, Status, initial_state, step
@@ -683,25 +683,53 @@ def negotiation_close(*, negotiation: Negotiation, user=None, reason: str = "") 
 # --------------------------------------------------------------------------
 
 
-def _setup_for(negotiation: Negotiation, participants: Sequence[Participant]):
+def _setup_for(
+    negotiation: Negotiation,
+    participants: Sequence[Participant],
+    versions: Sequence[PolicyVersion],
+):
+    """The engine setup for this negotiation. The costly part (utility tables and
+    the outcomes each party's policies allow) is shared by every negotiation with
+    the same playbook version, profiles and policy versions."""
     version = negotiation.playbook_version
     deadline = negotiation.deadline.isoformat() if negotiation.deadline else None
     key = (
-        negotiation.pk,
         version.digest,
-        negotiation.max_rounds,
-        deadline,
         tuple((p.role, canonical_json(p.profile)) for p in participants),
+        tuple(v.pk for v in versions),
     )
-    return bridge.SETUPS.get(
-        key,
-        lambda: bridge.setup_from_spec(
-            version.spec,
+
+    def build():
+        spec = version.spec
+        space = bridge.space_from_spec(spec)
+        specs = [policy_spec_of(v) for v in versions]
+        allowed = {}
+        for p in participants:
+            context = engine_policies.CheckContext(
+                fixed_terms=dict(spec.get("fixed_terms", {})),
+                sender_role=p.role,
+                sender_profile=p.profile,
+                issue_types={i["name"]: i.get("type", "numeric") for i in spec["issues"]},
+            )
+            allowed[p.role] = feasible.allowed_mask(
+                space,
+                specs,
+                context,
+                deal=lambda terms: (
+                    deal_measure(spec.get("value_expression", ""), terms),
+                    deal_measure(spec.get("risk_expression", ""), terms),
+                ),
+            )
+        return bridge.setup_from_spec(
+            spec,
             [(p.role, p.profile) for p in participants],
             max_rounds=negotiation.max_rounds,
-            deadline=deadline,
-        ),
-    )
+            deadline=None,
+            allowed=allowed,
+        )
+
+    base = bridge.SETUPS.get(key, build)
+    return bridge.with_limits(base, max_rounds=negotiation.max_rounds, deadline=deadline)
 
 
 @dataclass
@@ -775,7 +803,8 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
 
     participants = list(negotiation.participants.all())
     by_role = {p.role: p for p in participants}
-    setup = _setup_for(negotiation, participants)
+    versions = applicable_policy_versions(negotiation)
+    setup = _setup_for(negotiation, participants, versions)
     if negotiation.engine_state:
         state = bridge.state_from_dict(negotiation.engine_state)
     else:
@@ -783,7 +812,6 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
     strategies = {
         p.role: make_strategy(p.strategy, **(p.strategy_params or {})) for p in participants
     }
-    versions = applicable_policy_versions(negotiation)
     gate = PolicyGate(negotiation, versions, by_role)
     now = timezone.now()
     result = step(state, setup, strategies, gate=gate, now=now.isoformat())
@@ -1127,7 +1155,10 @@ def negotiation_reopen_after_changes(
         )
         now = timezone.now()
         used = state.round + 1 if state is not None else negotiation.current_round
-        if negotiation.max_rounds - used < extra_rounds:
+        # Only a negotiation that used up its rounds gets more: the strategies concede
+        # with elapsed time (round / max_rounds), and a longer horizon would make
+        # them demand more again than what the approver just sent back.
+        if used + 2 > negotiation.max_rounds:
             negotiation.max_rounds = used + extra_rounds
         if negotiation.deadline is not None and negotiation.deadline <= now + timedelta(minutes=5):
             minutes = negotiation.playbook_version.spec.get("limits", {}).get(

@@ -7,123 +7,373 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('negotiator', '0001_initial'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("negotiator", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApprovalRoute',
+            name="ApprovalRoute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('condition_kind', models.CharField(choices=[('deal_value_above', 'Deal value above a threshold'), ('risk_above', 'Deal risk above a threshold'), ('escalate_policy', 'Any escalate-severity policy failed'), ('playbook', 'Agreement under a given playbook'), ('approval_threshold', 'An approval-threshold policy failed'), ('expression', 'CEL expression over the agreed terms')], max_length=24)),
-                ('threshold', models.FloatField(blank=True, help_text="For 'deal value above' (currency) and 'risk above' (0 to 1).", null=True)),
-                ('expression', models.TextField(blank=True, help_text="For 'CEL expression': true means a person must approve, e.g. terms.price > 100000.0 || deal.risk > 0.5. Variables: terms, fixed, deal.")),
-                ('approvers_required', models.PositiveSmallIntegerField(default=1, help_text='Distinct people who must approve; 2 is the four-eyes rule.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
-                ('sla_hours', models.PositiveIntegerField(default=24, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(2160)])),
-                ('on_expiry', models.CharField(choices=[('escalate', 'Escalate to a second group (with a new due time)'), ('reject', 'Reject the deal'), ('expire', 'Mark expired (the negotiation times out)')], default='expire', max_length=10)),
-                ('order', models.PositiveIntegerField(default=100, help_text='When several routes match, the lowest order leads the request.')),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('approver_group', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='auth.group')),
-                ('escalation_group', models.ForeignKey(blank=True, help_text="Who decides once the SLA has passed (for 'escalate').", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='auth.group')),
-                ('playbook', models.ForeignKey(blank=True, help_text="For 'agreement under a given playbook'.", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='approval_routes', to='negotiator.playbook')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "condition_kind",
+                    models.CharField(
+                        choices=[
+                            ("deal_value_above", "Deal value above a threshold"),
+                            ("risk_above", "Deal risk above a threshold"),
+                            ("escalate_policy", "Any escalate-severity policy failed"),
+                            ("playbook", "Agreement under a given playbook"),
+                            ("approval_threshold", "An approval-threshold policy failed"),
+                            ("expression", "CEL expression over the agreed terms"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "threshold",
+                    models.FloatField(
+                        blank=True,
+                        help_text="For 'deal value above' (currency) and 'risk above' (0 to 1).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "expression",
+                    models.TextField(
+                        blank=True,
+                        help_text="For 'CEL expression': true means a person must approve, e.g. terms.price > 100000.0 || deal.risk > 0.5. Variables: terms, fixed, deal.",
+                    ),
+                ),
+                (
+                    "approvers_required",
+                    models.PositiveSmallIntegerField(
+                        default=1,
+                        help_text="Distinct people who must approve; 2 is the four-eyes rule.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ],
+                    ),
+                ),
+                (
+                    "sla_hours",
+                    models.PositiveIntegerField(
+                        default=24,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(2160),
+                        ],
+                    ),
+                ),
+                (
+                    "on_expiry",
+                    models.CharField(
+                        choices=[
+                            ("escalate", "Escalate to a second group (with a new due time)"),
+                            ("reject", "Reject the deal"),
+                            ("expire", "Mark expired (the negotiation times out)"),
+                        ],
+                        default="expire",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "order",
+                    models.PositiveIntegerField(
+                        default=100,
+                        help_text="When several routes match, the lowest order leads the request.",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "approver_group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="auth.group",
+                    ),
+                ),
+                (
+                    "escalation_group",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Who decides once the SLA has passed (for 'escalate').",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="auth.group",
+                    ),
+                ),
+                (
+                    "playbook",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="For 'agreement under a given playbook'.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="approval_routes",
+                        to="negotiator.playbook",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['order', 'name'],
+                "ordering": ["order", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ApprovalRequest',
+            name="ApprovalRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('terms', models.JSONField(default=dict, help_text='The agreed terms when the request opened.')),
-                ('deal_value', models.FloatField(blank=True, null=True)),
-                ('deal_risk', models.FloatField(blank=True, null=True)),
-                ('reasons', models.JSONField(default=dict, help_text='Why it opened: the matching routes with the values that matched, and the policy results.')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('changes_requested', 'Changes requested'), ('expired', 'Expired')], default='pending', max_length=20)),
-                ('approvals_required', models.PositiveSmallIntegerField(default=1)),
-                ('escalated', models.BooleanField(default=False)),
-                ('due_at', models.DateTimeField()),
-                ('window_started_at', models.DateTimeField(help_text='Start of the current SLA window (opened or escalated).')),
-                ('reminded_at', models.DateTimeField(blank=True, null=True)),
-                ('notified_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('approver_group', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='auth.group')),
-                ('negotiation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='approval_requests', to='negotiator.negotiation')),
-                ('offer', models.ForeignKey(blank=True, help_text='The agreed offer.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='negotiator.offer')),
-                ('route', models.ForeignKey(help_text='Leading route.', on_delete=django.db.models.deletion.PROTECT, related_name='requests', to='approvals.approvalroute')),
-                ('routes', models.ManyToManyField(blank=True, related_name='+', to='approvals.approvalroute')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "terms",
+                    models.JSONField(
+                        default=dict, help_text="The agreed terms when the request opened."
+                    ),
+                ),
+                ("deal_value", models.FloatField(blank=True, null=True)),
+                ("deal_risk", models.FloatField(blank=True, null=True)),
+                (
+                    "reasons",
+                    models.JSONField(
+                        default=dict,
+                        help_text="Why it opened: the matching routes with the values that matched, and the policy results.",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("changes_requested", "Changes requested"),
+                            ("expired", "Expired"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("approvals_required", models.PositiveSmallIntegerField(default=1)),
+                ("escalated", models.BooleanField(default=False)),
+                ("due_at", models.DateTimeField()),
+                (
+                    "window_started_at",
+                    models.DateTimeField(
+                        help_text="Start of the current SLA window (opened or escalated)."
+                    ),
+                ),
+                ("reminded_at", models.DateTimeField(blank=True, null=True)),
+                ("notified_at", models.DateTimeField(blank=True, null=True)),
+                ("outcome", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "approver_group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="auth.group",
+                    ),
+                ),
+                (
+                    "negotiation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="approval_requests",
+                        to="negotiator.negotiation",
+                    ),
+                ),
+                (
+                    "offer",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The agreed offer.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="negotiator.offer",
+                    ),
+                ),
+                (
+                    "route",
+                    models.ForeignKey(
+                        help_text="Leading route.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="requests",
+                        to="approvals.approvalroute",
+                    ),
+                ),
+                (
+                    "routes",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to="approvals.approvalroute"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_at', 'id'],
+                "ordering": ["due_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Delegation',
+            name="Delegation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('delegate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='delegations_received', to=settings.AUTH_USER_MODEL)),
-                ('delegator', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='delegations_given', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "delegate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="delegations_received",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "delegator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="delegations_given",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-starts_at'],
+                "ordering": ["-starts_at"],
             },
         ),
         migrations.CreateModel(
-            name='ApprovalDecision',
+            name="ApprovalDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('approve', 'Approve'), ('reject', 'Reject'), ('request_changes', 'Request changes')], max_length=20)),
-                ('comment', models.TextField(blank=True)),
-                ('constraints', models.JSONField(blank=True, default=list, help_text='Constraints added with a change request.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('on_behalf_of', models.ForeignKey(blank=True, help_text='The delegator, when a delegate decided for them.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='decisions', to='approvals.approvalrequest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[
+                            ("approve", "Approve"),
+                            ("reject", "Reject"),
+                            ("request_changes", "Request changes"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "constraints",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Constraints added with a change request.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "on_behalf_of",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The delegator, when a delegate decided for them.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="decisions",
+                        to="approvals.approvalrequest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('request', 'user'), name='approval_decision_one_per_user'), models.UniqueConstraint(condition=models.Q(('on_behalf_of__isnull', False)), fields=('request', 'on_behalf_of'), name='approval_decision_one_per_delegator')],
+                "ordering": ["created_at", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("request", "user"), name="approval_decision_one_per_user"
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("on_behalf_of__isnull", False)),
+                        fields=("request", "on_behalf_of"),
+                        name="approval_decision_one_per_delegator",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='approvalrequest',
-            index=models.Index(fields=['status', 'due_at'], name='approval_due_idx'),
+            model_name="approvalrequest",
+            index=models.Index(fields=["status", "due_at"], name="approval_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='approvalrequest',
-            index=models.Index(fields=['approver_group', 'status', 'due_at'], name='approval_inbox_idx'),
+            model_name="approvalrequest",
+            index=models.Index(
+                fields=["approver_group", "status", "due_at"], name="approval_inbox_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='approvalrequest',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('negotiation',), name='approval_one_pending_per_negotiation'),
+            model_name="approvalrequest",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "pending")),
+                fields=("negotiation",),
+                name="approval_one_pending_per_negotiation",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delegation',
-            index=models.Index(fields=['delegate', 'ends_at'], name='delegation_active_idx'),
+            model_name="delegation",
+            index=models.Index(fields=["delegate", "ends_at"], name="delegation_active_idx"),
         ),
         migrations.AddConstraint(
-            model_name='delegation',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='delegation_ends_after_start'),
+            model_name="delegation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))),
+                name="delegation_ends_after_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delegation',
-            constraint=models.CheckConstraint(condition=models.Q(('delegator', models.F('delegate')), _negated=True), name='delegation_not_to_self'),
+            model_name="delegation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("delegator", models.F("delegate")), _negated=True),
+                name="delegation_not_to_self",
+            ),
         ),
     ]

@@ -67,6 +67,9 @@ Gate = Callable[[Offer, str], GateDecision]
 class Party:
     name: str
     profile: PreferenceProfile
+    # Outcomes this party's own policies allow it to offer (bool per enumerated
+    # outcome, see feasible.allowed_mask); None allows everything.
+    allowed: Any = field(default=None, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +111,7 @@ class NegotiationSetup:
 
     @cached_property
     def tables(self) -> tuple[OwnTable, ...]:
-        return tuple(OwnTable.build(p.profile, self.space_index) for p in self.parties)
+        return tuple(OwnTable.build(p.profile, self.space_index, p.allowed) for p in self.parties)
 
     @cached_property
     def utilities(self) -> np.ndarray:

@@ -76,16 +76,22 @@ class OwnTable:
     min_utility: float
 
     @classmethod
-    def build(cls, profile: PreferenceProfile, index: SpaceIndex) -> OwnTable:
+    def build(
+        cls, profile: PreferenceProfile, index: SpaceIndex, allowed: np.ndarray | None = None
+    ) -> OwnTable:
+        """``allowed`` (bool per outcome) marks what the party's policies let it offer:
+        the others rank below every reachable target, so no strategy proposes them."""
         u = profile.utility_array(index.space)
-        order = np.argsort(-u, kind="stable")
+        ranking = u if allowed is None or allowed.all() else np.where(allowed, u, -1.0)
+        order = np.argsort(-ranking, kind="stable")
+        reachable = ranking[ranking >= 0.0]
         return cls(
             index=index,
             utilities=_frozen(u),
             order=_frozen(order),
-            neg_sorted=_frozen(-u[order]),
-            max_utility=float(u[order[0]]),
-            min_utility=float(u[order[-1]]),
+            neg_sorted=_frozen(-ranking[order]),
+            max_utility=float(reachable.max()) if reachable.size else float(u.max()),
+            min_utility=float(reachable.min()) if reachable.size else float(u.min()),
         )
 
     def count_at_least(self, target: float) -> int:

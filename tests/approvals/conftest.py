@@ -121,7 +121,7 @@ def playbook(groups):
             scope="playbook",
             playbook=pb,
             kind="approval_threshold",
-            parameters={"measure": "value", "above": 100000},
+            parameters={"measure": "value", "above": 95000},
             severity="escalate",
         )
     )

@@ -94,21 +94,24 @@ def test_disclosure_blocks_a_rationale_that_reveals_the_reservation_price(procur
 
 
 def test_escalate_policy_holds_the_negotiation_and_a_person_resumes_it(procurement):
-    sla = Policy.objects.get(playbook=procurement, name="Delivery SLA")
-    sla.parameters = {"issue": "delivery_days", "max": 5}  # nothing but 5 days passes
-    sla.severity = "warn"
-    services.policy_save(policy=sla)
-    cap = Policy.objects.get(playbook=procurement, name="Budget cap")
-    cap.severity = "escalate"
-    cap.parameters = {"issue": "price", "max": 81_000}
-    services.policy_save(policy=cap)
+    # Agents avoid what their policies would stop when they send, but this rule
+    # only bites at acceptance: accepting a price above 100,000 needs a person.
+    rule = Policy(
+        name="Accepting a high price needs a person",
+        category="operational",
+        scope="playbook",
+        playbook=procurement,
+        kind="expression",
+        parameters={"expression": 'stage == "send" || terms.price <= 100000.0'},
+        severity="escalate",
+    )
+    services.policy_save(policy=rule)
     negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=3))
-    assert negotiation.status == NegotiationStatus.ESCALATED
-    assert negotiation.outcome_reason
+    assert negotiation.status == NegotiationStatus.ESCALATED, negotiation.outcome_reason
+    assert "Accepting a high price" in negotiation.outcome_reason
 
-    cap.severity = "block"
-    cap.parameters = {"issue": "price", "max": 118_000}
-    services.policy_save(policy=cap)
+    rule.active = False
+    services.policy_save(policy=rule)
     services.negotiation_resume(negotiation=negotiation, extra_rounds=10)
     negotiation.refresh_from_db()
     assert negotiation.status == NegotiationStatus.RUNNING

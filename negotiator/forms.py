@@ -1,0 +1,123 @@
+"""Forms for the dashboard: list filters, the new-negotiation form, resume and close."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.http import QueryDict
+
+from negotiator.engine.strategies import STRATEGIES, describe_strategies
+from negotiator.models import NegotiationStatus, Playbook
+from negotiator.selectors import SORTS, ListFilters
+
+
+class ListFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "All"), *NegotiationStatus.choices])
+    q = forms.CharField(required=False, max_length=100, strip=True)
+    sort = forms.ChoiceField(
+        required=False, choices=[(k, label) for k, (label, _) in SORTS.items()]
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
+
+    def filters(self) -> ListFilters:
+        """The valid parameters; a bad one is ignored rather than failing the page."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return ListFilters(
+            status=data.get("status") or "",
+            q=data.get("q") or "",
+            sort=data.get("sort") or "newest",
+            page=data.get("page") or 1,
+        )
+
+
+def list_filters_from(query: QueryDict) -> ListFilters:
+    return ListFilterForm(query).filters()
+
+
+def published_playbooks():
+    return Playbook.objects.exclude(current_version=None).select_related("current_version")
+
+
+class NegotiationForm(forms.Form):
+    playbook = forms.ModelChoiceField(
+        queryset=Playbook.objects.none(),
+        empty_label="Choose a playbook…",
+        help_text="Only playbooks with a published version can be started.",
+    )
+    title = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="Optional; defaults to the playbook's name.",
+    )
+    max_rounds = forms.IntegerField(
+        required=False, min_value=1, max_value=10_000, label="Max rounds"
+    )
+    deadline_minutes = forms.IntegerField(
+        required=False, min_value=1, max_value=60 * 24 * 30, label="Deadline (minutes)"
+    )
+    pace_seconds = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=float(settings.NEGOTIATOR_MAX_COUNTDOWN),
+        label="Pace (seconds between rounds)",
+    )
+
+    def __init__(self, *args: Any, playbook: Playbook | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["playbook"].queryset = published_playbooks()
+        self.selected = playbook
+        if playbook is None and self.is_bound:
+            try:
+                self.selected = self.fields["playbook"].clean(self.data.get("playbook"))
+            except forms.ValidationError:
+                self.selected = None
+        self.roles: list[dict[str, Any]] = []
+        self.limits: dict[str, Any] = {}
+        if self.selected is not None and self.selected.current_version_id:
+            spec = self.selected.current_version.spec
+            self.limits = spec.get("limits", {})
+            descriptions = describe_strategies()
+            choices = [(name, f"{name} — {descriptions.get(name, '')}") for name in STRATEGIES]
+            for role in spec.get("roles", []):
+                name = f"strategy_{role['name']}"
+                self.fields[name] = forms.ChoiceField(
+                    choices=choices,
+                    initial=role.get("strategy", "default"),
+                    label=f"Strategy of {role.get('label') or role['name']}",
+                )
+                self.roles.append({**role, "field": name})
+            for field_name in ("max_rounds", "deadline_minutes", "pace_seconds"):
+                default = self.limits.get(field_name)
+                if default is not None:
+                    self.fields[field_name].widget.attrs["placeholder"] = f"{default:g}"
+        self.fields["pace_seconds"].widget.attrs["step"] = "0.5"
+
+    def role_fields(self) -> list[tuple[dict[str, Any], forms.BoundField]]:
+        return [(role, self[role["field"]]) for role in self.roles]
+
+    def strategies(self) -> dict[str, str]:
+        """Only the roles whose strategy differs from the playbook's default."""
+        out = {}
+        for role in self.roles:
+            chosen = self.cleaned_data.get(role["field"])
+            if chosen and chosen != role.get("strategy"):
+                out[role["name"]] = chosen
+        return out
+
+
+class ResumeForm(forms.Form):
+    extra_rounds = forms.IntegerField(
+        min_value=0, max_value=10_000, initial=10, label="Extra rounds"
+    )
+    extra_minutes = forms.IntegerField(
+        min_value=0, max_value=60 * 24 * 30, initial=30, label="Extra minutes"
+    )
+
+
+class CloseForm(forms.Form):
+    reason = forms.CharField(
+        required=False, max_length=500, label="Reason", help_text="Recorded in the audit trail."
+    )
