@@ -85,7 +85,7 @@ def approval_permission(*, request: ApprovalRequest, user) -> Permission:
     group = request.approver_group
     if user.is_superuser or request.approver_group_id in _group_ids(user):
         return Permission(True)
-    decided = _decided_identities(request)
+    decided = decided_identities(request)
     for delegation in active_delegations_to(user).order_by("starts_at", "pk"):
         delegator = delegation.delegator
         if delegator.pk == started_by or delegator.pk in decided:
@@ -95,7 +95,7 @@ def approval_permission(*, request: ApprovalRequest, user) -> Permission:
     return Permission(False, f"Only members of {group.name} can decide this request.")
 
 
-def _decided_identities(request: ApprovalRequest) -> set[int]:
+def decided_identities(request: ApprovalRequest) -> set[int]:
     ids: set[int] = set()
     for user_id, behalf_id in request.decisions.values_list("user_id", "on_behalf_of_id"):
         ids.add(user_id)

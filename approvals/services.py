@@ -498,6 +498,11 @@ def approval_decide(
             raise ApprovalError(
                 f"This request was already decided ({request.get_status_display().lower()})."
             )
+        decided = selectors.decided_identities(request)
+        if user.pk in decided:
+            raise ApprovalError(
+                "You have already decided this request (yourself or by delegation)."
+            )
         constraints = (
             constraints_parse(constraints_text, spec=negotiation.playbook_version.spec)
             if decision == DecisionKind.REQUEST_CHANGES

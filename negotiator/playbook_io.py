@@ -64,7 +64,7 @@ def document_errors(document: Any) -> list[tuple[str, str]]:
     ]
     if errors:
         return errors
-    spec = _spec_of(document)
+    spec = spec_of(document)
     errors.extend(services.playbook_spec_errors(spec))
     issues = services.issue_catalog(spec)
     roles = {r["name"] for r in document["roles"]}
@@ -93,7 +93,7 @@ def document_errors(document: Any) -> list[tuple[str, str]]:
     return errors
 
 
-def _spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
+def spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
     """The document in the shape services.playbook_spec produces."""
     limits = {
         "max_rounds": 40,
@@ -122,7 +122,7 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
     errors = document_errors(document)
     if errors:
         raise PlaybookImportError(errors)
-    spec = _spec_of(document)
+    spec = spec_of(document)
     limits = spec["limits"]
     with transaction.atomic():
         playbook, _ = Playbook.objects.select_for_update().get_or_create(name=document["name"])

@@ -21,14 +21,12 @@ from django.utils import timezone
 
 from negotiator import bridge
 from negotiator.audit import audit_append, audit_append_many, canonical_json
-from negotiator.engine import feasible, measures
+from negotiator.engine import governance, measures
 from negotiator.engine import policies as engine_policies
-from negotiator.engine.offers import Offer as EngineOffer
-from negotiator.engine.protocol import EventKind, GateDecision, Status, initial_state, step
+from negotiator.engine.protocol import EventKind, Status, initial_state, step
 from negotiator.engine.strategies import STRATEGIES, make_strategy
 from negotiator.models import (
     FINAL_STATUSES,
-    CheckStage,
     Negotiation,
     NegotiationStatus,
     Offer,
@@ -397,6 +395,20 @@ def policy_spec_of(version: PolicyVersion) -> engine_policies.PolicySpec:
     )
 
 
+def playbook_policy_versions(playbook: Playbook) -> list[PolicyVersion]:
+    """Active policies' current versions that apply to every negotiation of a playbook."""
+    policies = (
+        Policy.objects.filter(active=True, current_version__isnull=False)
+        .filter(
+            Q(scope=PolicyScope.ALL)
+            | Q(scope__in=[PolicyScope.PLAYBOOK, PolicyScope.ROLE], playbook=playbook)
+        )
+        .select_related("current_version")
+        .order_by("pk")
+    )
+    return [p.current_version for p in policies]
+
+
 def applicable_policy_versions(negotiation: Negotiation) -> list[PolicyVersion]:
     """Active policies' current versions that apply to this negotiation."""
     policies = (
@@ -701,25 +713,15 @@ def _setup_for(
 
     def build():
         spec = version.spec
-        space = bridge.space_from_spec(spec)
-        specs = [policy_spec_of(v) for v in versions]
-        allowed = {}
-        for p in participants:
-            context = engine_policies.CheckContext(
-                fixed_terms=dict(spec.get("fixed_terms", {})),
-                sender_role=p.role,
-                sender_profile=p.profile,
-                issue_types={i["name"]: i.get("type", "numeric") for i in spec["issues"]},
-            )
-            allowed[p.role] = feasible.allowed_mask(
-                space,
-                specs,
-                context,
-                deal=lambda terms: (
-                    deal_measure(spec.get("value_expression", ""), terms),
-                    deal_measure(spec.get("risk_expression", ""), terms),
-                ),
-            )
+        allowed = governance.allowed_masks(
+            bridge.space_from_spec(spec),
+            [policy_spec_of(v) for v in versions],
+            {p.role: p.profile for p in participants},
+            fixed_terms=spec.get("fixed_terms", {}),
+            issue_types={i["name"]: i.get("type", "numeric") for i in spec["issues"]},
+            value_rule=spec.get("value_expression", ""),
+            risk_rule=spec.get("risk_expression", ""),
+        )
         return bridge.setup_from_spec(
             spec,
             [(p.role, p.profile) for p in participants],
@@ -732,52 +734,19 @@ def _setup_for(
     return bridge.with_limits(base, max_rounds=negotiation.max_rounds, deadline=deadline)
 
 
-@dataclass
-class _GateRecord:
-    offer: EngineOffer
-    party: str
-    stage: str
-    results: tuple
-    verdict: str
-
-
-class PolicyGate:
-    """Checks each candidate offer against the negotiation's policies and keeps
-    every result so the round can store it."""
-
-    def __init__(
-        self,
-        negotiation: Negotiation,
-        versions: Sequence[PolicyVersion],
-        participants: Mapping[str, Participant],
-    ) -> None:
-        self.negotiation = negotiation
-        self.versions = {(v.policy_id, v.number): v for v in versions}
-        self.specs = [policy_spec_of(v) for v in versions]
-        self.participants = participants
-        self.spec = negotiation.playbook_version.spec
-        self.records: list[_GateRecord] = []
-        self.issue_types = {i["name"]: i.get("type", "numeric") for i in self.spec["issues"]}
-
-    def context(self, party: str, terms: Mapping[str, Any], stage: str):
-        return engine_policies.CheckContext(
-            fixed_terms=dict(self.spec.get("fixed_terms", {})),
-            sender_role=party,
-            sender_profile=self.participants[party].profile,
-            deal_value=deal_measure(self.spec.get("value_expression", ""), terms),
-            deal_risk=deal_measure(self.spec.get("risk_expression", ""), terms),
-            stage=stage,
-            issue_types=self.issue_types,
-        )
-
-    def __call__(self, offer: EngineOffer, party: str) -> GateDecision:
-        stage = CheckStage.ACCEPT if offer.performative == "accept" else CheckStage.SEND
-        results = engine_policies.check(
-            offer, self.specs, self.context(party, dict(offer.terms), stage)
-        )
-        decision = engine_policies.decide(results)
-        self.records.append(_GateRecord(offer, party, stage, results, decision.verdict))
-        return GateDecision(verdict=decision.verdict, reason=decision.reason)
+def policy_gate_for(
+    negotiation: Negotiation, versions: Sequence[PolicyVersion], participants
+) -> governance.PolicyGate:
+    """The engine's policy gate for this negotiation's offers."""
+    spec = negotiation.playbook_version.spec
+    return governance.PolicyGate(
+        specs=[policy_spec_of(v) for v in versions],
+        profiles={p.role: p.profile for p in participants},
+        fixed_terms=dict(spec.get("fixed_terms", {})),
+        issue_types={i["name"]: i.get("type", "numeric") for i in spec["issues"]},
+        value_rule=spec.get("value_expression", ""),
+        risk_rule=spec.get("risk_expression", ""),
+    )
 
 
 def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
@@ -812,7 +781,8 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
     strategies = {
         p.role: make_strategy(p.strategy, **(p.strategy_params or {})) for p in participants
     }
-    gate = PolicyGate(negotiation, versions, by_role)
+    gate = policy_gate_for(negotiation, versions, participants)
+    versions_by_key = {(v.policy_id, v.number): v for v in versions}
     now = timezone.now()
     result = step(state, setup, strategies, gate=gate, now=now.isoformat())
     new_state = result.state
@@ -858,14 +828,15 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
     row_by_engine_id = {r.engine_id: r for r in rows}
 
     checks: list[PolicyCheck] = []
-    for record in gate.records:
+    records = gate.take()
+    for record in records:
         row = row_by_engine_id.get(record.offer.id) if record.verdict != "block" else None
         for res in record.results:
             checks.append(
                 PolicyCheck(
                     negotiation=negotiation,
                     offer=row,
-                    policy_version=gate.versions[(res.policy_id, res.policy_version)],
+                    policy_version=versions_by_key[(res.policy_id, res.policy_version)],
                     round=round_number,
                     sender=record.party,
                     stage=record.stage,
@@ -881,7 +852,7 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
     # Audit: every check (with the offer it judged, blocked attempts included),
     # then every offer sent, appended to the chain in one go.
     entries = []
-    for record in gate.records:
+    for record in records:
         entries.append(
             {
                 "kind": "offer.blocked" if record.verdict == "block" else "policy.checked",

@@ -1,15 +1,72 @@
-from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+"""Dashboard views: small functions; one view serves a page and, for htmx
+requests, its partial. Reads come from selectors, writes go through services."""
 
-from negotiator import health, services
+from __future__ import annotations
+
+import csv
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from negotiator import health, permissions, selectors, services
+from negotiator.audit import audit_verify_chain, chain_of
+from negotiator.forms import (
+    CloseForm,
+    NegotiationForm,
+    ResumeForm,
+    list_filters_from,
+    published_playbooks,
+)
+from negotiator.models import FINAL_STATUSES, Negotiation, Offer
+
+POLL_STOP = 286  # htmx stops a polling trigger on this status
+
+
+def _negotiation_or_404(pk: int) -> Negotiation:
+    try:
+        return selectors.negotiation_for_page(pk)
+    except Negotiation.DoesNotExist:
+        raise Http404("No such negotiation.") from None
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    """An optional non-negative integer query parameter; a bad value is a 400."""
+    raw = request.GET.get(name)
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValueError(f"'{name}' must be a non-negative whole number.")
+    return int(raw)
+
+
+# --------------------------------------------------------------------------
+# Home and health
+# --------------------------------------------------------------------------
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "negotiator/home.html", {})
+    summary = selectors.home_summary()
+    return render(
+        request,
+        "negotiator/home.html",
+        {"summary": summary, "may_operate": permissions.may_operate(request.user)},
+    )
 
 
 @never_cache
@@ -31,3 +88,324 @@ def healthz(request: HttpRequest) -> JsonResponse:
         },
         status=200 if ok else 503,
     )
+
+
+# --------------------------------------------------------------------------
+# The list
+# --------------------------------------------------------------------------
+
+
+@require_GET
+def negotiation_list(request: HttpRequest) -> HttpResponse:
+    filters = list_filters_from(request.GET)
+    result = selectors.negotiation_list(filters)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "result": result,
+        "filters": filters,
+        "sorts": [(k, label) for k, (label, _) in selectors.SORTS.items()],
+        "query": query.urlencode(),
+        "may_operate": permissions.may_operate(request.user),
+    }
+    if request.htmx and request.htmx.target == "negotiation-rows":
+        return render(request, "negotiator/list.html#rows", context)
+    return render(request, "negotiator/list.html", context)
+
+
+# --------------------------------------------------------------------------
+# Starting one
+# --------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def negotiation_new(request: HttpRequest) -> HttpResponse:
+    if not permissions.may_operate(request.user):
+        raise PermissionDenied("Only operators may start negotiations.")
+    if request.method == "POST":
+        form = NegotiationForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                negotiation = services.negotiation_create(
+                    playbook=data["playbook"],
+                    user=request.user,
+                    title=data["title"],
+                    overrides=services.LimitOverrides(
+                        max_rounds=data["max_rounds"],
+                        deadline_minutes=data["deadline_minutes"],
+                        pace_seconds=data["pace_seconds"],
+                    ),
+                    strategies=form.strategies(),
+                )
+            except services.ServiceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request, f"Started “{negotiation}”. Offers appear below as it runs."
+                )
+                return redirect("negotiation_detail", pk=negotiation.pk)
+        status = 400
+    else:
+        playbook = None
+        raw = request.GET.get("playbook", "")
+        if raw.isdigit():
+            playbook = published_playbooks().filter(pk=int(raw)).first()
+        form = NegotiationForm(initial={"playbook": playbook}, playbook=playbook)
+        status = 200
+        if request.htmx and request.htmx.target == "playbook-details":
+            return render(request, "negotiator/new.html#playbook-details", {"form": form})
+    return render(request, "negotiator/new.html", {"form": form}, status=status)
+
+
+# --------------------------------------------------------------------------
+# One negotiation
+# --------------------------------------------------------------------------
+
+
+def _state_context(request: HttpRequest, negotiation: Negotiation, parties) -> dict:
+    return {
+        "negotiation": negotiation,
+        "parties": parties,
+        "approvals": selectors.approval_requests_of(negotiation),
+        "may_operate": permissions.may_operate(request.user),
+        "resume_form": ResumeForm(),
+        "close_form": CloseForm(),
+        "now": timezone.now(),
+        "progress": selectors.progress_percent(negotiation.current_round, negotiation.max_rounds),
+    }
+
+
+@require_GET
+def negotiation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    negotiation = _negotiation_or_404(pk)
+    parties = selectors.parties_of(negotiation, request.user)
+    offers, has_earlier = selectors.timeline_latest(negotiation, parties)
+    context = {
+        **_state_context(request, negotiation, parties),
+        "offers": offers,
+        "has_earlier": has_earlier,
+        "last_offer_id": offers[-1].id if offers else 0,
+        "chart": selectors.concession_chart(negotiation, parties),
+        "outcome_chart": selectors.outcome_chart(negotiation, parties),
+        "issues": list(
+            selectors.issue_meta(negotiation.playbook_version.spec.get("issues")).values()
+        ),
+        "fixed_terms": negotiation.playbook_version.spec.get("fixed_terms", {}),
+    }
+    return render(request, "negotiator/detail.html", context)
+
+
+@require_GET
+def negotiation_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live cursor: offers after `after` (polling), or a page before `before`."""
+    try:
+        after = _int_param(request, "after")
+        before = _int_param(request, "before")
+        known_round = _int_param(request, "round")
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    known_status = request.GET.get("status", "")
+    if before is not None:
+        negotiation = _negotiation_or_404(pk)
+        parties = selectors.parties_of(negotiation, request.user)
+        offers, has_earlier = selectors.timeline_before(negotiation, parties, before)
+        return render(
+            request,
+            "negotiator/detail.html#earlier",
+            {"negotiation": negotiation, "offers": offers, "has_earlier": has_earlier},
+        )
+    after = after or 0
+    head = (
+        Negotiation.objects.filter(pk=pk)
+        .values("status", "current_round", "max_rounds", "updated_at")
+        .first()
+    )
+    if head is None:
+        raise Http404("No such negotiation.")
+    new_ids = list(
+        Offer.objects.filter(negotiation_id=pk, id__gt=after).values_list("id", flat=True)[:1]
+    )
+    unchanged = head["status"] == known_status and head["current_round"] == known_round
+    if not new_ids and unchanged:
+        # Nothing new: an empty answer keeps the poller going (or stops it when final).
+        final = head["status"] in FINAL_STATUSES
+        return HttpResponse(status=POLL_STOP if final else 204)
+    negotiation = _negotiation_or_404(pk)
+    parties = selectors.parties_of(negotiation, request.user)
+    meta = selectors.issue_meta(negotiation.playbook_version.spec.get("issues"))
+    offers = selectors.offer_views(negotiation, selectors.offers_after(pk, after), parties, meta)
+    context = {
+        **_state_context(request, negotiation, parties),
+        "offers": offers,
+        "last_offer_id": offers[-1].id if offers else after,
+        "chart": selectors.concession_chart(negotiation, parties) if offers else None,
+        "outcome_chart": (
+            selectors.outcome_chart(negotiation, parties) if negotiation.is_final else None
+        ),
+        "oob": True,
+    }
+    return render(request, "negotiator/detail.html#poll", context)
+
+
+def _action_response(
+    request: HttpRequest, negotiation: Negotiation, *, error: str = "", notice: str = ""
+) -> HttpResponse:
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        elif notice:
+            messages.success(request, notice)
+        return redirect("negotiation_detail", pk=negotiation.pk)
+    negotiation = _negotiation_or_404(negotiation.pk)
+    parties = selectors.parties_of(negotiation, request.user)
+    context = {
+        **_state_context(request, negotiation, parties),
+        "action_error": error,
+        "action_notice": notice,
+        "last_offer_id": int(request.POST.get("last_offer_id") or 0)
+        if (request.POST.get("last_offer_id") or "").isdigit()
+        else 0,
+        "oob": True,
+    }
+    return render(request, "negotiator/detail.html#action-result", context)
+
+
+@require_POST
+def negotiation_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    negotiation = _negotiation_or_404(pk)
+    if not permissions.may_operate(request.user):
+        raise PermissionDenied("Only operators may resume negotiations.")
+    form = ResumeForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items())
+        return _action_response(request, negotiation, error=errors)
+    try:
+        services.negotiation_resume(
+            negotiation=negotiation,
+            user=request.user,
+            extra_rounds=form.cleaned_data["extra_rounds"],
+            extra_minutes=form.cleaned_data["extra_minutes"],
+        )
+    except services.ServiceError as exc:
+        return _action_response(request, negotiation, error=str(exc))
+    return _action_response(request, negotiation, notice="Resumed: the parties negotiate again.")
+
+
+@require_POST
+def negotiation_close(request: HttpRequest, pk: int) -> HttpResponse:
+    negotiation = _negotiation_or_404(pk)
+    if not permissions.may_operate(request.user):
+        raise PermissionDenied("Only operators may close negotiations.")
+    form = CloseForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        services.negotiation_close(negotiation=negotiation, user=request.user, reason=reason)
+    except services.ServiceError as exc:
+        return _action_response(request, negotiation, error=str(exc))
+    return _action_response(request, negotiation, notice="Closed: the negotiation was cancelled.")
+
+
+@require_GET
+def negotiation_plan(request: HttpRequest, pk: int) -> HttpResponse:
+    negotiation = _negotiation_or_404(pk)
+    try:
+        plan = services.plan_export(negotiation=negotiation)
+    except services.ServiceError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    response = JsonResponse(plan, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="negotiation-{pk}-plan.json"'
+    return response
+
+
+# --------------------------------------------------------------------------
+# Audit
+# --------------------------------------------------------------------------
+
+
+@require_GET
+def negotiation_audit(request: HttpRequest, pk: int) -> HttpResponse:
+    negotiation = _negotiation_or_404(pk)
+    report = audit_verify_chain(chain_of(negotiation))
+    redactor = selectors.redactor_for(negotiation, request.user)
+    paginator = Paginator(selectors.audit_events(negotiation), selectors.AUDIT_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    rows = selectors.audit_rows(page.object_list, redactor)
+    return render(
+        request,
+        "negotiator/audit.html",
+        {
+            "negotiation": negotiation,
+            "report": report,
+            "page": page,
+            "rows": rows,
+            "redacted": not redactor.sees_all,
+        },
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+def negotiation_audit_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    if fmt not in ("json", "csv"):
+        raise Http404("Export as .json or .csv.")
+    negotiation = _negotiation_or_404(pk)
+    report = audit_verify_chain(chain_of(negotiation))
+    redactor = selectors.redactor_for(negotiation, request.user)
+    events = selectors.audit_events(negotiation).iterator(chunk_size=1000)
+    filename = f"negotiation-{pk}-audit.{fmt}"
+    if fmt == "csv":
+        writer = csv.writer(_Echo())
+
+        def lines():
+            yield writer.writerow(
+                ["seq", "created_at", "kind", "actor", "payload", "prev_hash", "hash"]
+            )
+            for e in events:
+                yield writer.writerow(
+                    [
+                        e.seq,
+                        e.created_at.isoformat(),
+                        e.kind,
+                        e.actor,
+                        json.dumps(redactor.payload(e.kind, e.payload), sort_keys=True),
+                        e.prev_hash,
+                        e.hash,
+                    ]
+                )
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    else:
+        document = {
+            "negotiation": negotiation.pk,
+            "title": str(negotiation),
+            "chain": report.chain,
+            "verification": {
+                "ok": report.ok,
+                "events": report.events,
+                "broken_seq": report.broken_seq,
+                "reason": report.reason,
+                "summary": report.describe(),
+            },
+            "redacted": not redactor.sees_all,
+            "exported_at": timezone.now().isoformat(),
+            "events": [
+                {
+                    "seq": e.seq,
+                    "created_at": e.created_at.isoformat(),
+                    "kind": e.kind,
+                    "actor": e.actor,
+                    "payload": redactor.payload(e.kind, e.payload),
+                    "prev_hash": e.prev_hash,
+                    "hash": e.hash,
+                }
+                for e in events
+            ],
+        }
+        response = JsonResponse(document, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

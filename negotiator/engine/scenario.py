@@ -24,6 +24,8 @@ class ScenarioParty:
     profile: PreferenceProfile
     strategy: str | None = None  # suggested strategy; the simulator's argument wins
     params: Mapping[str, Any] = field(default_factory=dict)
+    # Outcomes the party's policies allow it to offer (see governance.govern).
+    allowed: Any = field(default=None, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Scenario:
         parties = self.parties if order is None else tuple(self.parties[i] for i in order)
         return NegotiationSetup(
             space=self.space,
-            parties=tuple(Party(p.name, p.profile) for p in parties),
+            parties=tuple(Party(p.name, p.profile, p.allowed) for p in parties),
             fixed_terms=dict(self.fixed_terms),
             max_rounds=rounds if rounds is not None else self.max_rounds,
             offer_ttl_rounds=self.offer_ttl_rounds,

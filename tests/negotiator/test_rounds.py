@@ -71,9 +71,10 @@ def test_disclosure_blocks_a_rationale_that_reveals_the_reservation_price(procur
     from negotiator.engine.outcomes import fixed_terms_hash
 
     negotiation = services.negotiation_create(playbook=procurement, seed=1, start=False)
-    participants = {p.role: p for p in negotiation.participants.all()}
-    gate = services.PolicyGate(
-        negotiation, services.applicable_policy_versions(negotiation), participants
+    gate = services.policy_gate_for(
+        negotiation,
+        services.applicable_policy_versions(negotiation),
+        negotiation.participants.all(),
     )
     spec = negotiation.playbook_version.spec
     for leak in ("We cannot go above 112k.", "Our ceiling is 112,000 USD.", "max $112 000"):

@@ -18,6 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from negotiator.engine.errors import ScenarioError
+from negotiator.engine.governance import PolicyGate, govern
 from negotiator.engine.protocol import Gate
 from negotiator.engine.scenario import Scenario, genius_scenario, scenario_from_dict
 from negotiator.engine.simulator import RunResult, scenario_analysis, simulate, summarize
@@ -47,8 +48,73 @@ def load_scenario(path: Path) -> Scenario:
         raise CommandError(f"--scenario {path}: cannot read ({exc})") from None
 
 
+def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
+    """A playbook (a name in the database, or a playbook JSON file) as a scenario with
+    its policies: each party's allowed outcomes and the gate every offer passes."""
+    from negotiator import playbook_io, services
+    from negotiator.engine.policies import PolicySpec
+    from negotiator.models import Playbook
+
+    path = Path(value)
+    if value.endswith(".json") or path.is_file():
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CommandError(f"--playbook {value}: no such file") from None
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--playbook {value}: not valid JSON ({exc})") from None
+        errors = playbook_io.document_errors(document)
+        if errors:
+            lines = "; ".join(f"{p}: {m}" for p, m in errors[:5])
+            raise CommandError(f"--playbook {value}: not a valid playbook: {lines}")
+        spec = playbook_io.spec_of(document)
+        specs = [
+            PolicySpec(
+                policy_id=f"policies[{i}]",
+                version=1,
+                name=item["name"],
+                category=item["category"],
+                kind=item["kind"],
+                parameters=item["parameters"],
+                severity=item["severity"],
+                scope_role=item.get("role") if item.get("scope") == "role" else None,
+            )
+            for i, item in enumerate(document.get("policies", []))
+            if item.get("active", True)
+        ]
+    else:
+        playbook = Playbook.objects.filter(name=value).select_related("current_version").first()
+        if playbook is None or playbook.current_version is None:
+            names = ", ".join(Playbook.objects.values_list("name", flat=True)) or "none"
+            raise CommandError(f"--playbook: no published playbook named {value!r}; known: {names}")
+        spec = playbook.current_version.spec
+        specs = [services.policy_spec_of(v) for v in services.playbook_policy_versions(playbook)]
+    scenario = scenario_from_dict(
+        {
+            "name": spec["name"],
+            "issues": spec["issues"],
+            "fixed_terms": spec.get("fixed_terms", {}),
+            "max_rounds": spec["limits"]["max_rounds"],
+            "offer_ttl_rounds": spec["limits"].get("offer_ttl_rounds"),
+            "parties": [
+                {"name": r["name"], "profile": r["profile"], "strategy": r["strategy"]}
+                for r in spec["roles"]
+            ],
+        },
+        source=value,
+    )
+    governed, gate = govern(
+        scenario,
+        specs,
+        {r["name"]: r["profile"] for r in spec["roles"]},
+        value_rule=spec.get("value_expression", ""),
+        risk_rule=spec.get("risk_expression", ""),
+    )
+    return governed, gate, {r["name"]: r["strategy"] for r in spec["roles"]}
+
+
 def build_gate(options: dict[str, Any]) -> Gate | None:
-    """The optional policy gate for the runs (none yet; a --playbook option goes here)."""
+    """The optional policy gate for runs of a plain scenario: none."""
     return None
 
 
@@ -56,11 +122,17 @@ class Command(BaseCommand):
     help = "Run negotiation strategies against a scenario many times and measure agreement quality."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--scenario", required=True, help="GENIUS folder or JSON scenario file")
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--scenario", help="GENIUS folder or JSON scenario file")
+        source.add_argument(
+            "--playbook",
+            help="a playbook name (or playbook JSON file): runs under its policies and "
+            "reports the policy results that blocked, escalated or warned",
+        )
         parser.add_argument(
             "--strategies",
-            required=True,
-            help=f"comma-separated, one per party in scenario order; known: {', '.join(sorted(STRATEGIES))}",
+            help=f"comma-separated, one per party in scenario order; known: {', '.join(sorted(STRATEGIES))} "
+            "(with --playbook, default: the roles' strategies)",
         )
         parser.add_argument(
             "--runs", type=int, default=10, help="number of negotiations (default 10)"
@@ -74,6 +146,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        gate: PolicyGate | None = None
+        if options["playbook"]:
+            scenario, gate, defaults = load_playbook(options["playbook"])
+            if not options["strategies"]:
+                options["strategies"] = ",".join(defaults[p] for p in scenario.party_names)
+        elif not options["strategies"]:
+            raise CommandError("--strategies is required with --scenario")
         names = [s.strip() for s in options["strategies"].split(",") if s.strip()]
         unknown = [n for n in names if n not in STRATEGIES]
         if unknown:
@@ -85,7 +164,8 @@ class Command(BaseCommand):
             raise CommandError(f"--runs must be at least 1, got {options['runs']}")
         if options["rounds"] is not None and options["rounds"] < 1:
             raise CommandError(f"--rounds must be at least 1, got {options['rounds']}")
-        scenario = load_scenario(Path(options["scenario"]))
+        if gate is None:
+            scenario = load_scenario(Path(options["scenario"]))
         if len(names) != len(scenario.parties):
             raise CommandError(
                 f"--strategies: {len(names)} given but the scenario has {len(scenario.parties)} parties "
@@ -101,22 +181,27 @@ class Command(BaseCommand):
             options["runs"],
             options["seed"],
             options["rounds"],
-            gate=build_gate(options),
+            gate=gate if gate is not None else build_gate(options),
             analysis=analysis,
         )
         if options["json"]:
-            self._write_json(results, scenario)
+            self._write_json(results, scenario, gate)
         else:
-            self._write_table(results, scenario, names, options["runs"])
+            self._write_table(results, scenario, names, options["runs"], gate)
 
-    def _write_json(self, results, scenario: Scenario) -> None:
+    def _write_json(self, results, scenario: Scenario, gate: PolicyGate | None) -> None:
         collected = []
         for r in results:
             collected.append(r)
-            self.stdout.write(json.dumps(_run_json(r), sort_keys=True, ensure_ascii=False))
+            row = _run_json(r)
+            if gate is not None:
+                row["policy_results"] = _policy_results(gate)
+            self.stdout.write(json.dumps(row, sort_keys=True, ensure_ascii=False))
         self.stdout.write(json.dumps({"summary": summarize(collected).to_dict()}, sort_keys=True))
 
-    def _write_table(self, results, scenario: Scenario, names: list[str], runs: int) -> None:
+    def _write_table(
+        self, results, scenario: Scenario, names: list[str], runs: int, gate: PolicyGate | None
+    ) -> None:
         from tqdm import tqdm
 
         parties = scenario.party_names
@@ -143,6 +228,12 @@ class Command(BaseCommand):
                 + " ".join(f"{r.utilities[p]:>12.3f}" for p in parties)
                 + f" {pd:>8} {nd:>7} {'yes' if r.on_frontier else 'no':>5}"
             )
+            if gate is not None:
+                for item in _policy_results(gate):
+                    self.stdout.write(
+                        f"       {item['severity']:<8} x{item['count']:<3} {item['party']}: "
+                        f"{item['policy']} — {item['message']}"
+                    )
         bar.close()
         s = summarize(collected)
         self.stdout.write("")
@@ -158,6 +249,30 @@ class Command(BaseCommand):
         self.stdout.write(
             "mean utility " + ", ".join(f"{p} {u:.3f}" for p, u in s.mean_utilities.items())
         )
+
+
+def _policy_results(gate: PolicyGate) -> list[dict[str, Any]]:
+    """The run's failed checks (blocked, escalated, warned), counted by policy and party."""
+    counts: dict[tuple, dict[str, Any]] = {}
+    for record in gate.take():
+        for result in record.results:
+            if result.passed:
+                continue
+            key = (record.party, result.policy_id, str(result.severity))
+            item = counts.setdefault(
+                key,
+                {
+                    "party": record.party,
+                    "policy": result.policy_name,
+                    "kind": str(result.kind),
+                    "severity": str(result.severity),
+                    "stage": record.stage,
+                    "message": result.message,
+                    "count": 0,
+                },
+            )
+            item["count"] += 1
+    return list(counts.values())
 
 
 def _run_json(r: RunResult) -> dict[str, Any]:
