@@ -29,7 +29,7 @@ class InboxFilterForm(forms.Form):
     )
 
     def value(self, name: str, default):
-        if self.is_bound and not self.is_valid() and name in self.errors:
+        if not self.is_bound or not self.is_valid() and name in self.errors:
             return default
         return self.cleaned_data.get(name) or default
 
