@@ -243,6 +243,7 @@ def negotiation_timeline(request: HttpRequest, pk: int) -> HttpResponse:
         "outcome_chart": (
             selectors.outcome_chart(negotiation, parties) if negotiation.is_final else None
         ),
+        "first_poll": after == 0,
         "oob": True,
     }
     return render(request, "negotiator/detail.html#poll", context)

@@ -161,3 +161,34 @@ def test_losing_the_database_connection_mid_round_leaves_no_partial_writes(
     assert services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=1)
     negotiation = run_to_end(negotiation)
     assert_rounds_intact(negotiation)
+
+
+def test_start_negotiation_command_runs_twenty_through_the_worker(worker_env, tmp_path):
+    """The procurement playbook shipped in the repo, imported, then 20 negotiations
+    started from the command line and waited for: every one settles, every chain verifies."""
+    import io
+
+    from django.core.management import call_command
+
+    from tests.conftest import REPO
+
+    call_command("import_playbook", str(REPO / "playbooks" / "procurement.json"))
+    out = io.StringIO()
+    with celery_worker(tmp_path, worker_env, pool="prefork", concurrency=2):
+        call_command(
+            "start_negotiation",
+            playbook="Procurement: industrial components",
+            count=20,
+            wait=True,
+            timeout=240,
+            stdout=out,
+            stderr=io.StringIO(),
+        )
+    text = out.getvalue()
+    assert "Started 20 negotiation(s)" in text
+    assert "All 20 audit chains verified." in text
+    negotiations = Negotiation.objects.all()
+    assert negotiations.count() == 20
+    for negotiation in negotiations:
+        assert negotiation.status in SETTLED
+        assert_rounds_intact(negotiation)
