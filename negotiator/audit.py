@@ -58,12 +58,25 @@ def event_digest(
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
-def _lock_chain(chain: str) -> None:
+def _lock_chain_head(chain: str) -> tuple[int, str]:
+    """Lock the chain for this transaction and return its head (seq, hash)."""
     if connection.vendor == "postgresql":
+        # A signed 64-bit key from the chain name; a collision only serialises more.
+        key = int.from_bytes(hashlib.blake2b(chain.encode(), digest_size=8).digest(), "big")
         with connection.cursor() as cursor:
-            # A signed 64-bit key from the chain name; a collision only serialises more.
-            key = int.from_bytes(hashlib.blake2b(chain.encode(), digest_size=8).digest(), "big")
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key - 2**63])
+            cursor.execute(
+                "SELECT e.seq, e.hash FROM (SELECT pg_advisory_xact_lock(%s)) AS l "
+                "LEFT JOIN LATERAL (SELECT seq, hash FROM negotiator_auditevent "
+                "WHERE chain = %s ORDER BY seq DESC LIMIT 1) AS e ON true",
+                [key - 2**63, chain],
+            )
+            row = cursor.fetchone()
+        if row and row[0] is not None:
+            return row[0], row[1]
+        return 0, GENESIS
+    # SQLite serialises writers (IMMEDIATE transactions): a plain read suffices.
+    last = AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
+    return (last["seq"], last["hash"]) if last else (0, GENESIS)
 
 
 def audit_append(
@@ -89,10 +102,7 @@ def audit_append_many(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_append must run inside transaction.atomic()")
     chain = chain_of(negotiation)
-    _lock_chain(chain)
-    last = AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
-    seq = last["seq"] if last else 0
-    prev_hash = last["hash"] if last else GENESIS
+    seq, prev_hash = _lock_chain_head(chain)
     negotiation_id = (
         negotiation if isinstance(negotiation, int) else getattr(negotiation, "pk", None)
     )

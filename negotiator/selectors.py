@@ -550,9 +550,9 @@ def offer_views(
                 created_at=offer.created_at,
                 checks=[check_view(c, visible) for c in offer.checks.all()],
                 utilities=[
-                    (by_role[role].label, value)
-                    for role, value in (offer.utilities or {}).items()
-                    if role in visible and role in by_role
+                    (p.label, (offer.utilities or {})[p.role])
+                    for p in parties
+                    if p.role in visible and p.role in (offer.utilities or {})
                 ],
             )
         )
@@ -607,8 +607,8 @@ def approval_requests_of(negotiation: Negotiation, *, limit: int = 5) -> list[An
 # Charts (server-rendered SVG coordinates)
 # --------------------------------------------------------------------------
 
-CHART_W, CHART_H = 640, 240
-CHART_PAD_L, CHART_PAD_R, CHART_PAD_T, CHART_PAD_B = 40, 12, 12, 28
+CHART_W, CHART_H = 340, 200
+CHART_PAD_L, CHART_PAD_R, CHART_PAD_T, CHART_PAD_B = 34, 8, 8, 22
 
 
 @dataclass
@@ -674,7 +674,7 @@ def concession_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> 
                 reservation_y=_y(party.reservation) if party.reservation is not None else None,
             )
         )
-    step = max(1, math.ceil(max_round / 8))
+    step = max(1, math.ceil(max_round / 6))
     x_ticks = [(_x(r, max_round), str(r)) for r in range(0, max_round + 1, step)]
     y_ticks = [(_y(v / 4), f"{v / 4:.2f}") for v in range(5)]
     return ConcessionChart(

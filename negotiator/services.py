@@ -438,21 +438,47 @@ def playbook_policy_versions(playbook: Playbook) -> list[PolicyVersion]:
     return [p.current_version for p in policies]
 
 
+_APPLICABLE_SQL = """
+    SELECT current_version_id FROM negotiator_policy
+    WHERE active AND current_version_id IS NOT NULL
+      AND (scope = 'all'
+           OR (scope IN ('playbook', 'role') AND playbook_id = %s)
+           OR (scope = 'negotiation' AND negotiation_id = %s))
+    ORDER BY id
+"""
+# Policy versions never change once written, so a worker may keep them.
+_VERSION_CACHE: dict[int, PolicyVersion] = {}
+
+
 def applicable_policy_versions(negotiation: Negotiation) -> list[PolicyVersion]:
-    """Active policies' current versions that apply to this negotiation."""
-    policies = (
-        Policy.objects.filter(active=True, current_version__isnull=False)
-        .filter(
-            Q(scope=PolicyScope.ALL)
-            | Q(
-                scope__in=[PolicyScope.PLAYBOOK, PolicyScope.ROLE], playbook=negotiation.playbook_id
-            )
-            | Q(scope=PolicyScope.NEGOTIATION, negotiation=negotiation.pk)
-        )
-        .select_related("current_version")
-        .order_by("pk")
-    )
-    return [p.current_version for p in policies]
+    """Active policies' current versions that apply to this negotiation (read
+    every round, so a policy change applies from the next round on)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_APPLICABLE_SQL, [negotiation.playbook_id, negotiation.pk])
+        ids = [row[0] for row in cursor.fetchall()]
+    missing = [pk for pk in ids if pk not in _VERSION_CACHE]
+    if missing:
+        if len(_VERSION_CACHE) > 10_000:
+            _VERSION_CACHE.clear()
+        for version in PolicyVersion.objects.filter(pk__in=missing):
+            _VERSION_CACHE[version.pk] = version
+    return [_VERSION_CACHE[pk] for pk in ids]
+
+
+# A negotiation's participants (with their private profile copies) never change.
+_PARTICIPANTS: dict[int, list[Participant]] = {}
+
+
+def _participants_of(negotiation: Negotiation) -> list[Participant]:
+    cached = _PARTICIPANTS.get(negotiation.pk)
+    if cached is None:
+        cached = list(negotiation.participants.all())
+        if len(_PARTICIPANTS) > 5_000:
+            _PARTICIPANTS.clear()
+        _PARTICIPANTS[negotiation.pk] = cached
+    return cached
 
 
 # --------------------------------------------------------------------------
@@ -782,16 +808,17 @@ def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
     """Run one round if it is still due. Returns False when there was nothing to do
     (already run, negotiation not running): a duplicate or late task is a no-op."""
     with transaction.atomic():
-        # Compare-and-set claim: only the task whose round matches gets the row
-        # (and its lock until commit); a concurrent duplicate waits, then matches 0.
-        claimed = Negotiation.objects.filter(
-            pk=negotiation_id, status=NegotiationStatus.RUNNING, current_round=round_number
-        ).update(current_round=round_number + 1, last_progress_at=timezone.now())
-        if not claimed:
-            return False
-        negotiation = Negotiation.objects.select_related("playbook_version", "playbook").get(
-            pk=negotiation_id
+        # Compare-and-set claim: the row is locked only if it is still running at
+        # this round; a concurrent duplicate waits for the lock, then finds the
+        # round advanced and matches nothing.
+        negotiation = (
+            Negotiation.objects.select_for_update(of=("self",))
+            .select_related("playbook_version")
+            .filter(pk=negotiation_id, status=NegotiationStatus.RUNNING, current_round=round_number)
+            .first()
         )
+        if negotiation is None:
+            return False
         _play_round(negotiation, round_number)
     return True
 
@@ -799,7 +826,7 @@ def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
 def _play_round(negotiation: Negotiation, round_number: int) -> None:
     from negotiator import tasks
 
-    participants = list(negotiation.participants.all())
+    participants = _participants_of(negotiation)
     by_role = {p.role: p for p in participants}
     versions = applicable_policy_versions(negotiation)
     setup = _setup_for(negotiation, participants, versions)
@@ -816,14 +843,10 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
     result = step(state, setup, strategies, gate=gate, now=now.isoformat())
     new_state = result.state
 
-    # Offers that were sent (the new tail of the history).
+    # Offers that were sent (the new tail of the history). Offers reply to the
+    # previous round's, whose row ids the stored state remembers.
     sent = list(new_state.history[len(state.history) :])
-    engine_ids = {o.in_reply_to for o in sent if o.in_reply_to}
-    reply_rows = dict(
-        Offer.objects.filter(negotiation=negotiation, engine_id__in=engine_ids).values_list(
-            "engine_id", "pk"
-        )
-    )
+    reply_rows = dict((negotiation.engine_state or {}).get("offer_pks", {}))
     space_utilities = {}
     rows: list[Offer] = []
     for offer in sent:
@@ -930,7 +953,10 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
     if entries:
         audit_append_many(entries, negotiation=negotiation)
 
-    negotiation.engine_state = bridge.state_to_dict(new_state)
+    negotiation.engine_state = {
+        **bridge.state_to_dict(new_state),
+        "offer_pks": {r.engine_id: r.pk for r in rows},
+    }
     negotiation.current_round = round_number + 1
     negotiation.last_progress_at = now
     negotiation.save(
@@ -1127,7 +1153,9 @@ def negotiations_sweep(*, stale_after_seconds: float = 60.0) -> list[int]:
 
 def demo_data_load() -> str:
     """Load demo playbooks and negotiations once; return a one-line summary."""
-    return ""
+    from negotiator import demo
+
+    return demo.demo_load()
 
 
 # --------------------------------------------------------------------------

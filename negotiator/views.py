@@ -173,6 +173,10 @@ def _state_context(request: HttpRequest, negotiation: Negotiation, parties) -> d
         "close_form": CloseForm(),
         "now": timezone.now(),
         "progress": selectors.progress_percent(negotiation.current_round, negotiation.max_rounds),
+        "plan_terms": selectors.term_views(
+            negotiation.agreed_terms,
+            selectors.issue_meta(negotiation.playbook_version.spec.get("issues")),
+        ),
     }
 
 

@@ -103,4 +103,6 @@ def test_four_eyes_approve_and_reject_at_once_never_approves_over_a_rejection(
     # Whatever the order, one rejection ends it and nothing is approved.
     assert request.status == "rejected"
     assert negotiation.status == "rejected"
-    assert request.decisions.count() == 2
+    # Approve first: both are recorded. Reject first: the approval comes too late.
+    decisions = set(request.decisions.values_list("decision", flat=True))
+    assert decisions in ({"approve", "reject"}, {"reject"})

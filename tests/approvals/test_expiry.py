@@ -1,0 +1,125 @@
+"""The periodic job: expiry as the route says, reminders once, notices on open."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from approvals import services, tasks
+from negotiator.audit import audit_verify_chain, chain_of
+
+
+def later(request, hours: float):
+    return request.due_at + timedelta(hours=hours)
+
+
+def test_a_notice_goes_to_the_approver_group_but_not_to_the_initiator(pending, mailoutbox):
+    assert services.approval_notice_send(request_id=pending.pk)
+    assert not services.approval_notice_send(request_id=pending.pk)  # once
+    (mail,) = mailoutbox
+    assert sorted(mail.to) == ["anna@example.com", "bert@example.com"]  # not olga
+    assert "Approval needed" in mail.subject
+    assert f"/approvals/{pending.pk}/" in mail.body
+    assert "Large deals" in mail.body
+
+
+def test_the_periodic_task_sends_missing_notices(pending, mailoutbox):
+    done = tasks.process_due()
+    assert done["notified"] == [pending.pk]
+    assert len(mailoutbox) == 1
+    assert tasks.process_due()["notified"] == []
+
+
+def test_a_reminder_goes_once_when_less_than_a_quarter_of_the_sla_is_left(pending, mailoutbox):
+    services.approval_notice_send(request_id=pending.pk)
+    mailoutbox.clear()
+    # 24 h SLA: 10 h before the deadline more than a quarter is left.
+    assert services.approvals_process_due(now=later(pending, -10))["reminded"] == []
+    assert services.approvals_process_due(now=later(pending, -5))["reminded"] == [pending.pk]
+    assert services.approvals_process_due(now=later(pending, -4))["reminded"] == []
+    (mail,) = mailoutbox
+    assert mail.subject.startswith("Reminder")
+    pending.refresh_from_db()
+    assert pending.reminded_at is not None
+    assert pending.negotiation.audit_events.filter(kind="approval.reminded").count() == 1
+
+
+def test_expire_marks_expired_and_times_the_negotiation_out(pending):
+    assert services.approvals_process_due(now=later(pending, -1))["expired"] == []
+    assert services.approvals_process_due(now=later(pending, 1))["expired"] == [pending.pk]
+    pending.refresh_from_db()
+    assert pending.status == "expired"
+    negotiation = pending.negotiation
+    assert negotiation.status == "timed_out"
+    assert "approval expired" in negotiation.outcome_reason
+    # A second run changes nothing.
+    assert services.approvals_process_due(now=later(pending, 2))["expired"] == []
+    assert audit_verify_chain(chain_of(negotiation)).ok
+
+
+def test_reject_on_expiry_rejects_the_deal(agree, make_route):
+    make_route(on_expiry="reject")
+    request = agree().approval_requests.get()
+    assert services.approvals_process_due(now=later(request, 1))["rejected"] == [request.pk]
+    request.refresh_from_db()
+    assert request.status == "expired"
+    assert request.negotiation.status == "rejected"
+
+
+def test_escalate_on_expiry_hands_over_to_the_second_group_with_a_new_due_time(
+    agree, make_route, groups, people, mailoutbox
+):
+    make_route(on_expiry="escalate", escalation_group=groups["Finance directors"], sla_hours=4)
+    request = agree().approval_requests.get()
+    services.approval_notice_send(request_id=request.pk)
+    mailoutbox.clear()
+    now = later(request, 0.5)
+    done = services.approvals_process_due(now=now)
+    assert done["escalated"] == [request.pk]
+    assert done["notified"] == [request.pk]  # the new group is told
+    request.refresh_from_db()
+    assert request.status == "pending"
+    assert request.approver_group == groups["Finance directors"]
+    assert request.escalated
+    assert request.due_at == now + timedelta(hours=4)
+    assert mailoutbox[-1].to == ["dora@example.com"]
+    event = request.negotiation.audit_events.get(kind="approval.escalated")
+    assert event.payload["to_group"] == "Finance directors"
+    # The first group no longer decides; the second does.
+    with pytest.raises(services.ApprovalDenied):
+        services.approval_decide(request=request, user=people["approver"], decision="approve")
+    services.approval_decide(request=request, user=people["director"], decision="approve")
+    request.refresh_from_db()
+    assert request.status == "approved"
+
+
+def test_an_escalated_request_that_expires_again_is_marked_expired(agree, make_route, groups):
+    make_route(on_expiry="escalate", escalation_group=groups["Finance directors"], sla_hours=4)
+    request = agree().approval_requests.get()
+    services.approvals_process_due(now=later(request, 0.5))
+    request.refresh_from_db()
+    assert services.approvals_process_due(now=later(request, 0.5))["expired"] == [request.pk]
+    request.refresh_from_db()
+    assert request.status == "expired"
+    assert request.negotiation.status == "timed_out"
+
+
+def test_the_beat_schedule_runs_the_job(settings):
+    entries = [e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()]
+    assert "approvals.tasks.process_due" in entries
+    assert tasks.process_due.name == "approvals.tasks.process_due"
+
+
+def test_a_mail_outage_releases_the_claim_so_the_next_run_retries(pending, monkeypatch, mailoutbox):
+    def broken(*args, **kwargs):
+        raise OSError("smtp down")
+
+    monkeypatch.setattr(services, "send_mail", broken)
+    assert not services.approval_notice_send(request_id=pending.pk)
+    pending.refresh_from_db()
+    assert pending.notified_at is None
+    monkeypatch.undo()
+    assert services.approval_notice_send(request_id=pending.pk)
+    assert timezone.now() >= pending.created_at

@@ -1,0 +1,114 @@
+"""An approver logs in, opens the inbox, reads why a deal was escalated and approves it,
+in Debian's Chromium driven by Playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.approvals.conftest import (  # noqa: F401 - fixtures shared with tests/approvals
+    PASSWORD,
+    agree,
+    groups,
+    make_route,
+    people,
+    playbook,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser_page():
+    required = os.environ.get("NEGOTIATOR_BROWSER", "").lower() == "required"
+    if not CHROMIUM.exists():
+        if required:
+            pytest.fail(f"NEGOTIATOR_BROWSER=required but {CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if required:
+            pytest.fail("NEGOTIATOR_BROWSER=required but playwright is not installed")
+        pytest.skip("playwright is not installed")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the
+    # test makes between browser steps are still plain synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_approver_reads_why_and_approves_in_the_browser(
+    live_server,
+    browser_page,
+    agree,  # noqa: F811 - the shared fixture imported above
+    make_route,  # noqa: F811
+    people,  # noqa: F811
+):
+    from negotiator.audit import audit_verify_chain, chain_of
+
+    make_route(name="Large deals", threshold=90000)
+    negotiation = agree()
+    request = negotiation.approval_requests.get()
+    page = browser_page
+
+    page.goto(f"{live_server.url}/login/?next=/approvals/")
+    page.fill("#id_username", people["approver"].username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/approvals/")
+
+    row = page.locator(f"tr[data-request='{request.pk}']")
+    assert "Large deals" in row.inner_text()
+    row.locator("a").first.click()
+    page.wait_for_url(f"{live_server.url}/approvals/{request.pk}/")
+
+    why = page.locator("#why").inner_text()
+    assert "Large deals" in why
+    assert "deal value > 90,000" in why
+    assert "above the approval threshold" in why  # the policy result, with its message
+    page.locator("#why details summary").first.click()
+    assert "rule" in page.locator("#why details").first.inner_text()
+
+    page.fill("#id_comment", "Within the budget line.")
+    page.click("#decision-panel button[value=approve]")
+    page.wait_for_selector("#decision-panel .banner-ok")
+    panel = page.locator("#decision-panel").inner_text()
+    assert "Approved" in panel and "anna" in panel and "Within the budget line." in panel
+    # htmx swapped the panel: the page itself was not reloaded.
+    assert page.url == f"{live_server.url}/approvals/{request.pk}/"
+
+    negotiation.refresh_from_db()
+    request.refresh_from_db()
+    assert request.status == "approved"
+    assert negotiation.status == "approved"
+    assert audit_verify_chain(chain_of(negotiation)).ok
+
+    response = page.goto(f"{live_server.url}/negotiations/{negotiation.pk}/")
+    if response is not None and response.status == 200:
+        assert "Approved" in page.content() or "approved" in page.content()
+    else:  # the negotiation page is not built yet: the approval page shows the outcome
+        page.goto(f"{live_server.url}/approvals/{request.pk}/")
+        assert "Approved" in page.locator("#decision-panel").inner_text()
