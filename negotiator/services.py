@@ -950,12 +950,33 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
                 },
             }
         )
+    # A configuration change that affects this negotiation (a policy edited,
+    # added or switched off) is recorded in its own chain when it takes effect.
+    in_force = sorted(v.pk for v in versions)
+    previous = (negotiation.engine_state or {}).get("policy_versions")
+    if previous != in_force:
+        entries.insert(
+            0,
+            {
+                "kind": "policy.versions_in_force",
+                "actor": "system",
+                "payload": {
+                    "round": round_number,
+                    "policies": [
+                        {"policy_id": v.policy_id, "version": v.number, "name": v.name}
+                        for v in versions
+                    ],
+                    "previous_version_ids": previous,
+                },
+            },
+        )
     if entries:
         audit_append_many(entries, negotiation=negotiation)
 
     negotiation.engine_state = {
         **bridge.state_to_dict(new_state),
         "offer_pks": {r.engine_id: r.pk for r in rows},
+        "policy_versions": in_force,
     }
     negotiation.current_round = round_number + 1
     negotiation.last_progress_at = now

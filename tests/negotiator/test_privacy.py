@@ -97,9 +97,7 @@ def bodies(client, negotiation) -> dict[str, str]:
     ):
         response = client.get(url, headers={"HX-Request": "true"} if "timeline" in url else {})
         assert response.status_code == 200, url
-        content = (
-            b"".join(response.streaming_content) if response.streaming else response.content
-        )
+        content = b"".join(response.streaming_content) if response.streaming else response.content
         out[url] = content.decode()
     return out
 
@@ -149,9 +147,7 @@ def test_concession_chart_draws_only_visible_parties(negotiation):
     sales = make_user("sam", "Sales")
     parties = selectors.parties_of(negotiation, sales)
     chart = selectors.concession_chart(negotiation, parties)
-    assert [line.label for line in chart.lines] == [
-        p.label for p in parties if p.role == "seller"
-    ]
+    assert [line.label for line in chart.lines] == [p.label for p in parties if p.role == "seller"]
     assert selectors.outcome_chart(negotiation, parties) is None
     nobody = make_user("nobody2")
     parties = selectors.parties_of(negotiation, nobody)

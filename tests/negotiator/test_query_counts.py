@@ -100,9 +100,13 @@ def test_negotiation_page_and_poll_queries_do_not_grow_with_offers(admin_client,
     def measure() -> tuple[int, int, int, int]:
         return (
             queries(admin_client, f"/negotiations/{pk}/"),
-            queries(admin_client, f"/negotiations/{pk}/timeline?after={first.pk}", HX_Request="true"),
+            queries(
+                admin_client, f"/negotiations/{pk}/timeline?after={first.pk}", HX_Request="true"
+            ),
             queries(admin_client, f"/negotiations/{pk}/audit/"),
-            queries(admin_client, f"/negotiations/{pk}/timeline?before=999999999", HX_Request="true"),
+            queries(
+                admin_client, f"/negotiations/{pk}/timeline?before=999999999", HX_Request="true"
+            ),
         )
 
     Offer.objects.filter(negotiation=negotiation, id__gt=first.pk + 2).delete()

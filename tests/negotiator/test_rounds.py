@@ -210,3 +210,21 @@ def test_start_negotiation_command_validates_arguments(procurement):
         call_command("start_negotiation", playbook="Nope")
     with pytest.raises(CommandError, match="--count"):
         call_command("start_negotiation", playbook=procurement.name, count=0)
+
+
+def test_a_policy_change_is_recorded_in_the_chains_of_running_negotiations(procurement):
+    negotiation = services.negotiation_create(playbook=procurement, seed=1)
+    for r in range(2):
+        services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=r)
+    floor = Policy.objects.get(playbook=procurement, name="Price floor")
+    floor.parameters = {"issue": "price", "min": 86_000}
+    services.policy_save(policy=floor)
+    services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=2)
+    events = AuditEvent.objects.filter(
+        chain=chain_of(negotiation), kind="policy.versions_in_force"
+    ).order_by("seq")
+    assert events.count() == 2  # at the first round, and when the new floor took effect
+    assert events.last().payload["round"] == 2
+    assert {"policy_id": floor.pk, "version": 2, "name": "Price floor"} in events.last().payload[
+        "policies"
+    ]

@@ -84,7 +84,8 @@ def escalated(playbook) -> Negotiation:
 
 
 @pytest.mark.parametrize(
-    "url", ["/", "/negotiations/", "/negotiations/new/", "/negotiations/1/", "/negotiations/1/audit/"]
+    "url",
+    ["/", "/negotiations/", "/negotiations/new/", "/negotiations/1/", "/negotiations/1/audit/"],
 )
 def test_every_page_needs_a_login(client, url):
     response = client.get(url)
