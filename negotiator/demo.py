@@ -40,7 +40,7 @@ PLAYBOOK_FILES = ("procurement.json", "saas.json", "media.json")
 DEMO_PREFIX = "Demo · "
 LIVE_TITLE = f"{DEMO_PREFIX}live: industrial components order"
 LIVE_PACE_SECONDS = 2.5
-LIVE_MAX_ROUNDS = 80
+LIVE_MAX_ROUNDS = 160
 SEEDS_TO_TRY = range(1, 5)
 EXTRA_GROUPS = ("Procurement", "Sales", "Marketing")
 

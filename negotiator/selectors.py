@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from negotiator import permissions
@@ -34,7 +34,7 @@ from negotiator.models import (
 )
 
 LIST_PAGE_SIZE = 25
-TIMELINE_PAGE_SIZE = 50
+TIMELINE_PAGE_SIZE = 30
 AUDIT_PAGE_SIZE = 200
 KEY_TERMS = 3
 # Columns a list or header never shows; engine_state grows with every offer.
@@ -562,8 +562,20 @@ def offer_views(
 
 
 def _offers_queryset(negotiation_id: int) -> QuerySet[Offer]:
-    return Offer.objects.filter(negotiation_id=negotiation_id).prefetch_related(
-        "checks__policy_version"
+    checks = PolicyCheck.objects.select_related("policy_version").only(
+        "offer_id",
+        "sender",
+        "stage",
+        "passed",
+        "severity",
+        "message",
+        "evidence",
+        "policy_version__name",
+    )
+    return (
+        Offer.objects.filter(negotiation_id=negotiation_id)
+        .defer("fixed_terms_hash", "assumptions", "dependencies", "engine_id", "in_reply_to")
+        .prefetch_related(Prefetch("checks", queryset=checks.order_by("id")))
     )
 
 
@@ -692,7 +704,9 @@ class OutcomeChart:
     frontier: str
     nash: tuple[float, float] | None
     agreement: tuple[float, float] | None
-    offers: list[tuple[float, float, str]]
+    # colour -> SVG path of zero-length segments (drawn as dots by round line caps):
+    # one element per party instead of one per offer keeps long timelines cheap.
+    offers: list[tuple[str, str]]
     size: int = 300
 
 
@@ -749,7 +763,8 @@ def outcome_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> Out
         )
         if agreed and all(r in agreed for r in roles):
             agreement = (_o(agreed[roles[0]]), _o(agreed[roles[1]], flip=True))
-    offers = []
+    dots: dict[str, list[str]] = defaultdict(list)
+    colours = {p.role: p.colour for p in parties}
     for sender, utils in (
         Offer.objects.filter(negotiation_id=negotiation.pk)
         .exclude(terms={})
@@ -757,14 +772,15 @@ def outcome_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> Out
         .values_list("sender", "utilities")[:400]
     ):
         if utils and all(r in utils for r in roles):
-            colour = next((p.colour for p in parties if p.role == sender), "#5d6678")
-            offers.append((_o(utils[roles[0]]), _o(utils[roles[1]], flip=True), colour))
+            x, y = _o(utils[roles[0]]), _o(utils[roles[1]], flip=True)
+            dots[colours.get(sender, "#5d6678")].append(f"M{x},{y}h0")
+    offers = [(colour, "".join(sorted(set(path)))) for colour, path in dots.items()]
     nash = None
     if nash_idx is not None:
         nash = (_o(float(utilities[nash_idx, 0])), _o(float(utilities[nash_idx, 1]), flip=True))
     return OutcomeChart(
-        x_label=parties[0].label,
-        y_label=parties[1].label,
+        x_label=parties[0].role,
+        y_label=parties[1].role,
         frontier=" ".join(f"{_o(a)},{_o(b, flip=True)}" for a, b in frontier),
         nash=nash,
         agreement=agreement,

@@ -11,6 +11,7 @@ urlpatterns = [
     path("negotiations/new/", views.negotiation_new, name="negotiation_new"),
     path("negotiations/<int:pk>/", views.negotiation_detail, name="negotiation_detail"),
     path("negotiations/<int:pk>/timeline", views.negotiation_timeline, name="negotiation_timeline"),
+    path("negotiations/<int:pk>/chart", views.negotiation_chart, name="negotiation_chart"),
     path("negotiations/<int:pk>/resume/", views.negotiation_resume, name="negotiation_resume"),
     path("negotiations/<int:pk>/close/", views.negotiation_close, name="negotiation_close"),
     path("negotiations/<int:pk>/plan.json", views.negotiation_plan, name="negotiation_plan"),

@@ -243,14 +243,28 @@ def negotiation_timeline(request: HttpRequest, pk: int) -> HttpResponse:
         **_state_context(request, negotiation, parties),
         "offers": offers,
         "last_offer_id": offers[-1].id if offers else after,
-        "chart": selectors.concession_chart(negotiation, parties) if offers else None,
         "outcome_chart": (
             selectors.outcome_chart(negotiation, parties) if negotiation.is_final else None
         ),
         "first_poll": after == 0,
         "oob": True,
     }
-    return render(request, "negotiator/detail.html#poll", context)
+    response = render(request, "negotiator/detail.html#poll", context)
+    if offers:
+        # The chart refreshes itself on this event (throttled), outside the poll.
+        response["HX-Trigger"] = "negotiation-changed"
+    return response
+
+
+@require_GET
+def negotiation_chart(request: HttpRequest, pk: int) -> HttpResponse:
+    negotiation = _negotiation_or_404(pk)
+    parties = selectors.parties_of(negotiation, request.user)
+    return render(
+        request,
+        "negotiator/detail.html#chart",
+        {"negotiation": negotiation, "chart": selectors.concession_chart(negotiation, parties)},
+    )
 
 
 def _action_response(

@@ -297,23 +297,21 @@ def _acceptance(
     if u >= next_utility - _EPS:
         return (
             True,
-            f"Accepted: utility {u:.2f} is at least what we would offer next ({next_utility:.2f}).",
+            "Accepted: this offer is at least as good for us as what we would propose next.",
         )
     if accept_threshold is not None and u >= accept_threshold:
         return (
             True,
-            f"Accepted: utility {u:.2f} clears our acceptance threshold {accept_threshold:.2f}.",
+            "Accepted: this offer clears our acceptance threshold.",
         )
     if view.near_deadline:
-        return True, (
-            f"Accepted at the deadline: utility {u:.2f} is above our reservation {view.reservation:.2f}."
-        )
+        return True, "Accepted at the deadline: this offer is better for us than walking away."
     return False, ""
 
 
 def _walk_away(view: PartyView) -> Offer:
     return view.withdraw(
-        f"Walked away: no allowed outcome is worth at least our reservation {view.reservation:.2f}."
+        "Walked away: no outcome our policies allow is better for us than no deal."
     )
 
 
@@ -341,7 +339,7 @@ def _time_dependent_move(
         return view.accept(why)
     return view.propose(
         chosen,
-        f"Conceded to target utility {target:.2f} ({label}, t={view.t:.2f}); offered {u:.2f}.",
+        f"Conceded a step ({label} schedule, {view.t:.0%} of the time used).",
     )
 
 
@@ -374,9 +372,7 @@ class TimeDependent:
         return concession_target(view.t, self.e, _floor(view), view.table.max_utility, self.k)
 
     def __call__(self, view: PartyView) -> Offer:
-        return _time_dependent_move(
-            view, self.target(view), f"{self.label} e={self.e:g}", self.accept_threshold
-        )
+        return _time_dependent_move(view, self.target(view), self.label, self.accept_threshold)
 
 
 @dataclass(frozen=True)
@@ -395,10 +391,12 @@ class Hardliner:
         if view.standing_outcome is not None and not view.is_forbidden(view.standing_outcome):
             su = view.utility_of(view.standing_outcome)
             if su >= u - _EPS and su >= view.reservation:
-                return view.accept(f"Accepted: utility {su:.2f} matches our best offer.")
+                return view.accept("Accepted: this offer matches our best offer.")
             if self.deadline_accept and view.near_deadline and su >= view.reservation:
-                return view.accept(f"Accepted at the deadline: utility {su:.2f} above reservation.")
-        return view.propose(chosen, f"Held firm at utility {u:.2f} (hardliner never concedes).")
+                return view.accept(
+                    "Accepted at the deadline: this offer is better for us than walking away."
+                )
+        return view.propose(chosen, "Held firm on our best offer (hardliner never concedes).")
 
 
 @dataclass(frozen=True)
@@ -509,10 +507,9 @@ class Tradeoff:
         accept, why = _acceptance(view, u, self.accept_threshold)
         if accept:
             return view.accept(why)
-        reason = (
-            f"Conceded to target utility {target:.2f} ({self.label} e={self.e:g}, t={view.t:.2f}); "
-            f"offered {u:.2f}"
-        )
+        # Rationales travel to the other parties: they explain the move without
+        # numbers from our private profile (utilities, targets, reservation).
+        reason = f"Conceded a step ({self.label} schedule, {view.t:.0%} of the time used)"
         favoured = _favoured_issue(view, model, chosen) if model is not None else None
         if favoured:
             reason += f"; chose the option the counterpart is likely to prefer on {favoured}."

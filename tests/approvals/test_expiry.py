@@ -123,3 +123,18 @@ def test_a_mail_outage_releases_the_claim_so_the_next_run_retries(pending, monke
     monkeypatch.undo()
     assert services.approval_notice_send(request_id=pending.pk)
     assert timezone.now() >= pending.created_at
+
+
+def test_opening_a_request_enqueues_the_notice_after_commit(
+    agree, make_route, monkeypatch, django_capture_on_commit_callbacks
+):
+    from negotiator import tasks as negotiator_tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.send_notice, "delay", lambda pk: sent.append(pk))
+    # Rounds run in-process here; nothing goes to the broker.
+    monkeypatch.setattr(negotiator_tasks.run_round, "apply_async", lambda *a, **k: None)
+    make_route()
+    with django_capture_on_commit_callbacks(execute=True):
+        negotiation = agree()
+    assert sent == [negotiation.approval_requests.get().pk]

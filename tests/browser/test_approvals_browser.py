@@ -92,6 +92,17 @@ def test_an_approver_reads_why_and_approves_in_the_browser(
     page.locator("#why details summary").first.click()
     assert "rule" in page.locator("#why details").first.inner_text()
 
+    # Reject asks for confirmation, and a rejection without a reason is refused
+    # in place (a 400 swapped into the panel), leaving the deal pending.
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.click("#decision-panel button[value=reject]")
+    page.wait_for_selector("#decision-panel .flash-error")
+    assert dialogs and "Reject this deal?" in dialogs[0]
+    assert "Say why you are rejecting" in page.locator("#decision-panel").inner_text()
+    request.refresh_from_db()
+    assert request.status == "pending"
+
     page.fill("#id_comment", "Within the budget line.")
     page.click("#decision-panel button[value=approve]")
     page.wait_for_selector("#decision-panel .banner-ok")

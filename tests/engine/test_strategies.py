@@ -176,7 +176,7 @@ def test_walks_away_when_nothing_reaches_the_reservation(name):
     setup = NegotiationSetup(space=base.space, parties=(Party("p0", picky), base.parties[1]))
     action = make_strategy(name)(view_for(setup, t=0.5))
     assert action.performative == Performative.WITHDRAW
-    assert "reservation" in action.rationale
+    assert "Walked away" in action.rationale
 
 
 @settings(max_examples=25, deadline=None)
@@ -202,3 +202,17 @@ def test_never_offers_or_accepts_below_reservation(seed, names, reservation, blo
             k = setup.party_names.index(offer.sender)
             u = setup.parties[k].profile.utility(offer.terms, setup.space)
             assert u >= reservation - 1e-9, (offer, u)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), names=st.tuples(st.sampled_from(NAMES), st.sampled_from(NAMES)))
+def test_rationales_reveal_no_private_numbers(seed, names):
+    """Rationales travel to the other party: no utilities, targets or reservations."""
+    import re
+
+    from negotiator.engine.protocol import run
+
+    setup = random_setup(seed, reservation=0.3)
+    result = run(setup, [make_strategy(n) for n in names], seed=seed)
+    for offer in result.state.history:
+        assert not re.search(r"\d\.\d", offer.rationale), offer.rationale
