@@ -21,6 +21,7 @@ from approvals.models import (
     DecisionKind,
     Delegation,
 )
+from negotiator.engine.policies import fmt_number
 from negotiator.models import Negotiation, Participant
 
 AUDITORS = "Auditors"
@@ -32,11 +33,7 @@ AUDITORS = "Auditors"
 
 
 def _group_ids(user) -> set[int]:
-    cached = getattr(user, "_approval_group_ids", None)
-    if cached is None:
-        cached = set(user.groups.values_list("pk", flat=True))
-        user._approval_group_ids = cached
-    return cached
+    return set(user.groups.values_list("pk", flat=True))
 
 
 def is_auditor(user) -> bool:
@@ -340,6 +337,13 @@ def _public_evidence(result: dict[str, Any], private_roles: Iterable[str]) -> di
     return result
 
 
+def _shown(value: Any) -> Any:
+    """Numbers as people write them (99,000; 0.25); anything else unchanged."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return fmt_number(value)
+    return value
+
+
 def request_detail(*, request: ApprovalRequest, user) -> dict[str, Any]:
     negotiation: Negotiation = request.negotiation
     participants = list(negotiation.participants.select_related("owner_group"))
@@ -365,6 +369,17 @@ def request_detail(*, request: ApprovalRequest, user) -> dict[str, Any]:
             }
         )
     reasons = request.reasons or {}
+    routes = [
+        {
+            **route,
+            "matched_items": [
+                (key.replace("_", " ").capitalize(), _shown(value))
+                for key, value in (route.get("matched") or {}).items()
+                if key not in ("terms", "policy_checks")
+            ],
+        }
+        for route in reasons.get("routes", [])
+    ]
     results = [_public_evidence(r, private_roles) for r in reasons.get("policy_results", [])]
     agreed_checks = []
     if agreed is not None:
@@ -376,9 +391,9 @@ def request_detail(*, request: ApprovalRequest, user) -> dict[str, Any]:
     decisions = list(request.decisions.select_related("user", "on_behalf_of"))
     permission = approval_permission(request=request, user=user)
     return {
-        "terms": [(k, v, units.get(k, "")) for k, v in terms.items()],
+        "terms": [(k, _shown(v), units.get(k, "")) for k, v in terms.items()],
         "parties": parties,
-        "routes": reasons.get("routes", []),
+        "routes": routes,
         "policy_results": results,
         "agreed_checks": agreed_checks,
         "offers": offers,

@@ -138,3 +138,14 @@ def test_opening_a_request_enqueues_the_notice_after_commit(
     with django_capture_on_commit_callbacks(execute=True):
         negotiation = agree()
     assert sent == [negotiation.approval_requests.get().pk]
+
+
+def test_the_command_runs_the_job_once(pending, mailoutbox):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("approvals_process_due", stdout=out)
+    assert "1 notified" in out.getvalue()
+    assert len(mailoutbox) == 1

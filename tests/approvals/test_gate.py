@@ -90,3 +90,40 @@ def test_several_routes_lowest_order_leads_and_the_strictest_four_eyes_rule_wins
     assert request.approvals_required == 2
     assert [r["name"] for r in request.reasons["routes"]] == ["Large", "Finance"]
     assert set(request.routes.values_list("name", flat=True)) == {"Large", "Finance"}
+
+
+def test_a_failed_escalate_check_anywhere_in_the_negotiation_matches_that_route(
+    agree, make_route, playbook
+):
+    from approvals.services import approval_routes_match
+    from negotiator import services as negotiator_services
+    from negotiator.models import Policy, PolicyCheck
+
+    negotiation = agree()  # no routes yet: approved automatically
+    route = make_route(condition_kind="escalate_policy", threshold=None)
+    assert approval_routes_match(negotiation=negotiation) == []
+    version = negotiator_services.policy_save(
+        policy=Policy(
+            name="Delivery SLA",
+            category="operational",
+            scope="playbook",
+            playbook=playbook,
+            kind="sla",
+            parameters={"issue": "delivery_days", "max": 20},
+            severity="escalate",
+        )
+    )
+    check = PolicyCheck.objects.create(
+        negotiation=negotiation,
+        policy_version=version,
+        round=3,
+        sender="seller",
+        stage="send",
+        terms={"delivery_days": 30},
+        passed=False,
+        severity="escalate",
+        message="delivery_days 30 exceeds the SLA of 20",
+    )
+    (match,) = approval_routes_match(negotiation=negotiation)
+    assert match.route == route
+    assert match.values == {"policy_checks": [check.pk]}

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def browser_page():
+def browser_page(monkeypatch):
     required = os.environ.get("NEGOTIATOR_BROWSER", "").lower() == "required"
     if not CHROMIUM.exists():
         if required:
@@ -46,7 +46,7 @@ def browser_page():
         pytest.skip("playwright is not installed")
     # Playwright's sync API runs an event loop in this thread; the ORM calls the
     # test makes between browser steps are still plain synchronous ones.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
