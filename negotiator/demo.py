@@ -39,8 +39,8 @@ PLAYBOOK_DIR = Path(settings.BASE_DIR) / "playbooks"
 PLAYBOOK_FILES = ("procurement.json", "saas.json", "media.json")
 DEMO_PREFIX = "Demo · "
 LIVE_TITLE = f"{DEMO_PREFIX}live: industrial components order"
-LIVE_PACE_SECONDS = 2.5
-LIVE_MAX_ROUNDS = 160
+LIVE_PACE_SECONDS = 3.0
+LIVE_MAX_ROUNDS = 60
 SEEDS_TO_TRY = range(1, 5)
 EXTRA_GROUPS = ("Procurement", "Sales", "Marketing")
 
@@ -232,7 +232,7 @@ def demo_load() -> str:
             overrides=services.LimitOverrides(
                 max_rounds=LIVE_MAX_ROUNDS, deadline_minutes=120, pace_seconds=LIVE_PACE_SECONDS
             ),
-            strategies={"buyer": "boulware", "seller": "boulware"},
+            strategies={"buyer": "default", "seller": "conceder"},
         )
         live = f"; live negotiation #{negotiation.pk} started at {LIVE_PACE_SECONDS:g}s per round"
     summary = f"{len(playbooks)} playbooks, {len(made)} new demo negotiations" + live

@@ -489,7 +489,13 @@ def parties_of(negotiation: Negotiation, user) -> list[PartyView]:
 
 
 def _check_outcome(check: PolicyCheck) -> str:
-    return "pass" if check.passed else check.severity
+    if check.passed:
+        return "pass"
+    # An approval threshold never stops an offer: it marks a deal a person must
+    # approve once agreed, so it is shown as such rather than as its severity.
+    if check.policy_version_id and check.policy_version.kind == "approval_threshold":
+        return "approval"
+    return check.severity
 
 
 def check_view(check: PolicyCheck, visible: frozenset[str]) -> CheckView:
@@ -571,6 +577,7 @@ def _offers_queryset(negotiation_id: int) -> QuerySet[Offer]:
         "message",
         "evidence",
         "policy_version__name",
+        "policy_version__kind",
     )
     return (
         Offer.objects.filter(negotiation_id=negotiation_id)
