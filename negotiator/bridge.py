@@ -57,12 +57,13 @@ def with_limits(
     setup: NegotiationSetup, *, max_rounds: int, deadline: str | None
 ) -> NegotiationSetup:
     """The same setup with one negotiation's limits, keeping the costly tables."""
+    for name in _SETUP_CACHED:
+        getattr(setup, name)  # compute once on the shared base
     if setup.max_rounds == max_rounds and setup.deadline == deadline:
         return setup
     copy = replace(setup, max_rounds=max_rounds, deadline=deadline)
     for name in _SETUP_CACHED:
-        if name in setup.__dict__:
-            copy.__dict__[name] = setup.__dict__[name]
+        copy.__dict__[name] = setup.__dict__[name]
     return copy
 
 

@@ -716,7 +716,7 @@ def negotiation_resume(
             # The engine stopped on escalation or stall; running again restarts
             # the stall window from this round.
             state = replace(state, status=Status.RUNNING, reason="", best_joint_round=state.round)
-            negotiation.engine_state = bridge.state_to_dict(state)
+            negotiation.engine_state = {**negotiation.engine_state, **bridge.state_to_dict(state)}
         negotiation.save(update_fields=["max_rounds", "deadline", "engine_state", "updated_at"])
         negotiation_transition(
             negotiation=negotiation,
@@ -1228,7 +1228,7 @@ def negotiation_reopen_after_changes(
                 round=used,
                 best_joint_round=used,
             )
-            negotiation.engine_state = bridge.state_to_dict(state)
+            negotiation.engine_state = {**negotiation.engine_state, **bridge.state_to_dict(state)}
         negotiation.agreed_terms = None
         negotiation.agreed_offer = None
         negotiation.deal_value = None
