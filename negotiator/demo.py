@@ -117,25 +117,64 @@ def playbooks_import() -> dict[str, Playbook]:
     return out
 
 
-def approval_route_ensure(playbook: Playbook | None) -> None:
-    """A route so that procurement agreements wait for an approver (when the
-    approvals app and its models are present and no route exists yet)."""
-    if playbook is None:
-        return
+# Each shipped playbook gets an approval route, so every demo agreement passes a
+# person; created only when no route exists yet (an admin's routes win).
+DEMO_ROUTES = (
+    (
+        "procurement.json",
+        "Component orders need an approver",
+        "Every procurement agreement waits for one approver.",
+    ),
+    (
+        "saas.json",
+        "SaaS contracts need an approver",
+        "Every SaaS contract agreement waits for one approver.",
+    ),
+    ("media.json", "Media buys need an approver", "Every media buy waits for one approver."),
+)
+
+
+def approval_routes_ensure(playbooks: dict[str, Playbook]) -> None:
     try:
         from approvals.models import ApprovalRoute, ConditionKind
     except ImportError:  # pragma: no cover
         return
     if ApprovalRoute.objects.exists():
         return
-    ApprovalRoute.objects.create(
-        name="Component orders need an approver",
-        description="Demo route: every procurement agreement waits for one approver.",
-        condition_kind=ConditionKind.PLAYBOOK,
-        playbook=playbook,
-        approver_group=Group.objects.get(name="Approvers"),
-        sla_hours=24,
-    )
+    approvers = Group.objects.get(name="Approvers")
+    for order, (filename, name, description) in enumerate(DEMO_ROUTES):
+        if filename in playbooks:
+            ApprovalRoute.objects.create(
+                name=name,
+                description=description,
+                condition_kind=ConditionKind.PLAYBOOK,
+                playbook=playbooks[filename],
+                approver_group=approvers,
+                sla_hours=24,
+                order=order,
+            )
+
+
+def approved_by_demo_approver(negotiation: Negotiation) -> Negotiation:
+    """Play the approver's part: approve the open request with a comment."""
+    try:
+        from approvals.models import ApprovalRequest
+        from approvals.services import approval_decide
+    except ImportError:  # pragma: no cover
+        return negotiation
+    approver = get_user_model().objects.filter(username="approver").first()
+    request = ApprovalRequest.objects.filter(negotiation=negotiation, status="pending").first()
+    if approver is None or request is None:
+        return negotiation
+    with _rounds_in_process():
+        approval_decide(
+            request=request,
+            user=approver,
+            decision="approve",
+            comment="Within budget and the fixed terms are unchanged. Approved.",
+        )
+    negotiation.refresh_from_db()
+    return negotiation
 
 
 def demo_user():
@@ -189,6 +228,11 @@ def negotiation_played(wanted: Wanted, playbook: Playbook, user) -> Negotiation 
                     ),
                 )
             negotiation = run_to_end(negotiation)
+        if (
+            negotiation.status == NegotiationStatus.PENDING_APPROVAL
+            and NegotiationStatus.APPROVED in wanted.statuses
+        ):
+            negotiation = approved_by_demo_approver(negotiation)
         if negotiation.status in wanted.statuses:
             return negotiation
         last = negotiation
@@ -209,7 +253,7 @@ def demo_load() -> str:
     playbooks = playbooks_import()
     if not playbooks:
         return "no playbooks found in playbooks/; nothing loaded"
-    approval_route_ensure(playbooks.get("procurement.json"))
+    approval_routes_ensure(playbooks)
     user = demo_user()
     made = []
     for wanted in WANTED:
