@@ -442,8 +442,8 @@ class OfferView:
 
     @property
     def verdict(self) -> str:
-        order = {"block": 3, "escalate": 2, "warn": 1, "pass": 0}
-        worst = max((order[c.outcome] for c in self.checks), default=0)
+        order = {"block": 4, "escalate": 3, "warn": 2, "approval": 1, "pass": 0}
+        worst = max((order.get(c.outcome, 0) for c in self.checks), default=0)
         return {v: k for k, v in order.items()}[worst]
 
     @property

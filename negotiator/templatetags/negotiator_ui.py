@@ -11,7 +11,18 @@ from django.utils import timezone
 
 register = template.Library()
 
-OUTCOME_LABELS = {"pass": "pass", "warn": "warn", "escalate": "escalate", "block": "block"}
+OUTCOME_LABELS = {
+    "pass": "pass",
+    "warn": "warn",
+    "escalate": "escalate",
+    "block": "block",
+    "approval": "needs approval",
+}
+
+
+@register.filter
+def outcome_label(outcome: str) -> str:
+    return OUTCOME_LABELS.get(outcome, outcome)
 
 
 @register.filter
