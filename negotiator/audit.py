@@ -64,16 +64,17 @@ def _lock_chain_head(chain: str) -> tuple[int, str]:
         # A signed 64-bit key from the chain name; a collision only serialises more.
         key = int.from_bytes(hashlib.blake2b(chain.encode(), digest_size=8).digest(), "big")
         with connection.cursor() as cursor:
+            # Two statements on purpose: a statement's snapshot is taken when it
+            # starts, so reading the head in the locking statement would see the
+            # chain as it was before the lock was granted, and fork it.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key - 2**63])
             cursor.execute(
-                "SELECT e.seq, e.hash FROM (SELECT pg_advisory_xact_lock(%s)) AS l "
-                "LEFT JOIN LATERAL (SELECT seq, hash FROM negotiator_auditevent "
-                "WHERE chain = %s ORDER BY seq DESC LIMIT 1) AS e ON true",
-                [key - 2**63, chain],
+                "SELECT seq, hash FROM negotiator_auditevent WHERE chain = %s "
+                "ORDER BY seq DESC LIMIT 1",
+                [chain],
             )
             row = cursor.fetchone()
-        if row and row[0] is not None:
-            return row[0], row[1]
-        return 0, GENESIS
+        return (row[0], row[1]) if row else (0, GENESIS)
     # SQLite serialises writers (IMMEDIATE transactions): a plain read suffices.
     last = AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
     return (last["seq"], last["hash"]) if last else (0, GENESIS)
