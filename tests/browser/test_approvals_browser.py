@@ -3,9 +3,6 @@ in Debian's Chromium driven by Playwright (never a downloaded browser)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.approvals.conftest import (  # noqa: F401 - fixtures shared with tests/approvals
@@ -17,46 +14,15 @@ from tests.approvals.conftest import (  # noqa: F401 - fixtures shared with test
     playbook,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-pytestmark = pytest.mark.browser
-
 
 @pytest.fixture
-def browser_page(monkeypatch):
-    required = os.environ.get("NEGOTIATOR_BROWSER", "").lower() == "required"
-    if not CHROMIUM.exists():
-        if required:
-            pytest.fail(f"NEGOTIATOR_BROWSER=required but {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is not installed")
+def browser_page(chromium):
+    page = chromium.new_page()
+    page.set_default_timeout(15_000)
     try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if required:
-            pytest.fail("NEGOTIATOR_BROWSER=required but playwright is not installed")
-        pytest.skip("playwright is not installed")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # test makes between browser steps are still plain synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            yield page
-        finally:
-            browser.close()
+        yield page
+    finally:
+        page.close()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,8 +10,6 @@ missing Chromium fails the run instead of skipping it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,49 +20,8 @@ from tests.conftest import REPO, celery_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
-CHROMIUM = os.environ.get("NEGOTIATOR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ARTIFACTS = REPO / "test-artifacts"
 PASSWORD = "browser-pass-1"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _sync_orm_beside_playwright():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # test makes around it are still plain synchronous code. Only for this module.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    required = os.environ.get("NEGOTIATOR_BROWSER", "").lower() == "required"
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        message = f"Chromium not found at {CHROMIUM}"
-        if required:
-            pytest.fail(message + " and NEGOTIATOR_BROWSER=required")
-        pytest.skip(message)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - it is in requirements.txt
-        if required:
-            pytest.fail(f"playwright is not installed: {exc}")
-        pytest.skip(f"playwright is not installed: {exc}")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @contextmanager
