@@ -58,16 +58,20 @@ def event_digest(
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+def chain_lock_key(chain: str) -> int:
+    """A signed 64-bit advisory-lock key from the chain name (a collision only
+    serialises more)."""
+    return int.from_bytes(hashlib.blake2b(chain.encode(), digest_size=8).digest(), "big") - 2**63
+
+
 def _lock_chain_head(chain: str) -> tuple[int, str]:
     """Lock the chain for this transaction and return its head (seq, hash)."""
     if connection.vendor == "postgresql":
-        # A signed 64-bit key from the chain name; a collision only serialises more.
-        key = int.from_bytes(hashlib.blake2b(chain.encode(), digest_size=8).digest(), "big")
         with connection.cursor() as cursor:
             # Two statements on purpose: a statement's snapshot is taken when it
             # starts, so reading the head in the locking statement would see the
             # chain as it was before the lock was granted, and fork it.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key - 2**63])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [chain_lock_key(chain)])
             cursor.execute(
                 "SELECT seq, hash FROM negotiator_auditevent WHERE chain = %s "
                 "ORDER BY seq DESC LIMIT 1",
@@ -103,11 +107,27 @@ def audit_append_many(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_append must run inside transaction.atomic()")
     chain = chain_of(negotiation)
-    seq, prev_hash = _lock_chain_head(chain)
+    head = _lock_chain_head(chain)
     negotiation_id = (
         negotiation if isinstance(negotiation, int) else getattr(negotiation, "pk", None)
     )
-    created_at = timezone.now()
+    rows = audit_build(
+        entries, chain=chain, negotiation_id=negotiation_id, head=head, created_at=timezone.now()
+    )
+    return AuditEvent.objects.bulk_create(rows)
+
+
+def audit_build(
+    entries: list[dict[str, Any]],
+    *,
+    chain: str,
+    negotiation_id: int | None,
+    head: tuple[int, str] | None,
+    created_at,
+) -> list[AuditEvent]:
+    """Unsaved events that continue the chain from ``head`` (seq, hash), which the
+    caller has read under the chain's lock (None: the chain is empty)."""
+    seq, prev_hash = head or (0, GENESIS)
     stamp = created_at.astimezone(UTC).isoformat()
     rows = []
     for entry in entries:
@@ -138,7 +158,7 @@ def audit_append_many(
             )
         )
         prev_hash = digest
-    return AuditEvent.objects.bulk_create(rows)
+    return rows
 
 
 @dataclass(frozen=True)

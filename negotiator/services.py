@@ -19,8 +19,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from negotiator import bridge
-from negotiator.audit import audit_append, audit_append_many, canonical_json
+from negotiator import bridge, round_store
+from negotiator.audit import audit_append, canonical_json
 from negotiator.engine import governance, measures
 from negotiator.engine import policies as engine_policies
 from negotiator.engine.protocol import EventKind, Status, initial_state, step
@@ -34,7 +34,6 @@ from negotiator.models import (
     Playbook,
     PlaybookVersion,
     Policy,
-    PolicyCheck,
     PolicyScope,
     PolicyVersion,
     WorkerHeartbeat,
@@ -438,16 +437,19 @@ def playbook_policy_versions(playbook: Playbook) -> list[PolicyVersion]:
     return [p.current_version for p in policies]
 
 
-_APPLICABLE_SQL = """
-    SELECT current_version_id FROM negotiator_policy
-    WHERE active AND current_version_id IS NOT NULL
-      AND (scope = 'all'
-           OR (scope IN ('playbook', 'role') AND playbook_id = %s)
-           OR (scope = 'negotiation' AND negotiation_id = %s))
-    ORDER BY id
-"""
 # Policy versions never change once written, so a worker may keep them.
 _VERSION_CACHE: dict[int, PolicyVersion] = {}
+
+
+def policy_versions_by_id(ids: Sequence[int]) -> list[PolicyVersion]:
+    """Policy versions in the given order, from the worker's cache where it can."""
+    missing = [pk for pk in ids if pk not in _VERSION_CACHE]
+    if missing:
+        if len(_VERSION_CACHE) > 10_000:
+            _VERSION_CACHE.clear()
+        for version in PolicyVersion.objects.filter(pk__in=missing):
+            _VERSION_CACHE[version.pk] = version
+    return [_VERSION_CACHE[pk] for pk in ids]
 
 
 def applicable_policy_versions(negotiation: Negotiation) -> list[PolicyVersion]:
@@ -456,15 +458,23 @@ def applicable_policy_versions(negotiation: Negotiation) -> list[PolicyVersion]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(_APPLICABLE_SQL, [negotiation.playbook_id, negotiation.pk])
+        cursor.execute(round_store.APPLICABLE_SQL, [negotiation.playbook_id, negotiation.pk])
         ids = [row[0] for row in cursor.fetchall()]
-    missing = [pk for pk in ids if pk not in _VERSION_CACHE]
-    if missing:
-        if len(_VERSION_CACHE) > 10_000:
-            _VERSION_CACHE.clear()
-        for version in PolicyVersion.objects.filter(pk__in=missing):
-            _VERSION_CACHE[version.pk] = version
-    return [_VERSION_CACHE[pk] for pk in ids]
+    return policy_versions_by_id(ids)
+
+
+# Playbook versions are immutable snapshots; a worker keeps the ones it runs.
+_PLAYBOOK_VERSIONS: dict[int, PlaybookVersion] = {}
+
+
+def _playbook_version(pk: int) -> PlaybookVersion:
+    version = _PLAYBOOK_VERSIONS.get(pk)
+    if version is None:
+        version = PlaybookVersion.objects.get(pk=pk)
+        if len(_PLAYBOOK_VERSIONS) > 1_000:
+            _PLAYBOOK_VERSIONS.clear()
+        _PLAYBOOK_VERSIONS[pk] = version
+    return version
 
 
 # A negotiation's participants (with their private profile copies) never change.
@@ -808,30 +818,28 @@ def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
     """Run one round if it is still due. Returns False when there was nothing to do
     (already run, negotiation not running): a duplicate or late task is a no-op."""
     with transaction.atomic():
-        # Compare-and-set claim: the row is locked only if it is still running at
-        # this round; a concurrent duplicate waits for the lock, then finds the
-        # round advanced and matches nothing.
-        negotiation = (
-            Negotiation.objects.select_for_update(of=("self",))
-            .select_related("playbook_version")
-            .filter(pk=negotiation_id, status=NegotiationStatus.RUNNING, current_round=round_number)
-            .first()
+        cached = _PARTICIPANTS.get(negotiation_id)
+        claimed = round_store.round_claim(
+            negotiation_id, round_number, offers_hint=len(cached) if cached else 2
         )
-        if negotiation is None:
+        if claimed is None:
             return False
-        _play_round(negotiation, round_number)
+        negotiation, reads = claimed
+        negotiation.playbook_version = _playbook_version(negotiation.playbook_version_id)
+        _play_round(negotiation, round_number, reads)
     return True
 
 
-def _play_round(negotiation: Negotiation, round_number: int) -> None:
+def _play_round(negotiation: Negotiation, round_number: int, reads) -> None:
     from negotiator import tasks
 
     participants = _participants_of(negotiation)
     by_role = {p.role: p for p in participants}
-    versions = applicable_policy_versions(negotiation)
+    versions = policy_versions_by_id(reads.policy_version_ids)
     setup = _setup_for(negotiation, participants, versions)
-    if negotiation.engine_state:
-        state = bridge.state_from_dict(negotiation.engine_state)
+    previous_state = negotiation.engine_state or {}
+    if previous_state:
+        state = bridge.state_from_dict(previous_state)
     else:
         state = initial_state(setup, seed=negotiation.seed)
     strategies = {
@@ -846,60 +854,64 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
     # Offers that were sent (the new tail of the history). Offers reply to the
     # previous round's, whose row ids the stored state remembers.
     sent = list(new_state.history[len(state.history) :])
-    reply_rows = dict((negotiation.engine_state or {}).get("offer_pks", {}))
-    space_utilities = {}
-    rows: list[Offer] = []
-    for offer in sent:
+    offers: list[dict[str, Any]] = []
+    for index, offer in enumerate(sent):
         terms = dict(offer.terms)
-        if terms:
-            space_utilities = {
-                role: round(table_utility(setup, role, terms), 6) for role in by_role
-            }
-        else:
-            space_utilities = {}
-        row = Offer(
-            negotiation=negotiation,
-            round=round_number,
-            sender=offer.sender,
-            performative=str(offer.performative),
-            terms=terms,
-            fixed_terms_hash=offer.fixed_terms_hash,
-            expires_at_round=offer.expires_at_round,
-            expires_at=offer.expires_at,
-            assumptions=list(offer.assumptions),
-            dependencies=list(offer.dependencies),
-            in_reply_to_id=reply_rows.get(offer.in_reply_to),
-            version=offer.version,
-            rationale=offer.rationale,
-            engine_id=offer.id,
-            utilities=space_utilities,
+        utilities = (
+            {role: round(table_utility(setup, role, terms), 6) for role in by_role}
+            if terms
+            else {}
         )
-        row.save()
-        reply_rows[offer.id] = row.pk
-        rows.append(row)
-    row_by_engine_id = {r.engine_id: r for r in rows}
+        offers.append(
+            {
+                "negotiation_id": negotiation.pk,
+                "round": round_number,
+                "sender": offer.sender,
+                "performative": str(offer.performative),
+                "terms": terms,
+                "fixed_terms_hash": offer.fixed_terms_hash,
+                "expires_at_round": offer.expires_at_round,
+                "expires_at": offer.expires_at,
+                "assumptions": list(offer.assumptions),
+                "dependencies": list(offer.dependencies),
+                "in_reply_to_engine": offer.in_reply_to,
+                "version": offer.version,
+                "rationale": offer.rationale,
+                "engine_id": offer.id,
+                "utilities": utilities,
+                "created_at": now,
+                **({"known_ids": previous_state.get("offer_pks", {})} if index == 0 else {}),
+            }
+        )
+    round_store.assign_offer_ids(reads, offers)
+    offer_id_by_engine_id = {o["engine_id"]: o["id"] for o in offers}
 
-    checks: list[PolicyCheck] = []
+    checks: list[dict[str, Any]] = []
     records = gate.take()
     for record in records:
-        row = row_by_engine_id.get(record.offer.id) if record.verdict != "block" else None
+        offer_id = (
+            offer_id_by_engine_id.get(record.offer.id) if record.verdict != "block" else None
+        )
+        terms = dict(record.offer.terms)
         for res in record.results:
             checks.append(
-                PolicyCheck(
-                    negotiation=negotiation,
-                    offer=row,
-                    policy_version=versions_by_key[(res.policy_id, res.policy_version)],
-                    round=round_number,
-                    sender=record.party,
-                    stage=record.stage,
-                    terms=dict(record.offer.terms),
-                    passed=res.passed,
-                    severity=str(res.severity),
-                    message=res.message,
-                    evidence=engine_policies.check_result_to_dict(res)["evidence"],
-                )
+                {
+                    "negotiation_id": negotiation.pk,
+                    "offer_id": offer_id,
+                    "policy_version_id": versions_by_key[
+                        (res.policy_id, res.policy_version)
+                    ].pk,
+                    "round": round_number,
+                    "sender": record.party,
+                    "stage": record.stage,
+                    "terms": terms,
+                    "passed": res.passed,
+                    "severity": str(res.severity),
+                    "message": res.message,
+                    "evidence": engine_policies.check_result_to_dict(res)["evidence"],
+                    "created_at": now,
+                }
             )
-    PolicyCheck.objects.bulk_create(checks)
 
     # Audit: every check (with the offer it judged, blocked attempts included),
     # then every offer sent, appended to the chain in one go.
@@ -932,28 +944,28 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
                 },
             }
         )
-    for row in rows:
+    for offer in offers:
         entries.append(
             {
-                "kind": f"offer.{row.performative}",
-                "actor": f"agent:{row.sender}",
+                "kind": f"offer.{offer['performative']}",
+                "actor": f"agent:{offer['sender']}",
                 "payload": {
-                    "offer_id": row.pk,
-                    "engine_id": row.engine_id,
-                    "round": row.round,
-                    "performative": row.performative,
-                    "terms": row.terms,
-                    "fixed_terms_hash": row.fixed_terms_hash,
-                    "expires_at_round": row.expires_at_round,
-                    "in_reply_to": row.in_reply_to_id,
-                    "rationale": row.rationale,
+                    "offer_id": offer["id"],
+                    "engine_id": offer["engine_id"],
+                    "round": offer["round"],
+                    "performative": offer["performative"],
+                    "terms": offer["terms"],
+                    "fixed_terms_hash": offer["fixed_terms_hash"],
+                    "expires_at_round": offer["expires_at_round"],
+                    "in_reply_to": offer["in_reply_to_id"],
+                    "rationale": offer["rationale"],
                 },
             }
         )
     # A configuration change that affects this negotiation (a policy edited,
     # added or switched off) is recorded in its own chain when it takes effect.
     in_force = sorted(v.pk for v in versions)
-    previous = (negotiation.engine_state or {}).get("policy_versions")
+    previous = previous_state.get("policy_versions")
     if previous != in_force:
         entries.insert(
             0,
@@ -970,18 +982,19 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
                 },
             },
         )
-    if entries:
-        audit_append_many(entries, negotiation=negotiation)
 
-    negotiation.engine_state = {
-        **bridge.state_to_dict(new_state),
-        "offer_pks": {r.engine_id: r.pk for r in rows},
-        "policy_versions": in_force,
-    }
-    negotiation.current_round = round_number + 1
-    negotiation.last_progress_at = now
-    negotiation.save(
-        update_fields=["engine_state", "current_round", "last_progress_at", "updated_at"]
+    round_store.round_write(
+        negotiation,
+        reads,
+        offers=offers,
+        checks=checks,
+        audit_entries=entries,
+        engine_state={
+            **bridge.state_to_dict(new_state),
+            "offer_pks": dict(offer_id_by_engine_id),
+            "policy_versions": in_force,
+        },
+        now=now,
     )
 
     if new_state.status == Status.RUNNING:
@@ -989,7 +1002,7 @@ def _play_round(negotiation: Negotiation, round_number: int) -> None:
             negotiation.pk, negotiation.current_round, countdown=negotiation.pace_seconds
         )
         return
-    _finish(negotiation, new_state, result.events, rows)
+    _finish(negotiation, new_state, result.events)
 
 
 def table_utility(setup, role: str, terms: Mapping[str, Any]) -> float:
@@ -999,7 +1012,7 @@ def table_utility(setup, role: str, terms: Mapping[str, Any]) -> float:
     raise KeyError(role)
 
 
-def _finish(negotiation: Negotiation, state, events, rows: Sequence[Offer]) -> None:
+def _finish(negotiation: Negotiation, state, events) -> None:
     reason = state.reason
     if state.status == Status.AGREED:
         agreed_terms = dict(state.agreement or {})

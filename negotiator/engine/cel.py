@@ -47,7 +47,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -244,17 +244,20 @@ def build_activation(
     role: str = "",
     deal: Mapping[str, Any] | None = None,
     stage: str = "send",
+    names: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """The variables a rule sees, as CEL values. ``deal`` drops unknown (None) measures."""
-    deal_known = {k: v for k, v in (deal or {}).items() if v is not None}
-    return {
-        "terms": to_cel(dict(terms)),
-        "fixed": to_cel(dict(fixed or {})),
-        "profile": to_cel(dict(profile or {})),
-        "role": celtypes.StringType(role),
-        "deal": to_cel(deal_known),
-        "stage": celtypes.StringType(stage),
+    """The variables a rule sees, as CEL values. ``deal`` drops unknown (None) measures.
+    With ``names`` (a rule's identifiers), only those variables are converted."""
+    makers = {
+        "terms": lambda: to_cel(dict(terms)),
+        "fixed": lambda: to_cel(dict(fixed or {})),
+        "profile": lambda: to_cel(dict(profile or {})),
+        "role": lambda: celtypes.StringType(role),
+        "deal": lambda: to_cel({k: v for k, v in (deal or {}).items() if v is not None}),
+        "stage": lambda: celtypes.StringType(stage),
     }
+    wanted = makers if names is None else [n for n in makers if n in names]
+    return {name: makers[name]() for name in wanted}
 
 
 def _error_text(exc: BaseException) -> str:

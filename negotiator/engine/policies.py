@@ -470,6 +470,7 @@ def _check_expression(offer: OfferLike, p: Mapping[str, Any], ctx: CheckContext)
         role=ctx.sender_role,
         deal={"value": ctx.deal_value, "risk": ctx.deal_risk},
         stage=ctx.stage,
+        names=rule.shape.identifiers,
     )
     outcome = rule.evaluate(variables, bounds=EXPRESSION_BOUNDS)
     evidence["terms"] = _plain(dict(offer.terms))

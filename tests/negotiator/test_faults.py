@@ -116,7 +116,7 @@ def test_concurrent_runs_of_one_round_leave_the_rows_of_one_run(procurement):
 def test_losing_the_database_connection_mid_round_leaves_no_partial_writes(
     procurement, monkeypatch
 ):
-    from negotiator import audit as audit_module
+    from negotiator import round_store
     from negotiator.tasks import run_round
 
     negotiation = services.negotiation_create(playbook=procurement, seed=5, start=False)
@@ -128,13 +128,15 @@ def test_losing_the_database_connection_mid_round_leaves_no_partial_writes(
         "events": AuditEvent.objects.count(),
     }
 
-    real_append = audit_module.audit_append_many
+    real_write = round_store.round_write
     calls = {"n": 0}
 
-    def append_then_lose_connection(*args, **kwargs):
+    def write_then_lose_connection(*args, **kwargs):
+        # The round has sent its offers, checks, audit events and new state;
+        # before it commits, the server drops the connection.
+        real_write(*args, **kwargs)
         calls["n"] += 1
         if calls["n"] == 1:
-            # The round has written offers and checks; now the server drops us.
             pid = connection.connection.info.backend_pid
             with (
                 connections["default"]
@@ -142,12 +144,11 @@ def test_losing_the_database_connection_mid_round_leaves_no_partial_writes(
                 .cursor() as killer
             ):
                 killer.execute("SELECT pg_terminate_backend(%s)", [pid])
-        return real_append(*args, **kwargs)
 
-    monkeypatch.setattr(services, "audit_append_many", append_then_lose_connection)
+    monkeypatch.setattr(round_store, "round_write", write_then_lose_connection)
     with pytest.raises(OperationalError):
         services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=1)
-    monkeypatch.setattr(services, "audit_append_many", real_append)
+    monkeypatch.setattr(round_store, "round_write", real_write)
     connection.close()  # what Celery's Django fixup does before the retry runs
 
     assert Offer.objects.count() == before["offers"]

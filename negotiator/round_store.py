@@ -1,0 +1,317 @@
+"""Reading and writing one round: the hot path of every negotiation.
+
+A round reads the policies in force and the head of the negotiation's audit
+chain, then writes one or two offers, a policy check per policy per attempt, a
+few audit events and the negotiation's new engine state. Through the ORM that
+is about ten statements, each its own network round trip wrapped in model
+machinery, which made the database half of a round's cost (issue 5, the
+throughput benchmark).
+
+On PostgreSQL this module sends the same statements in two pipelined batches
+(psycopg pipeline mode, server-side binding, statements prepared after a few
+runs): one batch of reads before the engine step, one batch of writes after it.
+Offer ids are reserved from the table's sequence in the first batch, so an offer
+can reply to one sent earlier in the same round and checks and audit events can
+name their offer before anything is inserted. Any other database (the embedded
+SQLite default) takes the ORM path below; both paths write the same rows
+(tests/negotiator/test_round_store.py runs one negotiation down each).
+
+Everything here runs inside the caller's transaction; errors from the raw
+cursor are wrapped into Django's database exceptions, so the round task's
+retry-on-OperationalError covers both paths.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+
+from negotiator.audit import audit_append_many, audit_build, chain_lock_key, chain_of
+from negotiator.models import AuditEvent, Negotiation, NegotiationStatus, Offer, PolicyCheck
+
+# Active policies whose current version applies to a negotiation.
+APPLICABLE_SQL = """
+    SELECT current_version_id FROM negotiator_policy
+    WHERE active AND current_version_id IS NOT NULL
+      AND (scope = 'all'
+           OR (scope IN ('playbook', 'role') AND playbook_id = %s)
+           OR (scope = 'negotiation' AND negotiation_id = %s))
+    ORDER BY id
+"""
+
+OFFER_FIELDS = (
+    "id",
+    "negotiation_id",
+    "round",
+    "sender",
+    "performative",
+    "terms",
+    "fixed_terms_hash",
+    "expires_at_round",
+    "expires_at",
+    "assumptions",
+    "dependencies",
+    "in_reply_to_id",
+    "version",
+    "rationale",
+    "engine_id",
+    "utilities",
+    "created_at",
+)
+CHECK_FIELDS = (
+    "negotiation_id",
+    "offer_id",
+    "policy_version_id",
+    "round",
+    "sender",
+    "stage",
+    "terms",
+    "passed",
+    "severity",
+    "message",
+    "evidence",
+    "created_at",
+)
+AUDIT_FIELDS = (
+    "chain",
+    "negotiation_id",
+    "seq",
+    "kind",
+    "actor",
+    "user_id",
+    "created_at",
+    "payload_json",
+    "prev_hash",
+    "hash",
+)
+
+
+def uses_pipeline() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@dataclass
+class RoundReads:
+    """What a round reads before the engine step."""
+
+    policy_version_ids: list[int]
+    # PostgreSQL only: the chain head (seq, hash), locked for this transaction,
+    # and offer ids reserved from the sequence.
+    chain_head: tuple[int, str] | None = None
+    offer_ids: list[int] | None = None
+
+
+def _insert_sql(model, fields: Sequence[str]) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(f).column) for f in fields)
+    json_fields = {
+        f for f in fields if model._meta.get_field(f).get_internal_type() == "JSONField"
+    }
+    values = ", ".join("%s::jsonb" if f in json_fields else "%s" for f in fields)
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
+
+
+_SQL: dict[str, str] = {}
+
+
+def _sql(name: str) -> str:
+    """Statements built once from the models' metadata."""
+    if not _SQL:
+        quote = connection.ops.quote_name
+        _SQL["offer"] = _insert_sql(Offer, OFFER_FIELDS)
+        _SQL["check"] = _insert_sql(PolicyCheck, CHECK_FIELDS)
+        _SQL["audit"] = _insert_sql(AuditEvent, AUDIT_FIELDS)
+        _SQL["offer_ids"] = (
+            f"SELECT nextval(pg_get_serial_sequence('{Offer._meta.db_table}', 'id')) "
+            "FROM generate_series(1, %s)"
+        )
+        _SQL["head"] = (
+            f"SELECT seq, hash FROM {quote(AuditEvent._meta.db_table)} WHERE chain = %s "
+            "ORDER BY seq DESC LIMIT 1"
+        )
+        table = quote(Negotiation._meta.db_table)
+        columns = ", ".join(quote(f.column) for f in _negotiation_columns())
+        _SQL["claim"] = (
+            f"SELECT {columns} FROM {table} WHERE id = %s AND status = %s "
+            "AND current_round = %s FOR UPDATE"
+        )
+        _SQL["applicable"] = APPLICABLE_SQL.replace(
+            "playbook_id = %s", f"playbook_id = (SELECT playbook_id FROM {table} WHERE id = %s)"
+        )
+        _SQL["negotiation"] = (
+            f"UPDATE {quote(Negotiation._meta.db_table)} SET engine_state = %s::jsonb, "
+            "current_round = %s, last_progress_at = %s, updated_at = %s WHERE id = %s"
+        )
+    return _SQL[name]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _cursor():
+    import psycopg
+
+    connection.ensure_connection()
+    # Server-side binding (Django's own cursors bind on the client), so the
+    # statements are prepared by the server after a few executions.
+    return psycopg.Cursor(connection.connection)
+
+
+def _claim_orm(negotiation_id: int, round_number: int) -> Negotiation | None:
+    return (
+        Negotiation.objects.select_for_update()
+        .filter(pk=negotiation_id, status=NegotiationStatus.RUNNING, current_round=round_number)
+        .first()
+    )
+
+
+def round_claim(
+    negotiation_id: int, round_number: int, *, offers_hint: int = 2
+) -> tuple[Negotiation, RoundReads] | None:
+    """Claim a round by compare-and-set and read what it needs.
+
+    The negotiation row is locked only if it is still running at this round; a
+    concurrent duplicate waits for the lock, then matches nothing (None). On
+    PostgreSQL the claim, the policy versions in force, the audit chain's lock
+    and head, and ids for ``offers_hint`` offers travel in one round trip; a
+    failed claim rolls back with the caller's transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("round_claim must run inside transaction.atomic()")
+    if not uses_pipeline():
+        negotiation = _claim_orm(negotiation_id, round_number)
+        if negotiation is None:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(APPLICABLE_SQL, [negotiation.playbook_id, negotiation.pk])
+            return negotiation, RoundReads([row[0] for row in cursor.fetchall()])
+    chain = chain_of(negotiation_id)
+    with connection.wrap_database_errors:
+        claim, versions, lock, head, ids = (_cursor() for _ in range(5))
+        with connection.connection.pipeline():
+            claim.execute(_sql("claim"), [negotiation_id, NegotiationStatus.RUNNING, round_number])
+            versions.execute(_sql("applicable"), [negotiation_id, negotiation_id])
+            # The lock and the head read stay two statements: a statement's
+            # snapshot is taken when it starts, and the head must be read after
+            # the lock is granted (see audit._lock_chain_head).
+            lock.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [chain_lock_key(chain)])
+            head.execute(_sql("head"), [chain])
+            ids.execute(_sql("offer_ids"), [max(offers_hint, 1)])
+        row = claim.fetchone()
+        if row is None:
+            return None
+        version_ids = [r[0] for r in versions.fetchall()]
+        head_row = head.fetchone()
+        offer_ids = [r[0] for r in ids.fetchall()]
+    negotiation = _negotiation_from_row(row)
+    return negotiation, RoundReads(
+        policy_version_ids=version_ids,
+        chain_head=(head_row[0], head_row[1]) if head_row else None,
+        offer_ids=offer_ids,
+    )
+
+
+def _negotiation_columns() -> list:
+    return list(Negotiation._meta.concrete_fields)
+
+
+def _negotiation_from_row(row: Sequence[Any]) -> Negotiation:
+    """A model instance from the claim's raw row, converted as the ORM would."""
+    values = []
+    for field, value in zip(_negotiation_columns(), row, strict=True):
+        if value is not None and hasattr(field, "from_db_value"):
+            value = field.from_db_value(value, None, connection)
+        values.append(value)
+    return Negotiation.from_db(
+        connection.alias, [f.attname for f in _negotiation_columns()], values
+    )
+
+
+def _more_offer_ids(count: int) -> list[int]:
+    with connection.wrap_database_errors:
+        cursor = _cursor()
+        cursor.execute(_sql("offer_ids"), [count])
+        return [r[0] for r in cursor.fetchall()]
+
+
+def assign_offer_ids(reads: RoundReads, offers: list[dict[str, Any]]) -> None:
+    """Give each new offer its id and resolve replies to offers of this round.
+
+    Each offer dict carries ``in_reply_to_engine`` (the engine id it replies to)
+    and ``known_ids`` maps earlier offers' engine ids to row ids. On PostgreSQL
+    the ids come from the reservation; elsewhere the offers are inserted here,
+    one by one, and take the database's ids."""
+    known: dict[str, int] = {}
+    for index, offer in enumerate(offers):
+        known.update(offer.pop("known_ids", {}))
+        offer["in_reply_to_id"] = known.get(offer.pop("in_reply_to_engine", None) or "")
+        if reads.offer_ids is not None:
+            if index >= len(reads.offer_ids):  # more offers than the hint reserved
+                reads.offer_ids += _more_offer_ids(len(offers) - len(reads.offer_ids))
+            offer["id"] = reads.offer_ids[index]
+        else:
+            row = Offer(**{k: v for k, v in offer.items() if k != "id"})
+            row.save(force_insert=True)
+            offer["id"] = row.pk
+            offer["created_at"] = row.created_at
+        known[offer["engine_id"]] = offer["id"]
+
+
+def round_write(
+    negotiation: Negotiation,
+    reads: RoundReads,
+    *,
+    offers: Iterable[Mapping[str, Any]],
+    checks: Iterable[Mapping[str, Any]],
+    audit_entries: list[dict[str, Any]],
+    engine_state: dict[str, Any],
+    now,
+) -> None:
+    """Write the round's rows and the negotiation's new state (one round trip on
+    PostgreSQL; the caller's transaction commits them)."""
+    negotiation.engine_state = engine_state
+    negotiation.current_round += 1
+    negotiation.last_progress_at = now
+    negotiation.updated_at = now
+    if not uses_pipeline():
+        PolicyCheck.objects.bulk_create([PolicyCheck(**c) for c in checks])
+        if audit_entries:
+            audit_append_many(audit_entries, negotiation=negotiation)
+        negotiation.save(
+            update_fields=["engine_state", "current_round", "last_progress_at", "updated_at"]
+        )
+        return
+    chain = chain_of(negotiation)
+    events = audit_build(
+        audit_entries,
+        chain=chain,
+        negotiation_id=negotiation.pk,
+        head=reads.chain_head,
+        created_at=now,
+    )
+    json_offer = {"terms", "assumptions", "dependencies", "utilities"}
+    json_check = {"terms", "evidence"}
+    offer_rows = [
+        [_dumps(o[f]) if f in json_offer else o[f] for f in OFFER_FIELDS] for o in offers
+    ]
+    check_rows = [
+        [_dumps(c[f]) if f in json_check else c[f] for f in CHECK_FIELDS] for c in checks
+    ]
+    audit_rows = [[getattr(e, f) for f in AUDIT_FIELDS] for e in events]
+    with connection.wrap_database_errors:
+        cursor = _cursor()
+        with connection.connection.pipeline():
+            if offer_rows:
+                cursor.executemany(_sql("offer"), offer_rows)
+            if check_rows:
+                cursor.executemany(_sql("check"), check_rows)
+            if audit_rows:
+                cursor.executemany(_sql("audit"), audit_rows)
+            cursor.execute(
+                _sql("negotiation"),
+                [_dumps(engine_state), negotiation.current_round, now, now, negotiation.pk],
+            )

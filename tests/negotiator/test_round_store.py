@@ -1,0 +1,125 @@
+"""The round's two write paths (pipelined raw SQL on PostgreSQL, the ORM elsewhere)
+write the same rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from negotiator import round_store, services
+from negotiator.audit import audit_verify_chain, chain_of
+from negotiator.models import AuditEvent, Offer, PolicyCheck
+from tests.negotiator.conftest import run_to_end
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot(negotiation) -> dict:
+    """A negotiation's rows with database ids replaced by positions."""
+    offers = list(Offer.objects.filter(negotiation=negotiation).order_by("round", "id"))
+    position = {o.pk: i for i, o in enumerate(offers)}
+    checks = PolicyCheck.objects.filter(negotiation=negotiation).order_by("id")
+    events = AuditEvent.objects.filter(chain=chain_of(negotiation)).order_by("seq")
+    return {
+        "status": negotiation.status,
+        "agreed_terms": negotiation.agreed_terms,
+        "agreed_offer": position.get(negotiation.agreed_offer_id),
+        "offers": [
+            (
+                o.round,
+                o.sender,
+                o.performative,
+                o.terms,
+                o.fixed_terms_hash,
+                o.expires_at_round,
+                o.assumptions,
+                o.dependencies,
+                position.get(o.in_reply_to_id),
+                o.version,
+                o.rationale,
+                o.utilities,
+            )
+            for o in offers
+        ],
+        "checks": [
+            (
+                position.get(c.offer_id),
+                c.policy_version_id,
+                c.round,
+                c.sender,
+                c.stage,
+                c.terms,
+                c.passed,
+                c.severity,
+                c.message,
+                c.evidence,
+            )
+            for c in checks
+        ],
+        "events": [
+            (e.seq, e.kind, e.actor, _without_ids(e.payload, position)) for e in events
+        ],
+        "state_rounds": negotiation.engine_state["round"],
+        "history": len(negotiation.engine_state["history"]),
+    }
+
+
+def _without_ids(payload: dict, position: dict) -> dict:
+    out = dict(payload)
+    for key in ("offer_id", "in_reply_to"):
+        if out.get(key) is not None:
+            out[key] = position.get(out[key], "?")
+    out.pop("negotiation_id", None)
+    out.pop("negotiation", None)  # the plan names its negotiation and its times
+    if isinstance(out.get("when"), dict):
+        out["when"] = {k: v for k, v in out["when"].items() if not k.endswith("ed_at")}
+    out.pop("request_id", None)
+    return out
+
+
+def test_pipelined_and_orm_paths_write_the_same_rows(procurement, monkeypatch):
+    fast = services.negotiation_create(playbook=procurement, seed=11)
+    fast = run_to_end(fast)
+
+    monkeypatch.setattr(round_store, "uses_pipeline", lambda: False)
+    slow = services.negotiation_create(playbook=procurement, seed=11)
+    slow = run_to_end(slow)
+
+    assert fast.current_round > 3
+    a, b = snapshot(fast), snapshot(slow)
+    assert a["offers"] == b["offers"]
+    assert a["checks"] == b["checks"]
+    assert [e[:3] for e in a["events"]] == [e[:3] for e in b["events"]]
+    assert a["events"] == b["events"]
+    assert a == b
+    for negotiation in (fast, slow):
+        assert audit_verify_chain(chain_of(negotiation)).ok
+
+
+def test_a_claim_that_does_not_match_changes_nothing(procurement):
+    negotiation = services.negotiation_create(playbook=procurement, seed=3)
+    assert services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    counts = (Offer.objects.count(), PolicyCheck.objects.count(), AuditEvent.objects.count())
+    # A late duplicate of round 0, and a round from the future: no-ops.
+    assert not services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    assert not services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=5)
+    assert (Offer.objects.count(), PolicyCheck.objects.count(), AuditEvent.objects.count()) == (
+        counts
+    )
+
+
+def test_offers_beyond_the_reserved_ids_get_more(procurement, monkeypatch):
+    """The claim reserves ids for the offers it expects; a round that sends more
+    takes further ids instead of failing."""
+    negotiation = services.negotiation_create(playbook=procurement, seed=4)
+    services._PARTICIPANTS.pop(negotiation.pk, None)
+    real_claim = round_store.round_claim
+
+    def claim_reserving_one(*args, **kwargs):
+        return real_claim(*args, **{**kwargs, "offers_hint": 1})
+
+    monkeypatch.setattr(round_store, "round_claim", claim_reserving_one)
+    assert services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    offers = list(Offer.objects.filter(negotiation=negotiation).order_by("id"))
+    assert len(offers) == 2
+    assert len({o.pk for o in offers}) == 2
+    assert offers[1].in_reply_to_id in (None, offers[0].pk)
