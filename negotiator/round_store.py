@@ -108,9 +108,7 @@ class RoundReads:
 def _insert_sql(model, fields: Sequence[str]) -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(model._meta.get_field(f).column) for f in fields)
-    json_fields = {
-        f for f in fields if model._meta.get_field(f).get_internal_type() == "JSONField"
-    }
+    json_fields = {f for f in fields if model._meta.get_field(f).get_internal_type() == "JSONField"}
     values = ", ".join("%s::jsonb" if f in json_fields else "%s" for f in fields)
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
 
@@ -295,12 +293,8 @@ def round_write(
     )
     json_offer = {"terms", "assumptions", "dependencies", "utilities"}
     json_check = {"terms", "evidence"}
-    offer_rows = [
-        [_dumps(o[f]) if f in json_offer else o[f] for f in OFFER_FIELDS] for o in offers
-    ]
-    check_rows = [
-        [_dumps(c[f]) if f in json_check else c[f] for f in CHECK_FIELDS] for c in checks
-    ]
+    offer_rows = [[_dumps(o[f]) if f in json_offer else o[f] for f in OFFER_FIELDS] for o in offers]
+    check_rows = [[_dumps(c[f]) if f in json_check else c[f] for f in CHECK_FIELDS] for c in checks]
     audit_rows = [[getattr(e, f) for f in AUDIT_FIELDS] for e in events]
     with connection.wrap_database_errors:
         cursor = _cursor()

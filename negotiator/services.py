@@ -858,9 +858,7 @@ def _play_round(negotiation: Negotiation, round_number: int, reads) -> None:
     for index, offer in enumerate(sent):
         terms = dict(offer.terms)
         utilities = (
-            {role: round(table_utility(setup, role, terms), 6) for role in by_role}
-            if terms
-            else {}
+            {role: round(table_utility(setup, role, terms), 6) for role in by_role} if terms else {}
         )
         offers.append(
             {
@@ -889,18 +887,14 @@ def _play_round(negotiation: Negotiation, round_number: int, reads) -> None:
     checks: list[dict[str, Any]] = []
     records = gate.take()
     for record in records:
-        offer_id = (
-            offer_id_by_engine_id.get(record.offer.id) if record.verdict != "block" else None
-        )
+        offer_id = offer_id_by_engine_id.get(record.offer.id) if record.verdict != "block" else None
         terms = dict(record.offer.terms)
         for res in record.results:
             checks.append(
                 {
                     "negotiation_id": negotiation.pk,
                     "offer_id": offer_id,
-                    "policy_version_id": versions_by_key[
-                        (res.policy_id, res.policy_version)
-                    ].pk,
+                    "policy_version_id": versions_by_key[(res.policy_id, res.policy_version)].pk,
                     "round": round_number,
                     "sender": record.party,
                     "stage": record.stage,

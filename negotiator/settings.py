@@ -259,6 +259,12 @@ CELERY_TASK_IGNORE_RESULT = True  # tasks write their results to the database
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each
+# task unless this is set: a new PostgreSQL connection per round (a backend
+# fork, authentication, statements prepared again) doubled a round's time.
+# Connections are kept for this many tasks; negotiator.celery closes unusable or
+# expired ones around each task, as Django does around each request.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE

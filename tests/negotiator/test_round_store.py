@@ -55,9 +55,7 @@ def snapshot(negotiation) -> dict:
             )
             for c in checks
         ],
-        "events": [
-            (e.seq, e.kind, e.actor, _without_ids(e.payload, position)) for e in events
-        ],
+        "events": [(e.seq, e.kind, e.actor, _without_ids(e.payload, position)) for e in events],
         "state_rounds": negotiation.engine_state["round"],
         "history": len(negotiation.engine_state["history"]),
     }

@@ -84,3 +84,58 @@ def test_embedded_default_needs_no_server(tmp_path):
         wait_for(landed, timeout=60, interval=0.5)
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
     assert shlex.split(_procfile_command("worker"))[0] == "celery"
+
+
+def test_worker_keeps_one_database_connection_across_rounds(procurement, worker_env, tmp_path):
+    """Celery's Django fixup would open a new PostgreSQL connection for every task
+    (every round); CELERY_DB_REUSE_MAX keeps it. Sample the worker's backends while
+    negotiations run: one connection serves them all."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from negotiator import services
+    from negotiator.models import FINAL_STATUSES, Negotiation
+
+    name = f"negotiator-test-{uuid.uuid4().hex[:8]}"
+    separator = "&" if "?" in worker_env["DATABASE_URL"] else "?"
+    env = {
+        **worker_env,
+        "DATABASE_URL": f"{worker_env['DATABASE_URL']}{separator}application_name={name}",
+    }
+    pids: set[int] = set()
+    done = threading.Event()
+
+    def sample() -> None:
+        import psycopg
+
+        dsn = worker_env["DATABASE_URL"]
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while not done.is_set():
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [name]
+                ).fetchall()
+                pids.update(row[0] for row in rows)
+                time.sleep(0.01)
+
+    ids = [services.negotiation_create(playbook=procurement, seed=i).pk for i in range(3)]
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        with celery_worker(tmp_path, env):
+            wait_for(
+                lambda: (
+                    Negotiation.objects.filter(pk__in=ids, status__in=FINAL_STATUSES).count()
+                    == len(ids)
+                ),
+                timeout=120,
+            )
+    finally:
+        done.set()
+        sampler.join(timeout=5)
+    rounds = sum(n.current_round for n in Negotiation.objects.filter(pk__in=ids))
+    assert rounds > 30
+    assert pids, "the sampler never saw the worker's connection"
+    assert len(pids) <= 2, f"{len(pids)} connections for {rounds} rounds"
+    connection.close()
