@@ -380,9 +380,11 @@ class Negotiation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # The sweeper: status='running' AND last_progress_at < now - threshold.
-            models.Index(fields=["status", "last_progress_at"], name="negotiation_sweep_idx"),
-            # The list page: filter by status, newest first.
+            # The list page: filter by status, newest first. The sweeper finds
+            # running negotiations through it too. No index covers the columns
+            # every round updates (current_round, last_progress_at, engine_state,
+            # updated_at), so PostgreSQL can update the row in place (a HOT
+            # update) instead of adding an entry to every index each round.
             models.Index(fields=["status", "-created_at"], name="negotiation_list_idx"),
         ]
 
