@@ -5,7 +5,9 @@ playbook, with all its policies, through W worker processes (default 2), and
 prints: offers committed per second, negotiations per minute, p50/p95 round
 latency, worker RSS at start and end, and — measured in the same run — the
 rate of single-row insert transactions PostgreSQL itself sustains here (the
-ceiling for one committed round).
+ceiling for one committed round). Then, through the same workers, the Celery
+floor: chains of no-op tasks that each enqueue the next (benchmarks/hop_tasks.py),
+one hop per round: what one task per round costs before any work is done.
 
 Usage (services must be up; uses its own database and Redis db 3):
 
@@ -69,6 +71,23 @@ def postgres_insert_ceiling(dsn: str, seconds: float = 5.0) -> float:
     return n / elapsed
 
 
+def celery_floor(chains: int, hops: int, timeout: float) -> float:
+    """No-op hops per second through the running workers (chains x hops tasks)."""
+    from benchmarks.hop_tasks import DONE_KEY, done_counter, hop
+
+    counter = done_counter()
+    counter.delete(DONE_KEY)
+    start = time.perf_counter()
+    for _ in range(chains):
+        hop.delay(hops)
+    while int(counter.get(DONE_KEY) or 0) < chains:
+        if time.perf_counter() - start > timeout:
+            raise SystemExit("the Celery floor measurement timed out")
+        time.sleep(0.05)
+    counter.delete(DONE_KEY)
+    return chains * hops / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500)
@@ -116,6 +135,7 @@ def main() -> None:
     logs = [Path(f"/tmp/negotiator-bench-worker{i}.log") for i in range(args.workers)]
     command = [py, "-m", "celery", "-A", "negotiator", "worker", "--concurrency=1"]
     command += ["--pool=prefork", "--without-gossip", "--without-mingle", "--loglevel=INFO"]
+    command += ["--include=benchmarks.hop_tasks"]
     workers = []
     for i, log in enumerate(logs):
         with open(log, "w") as out:
@@ -136,8 +156,10 @@ def main() -> None:
         start = time.perf_counter()
         ids = [services.negotiation_create(playbook=playbook, seed=i).pk for i in range(args.count)]
         enqueued = time.perf_counter() - start
+        rss_samples = []  # (seconds since start, [KiB per worker])
         while True:
             open_count = Negotiation.objects.filter(pk__in=ids).exclude(status__in=settled).count()
+            rss_samples.append((time.perf_counter() - start, [rss_kib(w.pid) for w in workers]))
             if open_count == 0:
                 break
             if time.perf_counter() - start > args.timeout:
@@ -145,6 +167,10 @@ def main() -> None:
             time.sleep(0.5)
         elapsed = time.perf_counter() - start
         rss_end = [rss_kib(w.pid) for w in workers]
+        rounds_run = sum(
+            Negotiation.objects.filter(pk__in=ids).values_list("current_round", flat=True)
+        )
+        hop_rate = celery_floor(args.count, max(rounds_run // args.count, 1), args.timeout)
     finally:
         for w in workers:
             w.terminate()
@@ -195,8 +221,22 @@ def main() -> None:
         f"round-to-round gap incl. queueing behind {args.count} negotiations: "
         f"p50 {p50:.0f} ms, p95 {p95:.0f} ms"
     )
-    print(f"worker RSS KiB at start: {rss_start}; at end: {rss_end}")
-    print(f"offers/s as share of the PostgreSQL ceiling: {rate / ceiling:.0%} (target >= 50%)")
+    print(f"worker RSS KiB at start (idle): {rss_start}")
+    for share in (0.25, 0.5, 0.75):
+        at, rss = next((t, r) for t, r in rss_samples if t >= share * elapsed)
+        print(f"worker RSS KiB at {share:.0%} of the run ({at:.0f} s): {rss}")
+    print(f"worker RSS KiB at end: {rss_end}")
+    offers_per_round = offers / max(rounds_run, 1)
+    print(
+        f"Celery floor (no-op task chains, one hop per round, same workers): {hop_rate:,.0f} "
+        f"hops/s = {hop_rate * offers_per_round:,.0f} offers/s at {offers_per_round:.1f} "
+        "offers per round, before any work"
+    )
+    print(
+        f"offers/s as share of the PostgreSQL ceiling: {rate / ceiling:.0%} (target >= 50%); "
+        f"the Celery floor alone is {hop_rate * offers_per_round / ceiling:.0%} of it"
+    )
+    print(f"offers/s as share of the Celery floor: {rate / (hop_rate * offers_per_round):.0%}")
 
 
 if __name__ == "__main__":

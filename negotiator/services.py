@@ -477,7 +477,8 @@ def _playbook_version(pk: int) -> PlaybookVersion:
     return version
 
 
-# A negotiation's participants (with their private profile copies) never change.
+# A negotiation's participants (with their private profile copies) never change;
+# a worker keeps those of the negotiations it is running (dropped when one ends).
 _PARTICIPANTS: dict[int, list[Participant]] = {}
 
 
@@ -1007,6 +1008,8 @@ def table_utility(setup, role: str, terms: Mapping[str, Any]) -> float:
 
 
 def _finish(negotiation: Negotiation, state, events) -> None:
+    # The worker keeps participants only while a negotiation runs.
+    _PARTICIPANTS.pop(negotiation.pk, None)
     reason = state.reason
     if state.status == Status.AGREED:
         agreed_terms = dict(state.agreement or {})
