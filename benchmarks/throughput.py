@@ -11,7 +11,10 @@ one hop per round: what one task per round costs before any work is done.
 
 Usage (services must be up; uses its own database and Redis db 3):
 
-    .venv/bin/python benchmarks/throughput.py [--count 500] [--workers 2]
+    .venv/bin/python benchmarks/throughput.py [--count 500] [--workers 2] [--concurrency 1]
+
+--workers 1 --concurrency 2 runs the Procfile's layout instead: one worker
+whose prefork pool has two processes.
 """
 
 from __future__ import annotations
@@ -91,7 +94,10 @@ def celery_floor(chains: int, hops: int, timeout: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="celery worker commands")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="prefork pool processes per worker"
+    )
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
 
@@ -126,14 +132,22 @@ def main() -> None:
     print(
         f"machine: {os.cpu_count()} cores; playbook '{playbook.name}' (3 issues, "
         f"{playbook.policies.filter(active=True).count()} policies); {args.count} negotiations, "
-        f"{args.workers} worker processes"
+        f"{args.workers} worker(s) x {args.concurrency} pool process(es)"
     )
 
     ceiling = postgres_insert_ceiling(f"{PG}/{DB_NAME}")
     print(f"PostgreSQL single-row insert transactions: {ceiling:,.0f}/s (one connection)")
 
     logs = [Path(f"/tmp/negotiator-bench-worker{i}.log") for i in range(args.workers)]
-    command = [py, "-m", "celery", "-A", "negotiator", "worker", "--concurrency=1"]
+    command = [
+        py,
+        "-m",
+        "celery",
+        "-A",
+        "negotiator",
+        "worker",
+        f"--concurrency={args.concurrency}",
+    ]
     command += ["--pool=prefork", "--without-gossip", "--without-mingle", "--loglevel=INFO"]
     command += ["--include=benchmarks.hop_tasks"]
     workers = []
