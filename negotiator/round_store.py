@@ -8,8 +8,8 @@ machinery, which made the database half of a round's cost (issue 5, the
 throughput benchmark).
 
 On PostgreSQL this module sends the same statements in two pipelined batches
-(psycopg pipeline mode, server-side binding, statements prepared after a few
-runs): one batch of reads before the engine step, one batch of writes after it.
+(psycopg pipeline mode, server-side binding, statements prepared after
+DATABASE_PREPARE_THRESHOLD runs): one batch of reads before the engine step, one batch of writes after it.
 Offer ids are reserved from the table's sequence in the first batch, so an offer
 can reply to one sent earlier in the same round and checks and audit events can
 name their offer before anything is inserted. Any other database (the embedded
@@ -156,7 +156,8 @@ def _cursor():
 
     connection.ensure_connection()
     # Server-side binding (Django's own cursors bind on the client), so the
-    # statements are prepared by the server after a few executions.
+    # statements are prepared by the server once they have run
+    # DATABASE_PREPARE_THRESHOLD times on this connection.
     return psycopg.Cursor(connection.connection)
 
 

@@ -437,19 +437,40 @@ def playbook_policy_versions(playbook: Playbook) -> list[PolicyVersion]:
     return [p.current_version for p in policies]
 
 
+# Rows a worker keeps between rounds, by primary key. That is only safe where a
+# key never names two rows: PostgreSQL sequences never hand an id out twice,
+# while SQLite reuses the ids of rolled-back inserts. On SQLite (the embedded
+# single-machine default) nothing is kept.
+def _keeps_rows() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
 # Policy versions never change once written, so a worker may keep them.
 _VERSION_CACHE: dict[int, PolicyVersion] = {}
 
 
 def policy_versions_by_id(ids: Sequence[int]) -> list[PolicyVersion]:
     """Policy versions in the given order, from the worker's cache where it can."""
+    if not _keeps_rows():
+        by_pk = PolicyVersion.objects.in_bulk(list(ids))
+        return [by_pk[pk] for pk in ids]
+    if len(_VERSION_CACHE) > 10_000:
+        _VERSION_CACHE.clear()
     missing = [pk for pk in ids if pk not in _VERSION_CACHE]
     if missing:
-        if len(_VERSION_CACHE) > 10_000:
-            _VERSION_CACHE.clear()
         for version in PolicyVersion.objects.filter(pk__in=missing):
             _VERSION_CACHE[version.pk] = version
     return [_VERSION_CACHE[pk] for pk in ids]
+
+
+def worker_caches_clear() -> None:
+    """Forget every row and engine setup a worker keeps (tests; a reset database)."""
+    _VERSION_CACHE.clear()
+    _PLAYBOOK_VERSIONS.clear()
+    _PARTICIPANTS.clear()
+    bridge.SETUPS.clear()
 
 
 def applicable_policy_versions(negotiation: Negotiation) -> list[PolicyVersion]:
@@ -468,6 +489,8 @@ _PLAYBOOK_VERSIONS: dict[int, PlaybookVersion] = {}
 
 
 def _playbook_version(pk: int) -> PlaybookVersion:
+    if not _keeps_rows():
+        return PlaybookVersion.objects.get(pk=pk)
     version = _PLAYBOOK_VERSIONS.get(pk)
     if version is None:
         version = PlaybookVersion.objects.get(pk=pk)
@@ -483,6 +506,8 @@ _PARTICIPANTS: dict[int, list[Participant]] = {}
 
 
 def _participants_of(negotiation: Negotiation) -> list[Participant]:
+    if not _keeps_rows():
+        return list(negotiation.participants.all())
     cached = _PARTICIPANTS.get(negotiation.pk)
     if cached is None:
         cached = list(negotiation.participants.all())
@@ -761,6 +786,22 @@ def negotiation_close(*, negotiation: Negotiation, user=None, reason: str = "") 
 # --------------------------------------------------------------------------
 
 
+def _version_key(version: PolicyVersion) -> tuple:
+    """What a policy version contributes to a setup: its content, not just its id."""
+    key = getattr(version, "_setup_key", None)
+    if key is None:
+        key = (
+            version.pk,
+            version.kind,
+            version.severity,
+            version.scope,
+            version.role_name,
+            canonical_json(version.parameters),
+        )
+        version._setup_key = key
+    return key
+
+
 def _setup_for(
     negotiation: Negotiation,
     participants: Sequence[Participant],
@@ -774,7 +815,7 @@ def _setup_for(
     key = (
         version.digest,
         tuple((p.role, canonical_json(p.profile)) for p in participants),
-        tuple(v.pk for v in versions),
+        tuple(_version_key(v) for v in versions),
     )
 
     def build():

@@ -141,6 +141,14 @@ if DATABASE_URL:
             f"DATABASE_URL scheme {urlparse(DATABASE_URL).scheme!r} is not supported; "
             "use postgres:// (production) or sqlite:// (embedded)."
         )
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        # Statements run this many times on a connection are prepared by the
+        # server. Only server-side-binding cursors prepare (the round's reads
+        # and writes, negotiator/round_store.py); Django's own cursors bind on
+        # the client and never do. 0 turns preparing off (PgBouncer < 1.21 in
+        # transaction pooling mode).
+        _prepare = env_int("DATABASE_PREPARE_THRESHOLD", 2, minimum=0)
+        _db.setdefault("OPTIONS", {})["prepare_threshold"] = _prepare or None
     DATABASES = {"default": _db}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -146,3 +146,12 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_worker_caches():
+    """Each test starts with empty in-process caches of rows and engine setups."""
+    from negotiator import services
+
+    services.worker_caches_clear()
+    yield

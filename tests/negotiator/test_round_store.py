@@ -121,3 +121,39 @@ def test_offers_beyond_the_reserved_ids_get_more(procurement, monkeypatch):
     assert len(offers) == 2
     assert len({o.pk for o in offers}) == 2
     assert offers[1].in_reply_to_id in (None, offers[0].pk)
+
+
+def test_round_statements_are_prepared_by_the_server(procurement):
+    """DATABASE_PREPARE_THRESHOLD (default 2) lets the round's server-side-binding
+    statements be prepared once per connection instead of planned every round."""
+    from django.db import connection
+
+    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=5))
+    assert negotiation.current_round > 3
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert any("INSERT INTO" in s and "negotiator_policycheck" in s for s in statements)
+    assert any("FOR UPDATE" in s for s in statements)
+
+
+def test_without_stable_ids_the_worker_keeps_no_rows(procurement, monkeypatch):
+    """SQLite reuses the ids of rolled-back rows, so there the worker reads rows
+    every round instead of trusting what it kept under the same id."""
+    negotiation = services.negotiation_create(playbook=procurement, seed=6)
+    services._PLAYBOOK_VERSIONS[negotiation.playbook_version_id] = "another playbook's version"
+    services._PARTICIPANTS[negotiation.pk] = ["another negotiation's parties"]
+    monkeypatch.setattr(services, "_keeps_rows", lambda: False)
+    version = services._playbook_version(negotiation.playbook_version_id)
+    assert version.pk == negotiation.playbook_version_id
+    assert {p.role for p in services._participants_of(negotiation)} == {"buyer", "seller"}
+    assert services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+
+
+def test_a_full_policy_version_cache_is_emptied_before_it_is_read(procurement):
+    negotiation = services.negotiation_create(playbook=procurement, seed=7)
+    ids = [v.pk for v in services.applicable_policy_versions(negotiation)]
+    services._VERSION_CACHE.update({-n: None for n in range(1, 10_002)})
+    services._VERSION_CACHE.pop(ids[0])  # one to load, the others kept
+    assert [v.pk for v in services.policy_versions_by_id(ids)] == ids
+    assert len(services._VERSION_CACHE) == len(ids)
