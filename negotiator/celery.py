@@ -17,7 +17,8 @@ app.autodiscover_tasks()
 def close_old_database_connections(**kwargs) -> None:
     """Drop connections that failed or outlived CONN_MAX_AGE, as Django does
     around each request (CELERY_DB_REUSE_MAX keeps the healthy ones)."""
-    if getattr(kwargs.get("task") and kwargs["task"].request, "is_eager", False):
+    task = kwargs.get("task")
+    if task is not None and task.request.is_eager:
         return
     from django.db import close_old_connections
 

@@ -9,8 +9,8 @@ throughput benchmark).
 
 On PostgreSQL this module sends the same statements in two pipelined batches
 (psycopg pipeline mode, server-side binding, statements prepared after
-DATABASE_PREPARE_THRESHOLD runs): one batch of reads before the engine step, one batch of writes after it.
-Offer ids are reserved from the table's sequence in the first batch, so an offer
+DATABASE_PREPARE_THRESHOLD runs): one batch of reads before the engine step,
+one batch of writes after it. Offer ids are reserved from the table's sequence in the first batch, so an offer
 can reply to one sent earlier in the same round and checks and audit events can
 name their offer before anything is inserted. Any other database (the embedded
 SQLite default) takes the ORM path below; both paths write the same rows
@@ -23,6 +23,7 @@ retry-on-OperationalError covers both paths.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -105,12 +106,26 @@ class RoundReads:
     offer_ids: list[int] | None = None
 
 
+def _is_json(model, field: str) -> bool:
+    return model._meta.get_field(field).get_internal_type() == "JSONField"
+
+
 def _insert_sql(model, fields: Sequence[str]) -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(model._meta.get_field(f).column) for f in fields)
-    json_fields = {f for f in fields if model._meta.get_field(f).get_internal_type() == "JSONField"}
-    values = ", ".join("%s::jsonb" if f in json_fields else "%s" for f in fields)
+    values = ", ".join("%s::jsonb" if _is_json(model, f) else "%s" for f in fields)
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
+
+
+@functools.cache
+def _json_fields(model, fields: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f for f in fields if _is_json(model, f))
+
+
+def _insert_rows(model, fields: tuple[str, ...], rows: Iterable[Mapping[str, Any]]) -> list[list]:
+    """Parameters for _insert_sql: JSON fields as JSON text, the rest as they are."""
+    json_fields = _json_fields(model, fields)
+    return [[json.dumps(r[f]) if f in json_fields else r[f] for f in fields] for r in rows]
 
 
 _SQL: dict[str, str] = {}
@@ -132,7 +147,7 @@ def _sql(name: str) -> str:
             "ORDER BY seq DESC LIMIT 1"
         )
         table = quote(Negotiation._meta.db_table)
-        columns = ", ".join(quote(f.column) for f in _negotiation_columns())
+        columns = ", ".join(quote(f.column) for f in Negotiation._meta.concrete_fields)
         _SQL["claim"] = (
             f"SELECT {columns} FROM {table} WHERE id = %s AND status = %s "
             "AND current_round = %s FOR UPDATE"
@@ -145,10 +160,6 @@ def _sql(name: str) -> str:
             "current_round = %s, last_progress_at = %s, updated_at = %s WHERE id = %s"
         )
     return _SQL[name]
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value)
 
 
 def _cursor():
@@ -185,9 +196,7 @@ def round_claim(
         negotiation = _claim_orm(negotiation_id, round_number)
         if negotiation is None:
             return None
-        with connection.cursor() as cursor:
-            cursor.execute(APPLICABLE_SQL, [negotiation.playbook_id, negotiation.pk])
-            return negotiation, RoundReads([row[0] for row in cursor.fetchall()])
+        return negotiation, RoundReads(applicable_version_ids(negotiation))
     chain = chain_of(negotiation_id)
     with connection.wrap_database_errors:
         claim, versions, lock, head, ids = (_cursor() for _ in range(5))
@@ -214,20 +223,23 @@ def round_claim(
     )
 
 
-def _negotiation_columns() -> list:
-    return list(Negotiation._meta.concrete_fields)
+def applicable_version_ids(negotiation: Negotiation) -> list[int]:
+    """Ids of the policy versions in force for a negotiation (one query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(APPLICABLE_SQL, [negotiation.playbook_id, negotiation.pk])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _negotiation_from_row(row: Sequence[Any]) -> Negotiation:
     """A model instance from the claim's raw row, converted as the ORM would."""
-    values = []
-    for field, value in zip(_negotiation_columns(), row, strict=True):
-        if value is not None and hasattr(field, "from_db_value"):
-            value = field.from_db_value(value, None, connection)
-        values.append(value)
-    return Negotiation.from_db(
-        connection.alias, [f.attname for f in _negotiation_columns()], values
-    )
+    fields = Negotiation._meta.concrete_fields
+    values = [
+        field.from_db_value(value, None, connection)
+        if value is not None and hasattr(field, "from_db_value")
+        else value
+        for field, value in zip(fields, row, strict=True)
+    ]
+    return Negotiation.from_db(connection.alias, [f.attname for f in fields], values)
 
 
 def _more_offer_ids(count: int) -> list[int]:
@@ -237,16 +249,17 @@ def _more_offer_ids(count: int) -> list[int]:
         return [r[0] for r in cursor.fetchall()]
 
 
-def assign_offer_ids(reads: RoundReads, offers: list[dict[str, Any]]) -> None:
-    """Give each new offer its id and resolve replies to offers of this round.
+def assign_offer_ids(
+    reads: RoundReads, offers: list[dict[str, Any]], *, known: Mapping[str, int]
+) -> None:
+    """Give each new offer its id and resolve its reply, to an offer of an earlier
+    round (``known`` maps their engine ids to row ids) or of this one.
 
-    Each offer dict carries ``in_reply_to_engine`` (the engine id it replies to)
-    and ``known_ids`` maps earlier offers' engine ids to row ids. On PostgreSQL
-    the ids come from the reservation; elsewhere the offers are inserted here,
-    one by one, and take the database's ids."""
-    known: dict[str, int] = {}
+    Each offer dict carries ``in_reply_to_engine`` (the engine id it replies to).
+    On PostgreSQL the ids come from the reservation; elsewhere the offers are
+    inserted here, one by one, and take the database's ids."""
+    known = dict(known)
     for index, offer in enumerate(offers):
-        known.update(offer.pop("known_ids", {}))
         offer["in_reply_to_id"] = known.get(offer.pop("in_reply_to_engine", None) or "")
         if reads.offer_ids is not None:
             if index >= len(reads.offer_ids):  # more offers than the hint reserved
@@ -292,10 +305,8 @@ def round_write(
         head=reads.chain_head,
         created_at=now,
     )
-    json_offer = {"terms", "assumptions", "dependencies", "utilities"}
-    json_check = {"terms", "evidence"}
-    offer_rows = [[_dumps(o[f]) if f in json_offer else o[f] for f in OFFER_FIELDS] for o in offers]
-    check_rows = [[_dumps(c[f]) if f in json_check else c[f] for f in CHECK_FIELDS] for c in checks]
+    offer_rows = _insert_rows(Offer, OFFER_FIELDS, offers)
+    check_rows = _insert_rows(PolicyCheck, CHECK_FIELDS, checks)
     audit_rows = [[getattr(e, f) for f in AUDIT_FIELDS] for e in events]
     with connection.wrap_database_errors:
         cursor = _cursor()
@@ -308,5 +319,5 @@ def round_write(
                 cursor.executemany(_sql("audit"), audit_rows)
             cursor.execute(
                 _sql("negotiation"),
-                [_dumps(engine_state), negotiation.current_round, now, now, negotiation.pk],
+                [json.dumps(engine_state), negotiation.current_round, now, now, negotiation.pk],
             )

@@ -9,7 +9,7 @@ import hashlib
 import logging
 import random
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -437,32 +437,57 @@ def playbook_policy_versions(playbook: Playbook) -> list[PolicyVersion]:
     return [p.current_version for p in policies]
 
 
-# Rows a worker keeps between rounds, by primary key. That is only safe where a
-# key never names two rows: PostgreSQL sequences never hand an id out twice,
-# while SQLite reuses the ids of rolled-back inserts. On SQLite (the embedded
-# single-machine default) nothing is kept.
 def _keeps_rows() -> bool:
+    """Whether a primary key names one row for the worker's lifetime: PostgreSQL
+    sequences never hand an id out twice; SQLite reuses the ids of rolled-back
+    inserts."""
     from django.db import connection
 
     return connection.vendor == "postgresql"
 
 
-# Policy versions never change once written, so a worker may keep them.
-_VERSION_CACHE: dict[int, PolicyVersion] = {}
+class _KeptRows(dict):
+    """Rows a worker keeps between rounds, by primary key (at most ``limit``; a
+    full cache starts over). Where ids can return (SQLite) nothing is kept."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def get_many(self, keys: list, load: Callable[[list], Mapping]) -> list:
+        """Values for ``keys`` in order; ``load(missing)`` maps the ones not kept."""
+        if not _keeps_rows():
+            found = load(keys)
+            return [found[k] for k in keys]
+        if len(self) > self.limit:
+            self.clear()
+        missing = [k for k in keys if k not in self]
+        if missing:
+            self.update(load(missing))
+        return [self[k] for k in keys]
+
+
+# Policy and playbook versions never change once written. A negotiation's
+# participants (with their private profile copies) never change either; a
+# worker keeps those of the negotiations it runs and drops them when one ends.
+_VERSION_CACHE = _KeptRows(limit=10_000)
+_PLAYBOOK_VERSIONS = _KeptRows(limit=1_000)
+_PARTICIPANTS = _KeptRows(limit=5_000)
 
 
 def policy_versions_by_id(ids: Sequence[int]) -> list[PolicyVersion]:
     """Policy versions in the given order, from the worker's cache where it can."""
-    if not _keeps_rows():
-        by_pk = PolicyVersion.objects.in_bulk(list(ids))
-        return [by_pk[pk] for pk in ids]
-    if len(_VERSION_CACHE) > 10_000:
-        _VERSION_CACHE.clear()
-    missing = [pk for pk in ids if pk not in _VERSION_CACHE]
-    if missing:
-        for version in PolicyVersion.objects.filter(pk__in=missing):
-            _VERSION_CACHE[version.pk] = version
-    return [_VERSION_CACHE[pk] for pk in ids]
+    return _VERSION_CACHE.get_many(list(ids), PolicyVersion.objects.in_bulk)
+
+
+def _playbook_version(pk: int) -> PlaybookVersion:
+    return _PLAYBOOK_VERSIONS.get_many([pk], PlaybookVersion.objects.in_bulk)[0]
+
+
+def _participants_of(negotiation: Negotiation) -> list[Participant]:
+    return _PARTICIPANTS.get_many(
+        [negotiation.pk], lambda keys: {negotiation.pk: list(negotiation.participants.all())}
+    )[0]
 
 
 def worker_caches_clear() -> None:
@@ -476,45 +501,7 @@ def worker_caches_clear() -> None:
 def applicable_policy_versions(negotiation: Negotiation) -> list[PolicyVersion]:
     """Active policies' current versions that apply to this negotiation (read
     every round, so a policy change applies from the next round on)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(round_store.APPLICABLE_SQL, [negotiation.playbook_id, negotiation.pk])
-        ids = [row[0] for row in cursor.fetchall()]
-    return policy_versions_by_id(ids)
-
-
-# Playbook versions are immutable snapshots; a worker keeps the ones it runs.
-_PLAYBOOK_VERSIONS: dict[int, PlaybookVersion] = {}
-
-
-def _playbook_version(pk: int) -> PlaybookVersion:
-    if not _keeps_rows():
-        return PlaybookVersion.objects.get(pk=pk)
-    version = _PLAYBOOK_VERSIONS.get(pk)
-    if version is None:
-        version = PlaybookVersion.objects.get(pk=pk)
-        if len(_PLAYBOOK_VERSIONS) > 1_000:
-            _PLAYBOOK_VERSIONS.clear()
-        _PLAYBOOK_VERSIONS[pk] = version
-    return version
-
-
-# A negotiation's participants (with their private profile copies) never change;
-# a worker keeps those of the negotiations it is running (dropped when one ends).
-_PARTICIPANTS: dict[int, list[Participant]] = {}
-
-
-def _participants_of(negotiation: Negotiation) -> list[Participant]:
-    if not _keeps_rows():
-        return list(negotiation.participants.all())
-    cached = _PARTICIPANTS.get(negotiation.pk)
-    if cached is None:
-        cached = list(negotiation.participants.all())
-        if len(_PARTICIPANTS) > 5_000:
-            _PARTICIPANTS.clear()
-        _PARTICIPANTS[negotiation.pk] = cached
-    return cached
+    return policy_versions_by_id(round_store.applicable_version_ids(negotiation))
 
 
 # --------------------------------------------------------------------------
@@ -860,7 +847,7 @@ def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
     """Run one round if it is still due. Returns False when there was nothing to do
     (already run, negotiation not running): a duplicate or late task is a no-op."""
     with transaction.atomic():
-        cached = _PARTICIPANTS.get(negotiation_id)
+        cached = _PARTICIPANTS.get(negotiation_id)  # how many offers to reserve ids for
         claimed = round_store.round_claim(
             negotiation_id, round_number, offers_hint=len(cached) if cached else 2
         )
@@ -897,7 +884,7 @@ def _play_round(negotiation: Negotiation, round_number: int, reads) -> None:
     # previous round's, whose row ids the stored state remembers.
     sent = list(new_state.history[len(state.history) :])
     offers: list[dict[str, Any]] = []
-    for index, offer in enumerate(sent):
+    for offer in sent:
         terms = dict(offer.terms)
         utilities = (
             {role: round(table_utility(setup, role, terms), 6) for role in by_role} if terms else {}
@@ -920,10 +907,9 @@ def _play_round(negotiation: Negotiation, round_number: int, reads) -> None:
                 "engine_id": offer.id,
                 "utilities": utilities,
                 "created_at": now,
-                **({"known_ids": previous_state.get("offer_pks", {})} if index == 0 else {}),
             }
         )
-    round_store.assign_offer_ids(reads, offers)
+    round_store.assign_offer_ids(reads, offers, known=previous_state.get("offer_pks", {}))
     offer_id_by_engine_id = {o["engine_id"]: o["id"] for o in offers}
 
     checks: list[dict[str, Any]] = []
