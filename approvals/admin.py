@@ -15,7 +15,7 @@ from approvals.models import (
     Delegation,
     ExpiryAction,
 )
-from approvals.services import route_expression_compile
+from approvals.services.gate import route_expression_compile
 from negotiator.engine.cel import PolicyError
 
 _NEEDS = {

@@ -5,3 +5,10 @@ class ApprovalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "approvals"
     verbose_name = "Approvals"
+
+    def ready(self) -> None:
+        # The negotiation side asks this gate whether an agreement needs a person.
+        from approvals.services.gate import ApprovalsGate
+        from negotiator import agreement_hooks
+
+        agreement_hooks.gate_register(ApprovalsGate())

@@ -22,7 +22,7 @@ from approvals.models import (
     Delegation,
 )
 from negotiator.engine.policies import fmt_number
-from negotiator.models import Negotiation, Participant
+from negotiator.models import Negotiation, Participant, Playbook, PolicyCheck
 
 AUDITORS = "Auditors"
 
@@ -240,8 +240,6 @@ def inbox_requests(user, filters: InboxFilters) -> list[ApprovalRequest]:
 
 
 def filter_choices() -> dict[str, Any]:
-    from negotiator.models import Playbook
-
     return {
         "routes": list(ApprovalRoute.objects.order_by("order", "name").values_list("pk", "name")),
         "playbooks": list(
@@ -329,6 +327,25 @@ def approval_metrics(*, days: int, now=None) -> tuple[RouteMetrics, list[RouteMe
 # --------------------------------------------------------------------------
 
 
+def check_to_dict(check: PolicyCheck) -> dict[str, Any]:
+    """A policy check as stored in an approval request's reasons."""
+    version = check.policy_version
+    return {
+        "check_id": check.pk,
+        "policy_id": version.policy_id,
+        "policy": version.name,
+        "version": version.number,
+        "kind": version.kind,
+        "severity": check.severity,
+        "passed": check.passed,
+        "message": check.message,
+        "evidence": check.evidence,
+        "round": check.round,
+        "sender": check.sender,
+        "stage": check.stage,
+    }
+
+
 def _public_evidence(result: dict[str, Any], private_roles: Iterable[str]) -> dict[str, Any]:
     """Hide evidence that reveals a party's private values from people who may not see it."""
     evidence = result.get("evidence") or {}
@@ -384,8 +401,6 @@ def request_detail(*, request: ApprovalRequest, user) -> dict[str, Any]:
     agreed_checks = []
     if agreed is not None:
         for check in agreed.checks.select_related("policy_version").order_by("pk"):
-            from approvals.services import check_to_dict
-
             agreed_checks.append(_public_evidence(check_to_dict(check), private_roles))
     offers = list(negotiation.offers.order_by("pk"))
     decisions = list(request.decisions.select_related("user", "on_behalf_of"))

@@ -12,10 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from approvals import selectors, services
+from approvals import selectors
 from approvals.forms import DecisionForm, DelegationForm, InboxFilterForm
 from approvals.models import ApprovalRequest, Delegation
-from negotiator.services import ServiceError
+from approvals.services import decisions
+from approvals.services import delegations as delegation_services
+from approvals.services.errors import ApprovalDenied
+from negotiator.services.errors import Conflict, ServiceError, TransitionError
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
@@ -103,17 +106,19 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         error = "Choose approve, reject or request changes (comments up to 4,000 characters)."
     else:
         try:
-            services.approval_decide(
+            decisions.approval_decide(
                 request=approval.pk,
                 user=request.user,
                 decision=form.cleaned_data["decision"],
                 comment=form.cleaned_data["comment"],
                 constraints_text=form.cleaned_data["constraints"],
             )
-        except services.ApprovalDenied as exc:
+        except ApprovalDenied as exc:
             status, error = 403, str(exc)
+        except (Conflict, TransitionError) as exc:
+            status, error = 409, str(exc)
         except ServiceError as exc:
-            status, error = (409 if "already" in str(exc) else 400), str(exc)
+            status, error = 400, str(exc)
     approval = _load(pk)
     if not error:
         done = f"Recorded: {form.cleaned_data['decision'].replace('_', ' ')}."
@@ -156,7 +161,7 @@ def delegation_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _delegations_page(request, form, status=400)
     try:
-        delegation = services.delegation_create(
+        delegation = delegation_services.delegation_create(
             delegator=request.user,
             delegate=form.cleaned_data["delegate"],
             starts_at=form.cleaned_data["starts_at"],
@@ -178,8 +183,8 @@ def delegation_create(request: HttpRequest) -> HttpResponse:
 def delegation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     delegation = get_object_or_404(Delegation, pk=pk)
     try:
-        services.delegation_revoke(delegation=delegation, user=request.user)
-    except services.ApprovalDenied as exc:
+        delegation_services.delegation_revoke(delegation=delegation, user=request.user)
+    except ApprovalDenied as exc:
         return _forbidden(request, str(exc))
     messages.success(request, "Delegation revoked.")
     return redirect(reverse("approvals:delegations"))

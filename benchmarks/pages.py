@@ -77,7 +77,6 @@ def seed() -> int:
     from django.db import transaction
     from django.utils import timezone
 
-    from negotiator import services
     from negotiator.models import (
         Negotiation,
         NegotiationStatus,
@@ -86,6 +85,9 @@ def seed() -> int:
         PolicyCheck,
     )
     from negotiator.playbook_io import playbook_import
+    from negotiator.services.lifecycle import negotiation_create
+    from negotiator.services.roles import roles_ensure
+    from negotiator.services.rounds import negotiation_run_round
 
     marker = Negotiation.objects.filter(title="bench: long negotiation").first()
     if marker is not None and Negotiation.objects.count() >= NEGOTIATIONS:
@@ -95,19 +97,18 @@ def seed() -> int:
     get_user_model().objects.filter(
         username="bench"
     ).exists() or get_user_model().objects.create_superuser("bench", "", "bench")
-    services.roles_ensure()
+    roles_ensure()
     document = json.loads((REPO / "playbooks" / "procurement.json").read_text())
     playbook = playbook_import(document)
 
-    from negotiator import tasks
+    from negotiator.services.scheduling import rounds_held
 
-    tasks.enqueue_round = lambda *a, **k: None  # play rounds here, never via a broker
-    template = services.negotiation_create(
-        playbook=playbook, title="bench: long negotiation", seed=7
-    )
+    held = rounds_held()  # play rounds here, never via a broker
+    held.__enter__()
+    template = negotiation_create(playbook=playbook, title="bench: long negotiation", seed=7)
     for _ in range(200):
         template.refresh_from_db()
-        if not services.negotiation_run_round(
+        if not negotiation_run_round(
             negotiation_id=template.pk, round_number=template.current_round
         ):
             break

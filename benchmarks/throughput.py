@@ -122,10 +122,10 @@ def main() -> None:
     django.setup()
     from django.db.models import Count, Max
 
-    from negotiator import services
     from negotiator.celery import app
     from negotiator.models import FINAL_STATUSES, Negotiation, NegotiationStatus, Offer
     from negotiator.playbook_io import playbook_import
+    from negotiator.services.lifecycle import negotiation_create
 
     app.control.purge()
     playbook = playbook_import(json.loads((REPO / "playbooks" / "procurement.json").read_text()))
@@ -168,7 +168,7 @@ def main() -> None:
         rss_start = [rss_kib(w.pid) for w in workers]
         settled = FINAL_STATUSES | {NegotiationStatus.ESCALATED, NegotiationStatus.PENDING_APPROVAL}
         start = time.perf_counter()
-        ids = [services.negotiation_create(playbook=playbook, seed=i).pk for i in range(args.count)]
+        ids = [negotiation_create(playbook=playbook, seed=i).pk for i in range(args.count)]
         enqueued = time.perf_counter() - start
         rss_samples = []  # (seconds since start, [KiB per worker])
         while True:

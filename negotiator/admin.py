@@ -18,7 +18,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from negotiator import services
 from negotiator.engine import policies as engine_policies
 from negotiator.engine.preferences import profile_from_dict
 from negotiator.engine.strategies import STRATEGIES, make_strategy
@@ -35,6 +34,10 @@ from negotiator.models import (
     Role,
     WorkerHeartbeat,
 )
+from negotiator.services.errors import ServiceError
+from negotiator.services.plans import deal_measure
+from negotiator.services.playbooks import playbook_publish
+from negotiator.services.policies import policy_errors, policy_save, policy_spec_of
 
 
 class ReadOnlyAdminMixin:
@@ -248,8 +251,8 @@ class PlaybookAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
         try:
-            version = services.playbook_publish(playbook=form.instance, user=request.user)
-        except services.ServiceError as exc:
+            version = playbook_publish(playbook=form.instance, user=request.user)
+        except ServiceError as exc:
             raise PublishFailed(str(exc)) from exc
         self.message_user(request, f"Published version {version.number} of '{form.instance.name}'.")
 
@@ -329,7 +332,7 @@ class PolicyForm(forms.ModelForm):
         if candidate.scope == PolicyScope.ALL and candidate.playbook is not None:
             self.add_error("playbook", "A policy for every playbook names no playbook.")
             return data
-        for where, message in services.policy_errors(candidate):
+        for where, message in policy_errors(candidate):
             field = where.split(".", 1)[0].split("[", 1)[0]
             if field not in self.fields:
                 field = "parameters"
@@ -419,7 +422,7 @@ class PolicyAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("playbook", "current_version")
 
     def save_model(self, request, obj, form, change) -> None:
-        services.policy_save(policy=obj, user=request.user)
+        policy_save(policy=obj, user=request.user)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # Checks point at versions; deactivate a policy instead of deleting it.
@@ -474,7 +477,7 @@ def dry_run(
     from negotiator.engine.offers import Offer as EngineOffer
     from negotiator.engine.outcomes import fixed_terms_hash
 
-    specs = [services.policy_spec_of(p.current_version) for p in policies if p.current_version_id]
+    specs = [policy_spec_of(p.current_version) for p in policies if p.current_version_id]
     cases: list[tuple[str, dict[str, Any], str, str, dict[str, Any], dict[str, Any]]] = []
     if offer is not None:
         playbook = next((p.playbook for p in policies if p.playbook_id), None)
@@ -524,8 +527,8 @@ def dry_run(
             fixed_terms=fixed,
             sender_role=sender,
             sender_profile=profile,
-            deal_value=services.deal_measure(spec.get("value_expression", ""), terms),
-            deal_risk=services.deal_measure(spec.get("risk_expression", ""), terms),
+            deal_value=deal_measure(spec.get("value_expression", ""), terms),
+            deal_risk=deal_measure(spec.get("risk_expression", ""), terms),
             stage="send",
             issue_types={i["name"]: i.get("type", "numeric") for i in spec.get("issues", [])},
         )

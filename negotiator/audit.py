@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -22,6 +22,17 @@ from negotiator.models import AuditEvent, Negotiation
 
 GENESIS = "0" * 64
 GLOBAL_CHAIN = "global"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event to append: what happened (kind), who did it (actor, and the user
+    when a person acted) and its details (payload, stored as canonical JSON)."""
+
+    kind: str
+    actor: str
+    payload: dict[str, Any] | None = None
+    user: Any = None
 
 
 def canonical_json(data: Any) -> str:
@@ -94,16 +105,15 @@ def audit_append(
 ) -> AuditEvent:
     """Append one event to its chain. Must run inside the caller's transaction."""
     return audit_append_many(
-        [{"kind": kind, "actor": actor, "payload": payload, "user": user}],
-        negotiation=negotiation,
+        [AuditEntry(kind=kind, actor=actor, payload=payload, user=user)], negotiation=negotiation
     )[0]
 
 
 def audit_append_many(
-    entries: list[dict[str, Any]], *, negotiation: Negotiation | int | None = None
+    entries: Sequence[AuditEntry], *, negotiation: Negotiation | int | None = None
 ) -> list[AuditEvent]:
-    """Append events (dicts with kind, actor, payload, optional user) to one chain
-    in order, with one lock and one insert. Must run inside a transaction."""
+    """Append events to one chain in order, with one lock and one insert. Must run
+    inside a transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_append must run inside transaction.atomic()")
     chain = chain_of(negotiation)
@@ -118,7 +128,7 @@ def audit_append_many(
 
 
 def audit_build(
-    entries: list[dict[str, Any]],
+    entries: Sequence[AuditEntry],
     *,
     chain: str,
     negotiation_id: int | None,
@@ -132,24 +142,24 @@ def audit_build(
     rows = []
     for entry in entries:
         seq += 1
-        payload_json = canonical_json(entry.get("payload") or {})
+        payload_json = canonical_json(entry.payload or {})
         digest = event_digest(
             prev_hash=prev_hash,
             chain=chain,
             seq=seq,
-            kind=entry["kind"],
-            actor=entry["actor"],
+            kind=entry.kind,
+            actor=entry.actor,
             created_at=stamp,
             payload_json=payload_json,
         )
-        user = entry.get("user")
+        user = entry.user
         rows.append(
             AuditEvent(
                 chain=chain,
                 negotiation_id=negotiation_id,
                 seq=seq,
-                kind=entry["kind"],
-                actor=entry["actor"],
+                kind=entry.kind,
+                actor=entry.actor,
                 user=user if getattr(user, "pk", None) else None,
                 created_at=created_at,
                 payload_json=payload_json,

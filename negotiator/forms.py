@@ -10,7 +10,7 @@ from django.http import QueryDict
 
 from negotiator.engine.strategies import STRATEGIES, describe_strategies
 from negotiator.models import NegotiationStatus, Playbook
-from negotiator.selectors import SORTS, ListFilters
+from negotiator.selectors.lists import SORTS, ListFilters
 
 
 class ListFilterForm(forms.Form):

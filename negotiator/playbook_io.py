@@ -18,7 +18,6 @@ import jsonschema
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from negotiator import services
 from negotiator.engine import policies as engine_policies
 from negotiator.models import (
     FixedTerm,
@@ -28,6 +27,9 @@ from negotiator.models import (
     PolicyScope,
     Role,
 )
+from negotiator.services.errors import ServiceError
+from negotiator.services.playbooks import playbook_publish, playbook_spec, playbook_spec_errors
+from negotiator.services.policies import issue_catalog, policy_save
 
 FORMAT = "negotiator.playbook/1"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "playbook.schema.json"
@@ -65,8 +67,8 @@ def document_errors(document: Any) -> list[tuple[str, str]]:
     if errors:
         return errors
     spec = spec_of(document)
-    errors.extend(services.playbook_spec_errors(spec))
-    issues = services.issue_catalog(spec)
+    errors.extend(playbook_spec_errors(spec))
+    issues = issue_catalog(spec)
     roles = {r["name"] for r in document["roles"]}
     names: set[tuple[str, str]] = set()
     for i, policy in enumerate(document.get("policies", [])):
@@ -94,7 +96,7 @@ def document_errors(document: Any) -> list[tuple[str, str]]:
 
 
 def spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
-    """The document in the shape services.playbook_spec produces."""
+    """The document in the shape playbook_spec produces."""
     limits = {
         "max_rounds": 40,
         "deadline_minutes": 60,
@@ -185,7 +187,7 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
                 for i, role in enumerate(document["roles"])
             ]
         )
-        services.playbook_publish(playbook=playbook, user=user)
+        playbook_publish(playbook=playbook, user=user)
 
         seen: set[int] = set()
         for item in document.get("policies", []):
@@ -202,8 +204,8 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
             policy.severity = item["severity"]
             policy.active = item.get("active", True)
             try:
-                services.policy_save(policy=policy, user=user)
-            except services.ServiceError as exc:  # pragma: no cover - validated above
+                policy_save(policy=policy, user=user)
+            except ServiceError as exc:  # pragma: no cover - validated above
                 raise PlaybookImportError([(f"policies[{item['name']}]", str(exc))]) from exc
             seen.add(policy.pk)
         # Declarative: a playbook policy missing from the document is switched off
@@ -212,13 +214,13 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
             playbook=playbook, scope__in=[PolicyScope.PLAYBOOK, PolicyScope.ROLE], active=True
         ).exclude(pk__in=seen):
             policy.active = False
-            services.policy_save(policy=policy, user=user)
+            policy_save(policy=policy, user=user)
     playbook.refresh_from_db()
     return playbook
 
 
 def playbook_export(playbook: Playbook) -> dict[str, Any]:
-    spec = services.playbook_spec(playbook)
+    spec = playbook_spec(playbook)
     roles = []
     for role in spec["roles"]:
         item = {k: v for k, v in role.items() if k != "owner_group"}

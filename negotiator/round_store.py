@@ -26,12 +26,19 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 
-from negotiator.audit import audit_append_many, audit_build, chain_lock_key, chain_of
+from negotiator.audit import (
+    AuditEntry,
+    audit_append_many,
+    audit_build,
+    chain_lock_key,
+    chain_of,
+)
 from negotiator.models import AuditEvent, Negotiation, NegotiationStatus, Offer, PolicyCheck
 
 # Active policies whose current version applies to a negotiation.
@@ -44,39 +51,53 @@ APPLICABLE_SQL = """
     ORDER BY id
 """
 
-OFFER_FIELDS = (
-    "id",
-    "negotiation_id",
-    "round",
-    "sender",
-    "performative",
-    "terms",
-    "fixed_terms_hash",
-    "expires_at_round",
-    "expires_at",
-    "assumptions",
-    "dependencies",
-    "in_reply_to_id",
-    "version",
-    "rationale",
-    "engine_id",
-    "utilities",
-    "created_at",
-)
-CHECK_FIELDS = (
-    "negotiation_id",
-    "offer_id",
-    "policy_version_id",
-    "round",
-    "sender",
-    "stage",
-    "terms",
-    "passed",
-    "severity",
-    "message",
-    "evidence",
-    "created_at",
-)
+
+@dataclass(frozen=True)
+class OfferRow:
+    """One offer as the round writes it (the columns of negotiator.Offer)."""
+
+    id: int | None
+    negotiation_id: int
+    round: int
+    sender: str
+    performative: str
+    terms: dict[str, Any]
+    fixed_terms_hash: str
+    expires_at_round: int | None
+    expires_at: str | None
+    assumptions: list[Any]
+    dependencies: list[Any]
+    in_reply_to_id: int | None
+    version: int
+    rationale: str
+    engine_id: str
+    utilities: dict[str, float]
+    created_at: datetime
+    # Not a column: the engine id of the offer this one replies to, resolved to
+    # in_reply_to_id when ids are assigned.
+    in_reply_to_engine: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One policy check as the round writes it (the columns of negotiator.PolicyCheck)."""
+
+    negotiation_id: int
+    offer_id: int | None
+    policy_version_id: int
+    round: int
+    sender: str
+    stage: str
+    terms: dict[str, Any]
+    passed: bool
+    severity: str
+    message: str
+    evidence: dict[str, Any]
+    created_at: datetime
+
+
+OFFER_FIELDS = tuple(f.name for f in fields(OfferRow) if f.name != "in_reply_to_engine")
+CHECK_FIELDS = tuple(f.name for f in fields(CheckRow))
 AUDIT_FIELDS = (
     "chain",
     "negotiation_id",
@@ -110,22 +131,25 @@ def _is_json(model, field: str) -> bool:
     return model._meta.get_field(field).get_internal_type() == "JSONField"
 
 
-def _insert_sql(model, fields: Sequence[str]) -> str:
+def _insert_sql(model, names: Sequence[str]) -> str:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(f).column) for f in fields)
-    values = ", ".join("%s::jsonb" if _is_json(model, f) else "%s" for f in fields)
+    columns = ", ".join(quote(model._meta.get_field(f).column) for f in names)
+    values = ", ".join("%s::jsonb" if _is_json(model, f) else "%s" for f in names)
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
 
 
 @functools.cache
-def _json_fields(model, fields: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(f for f in fields if _is_json(model, f))
+def _json_fields(model, names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f for f in names if _is_json(model, f))
 
 
-def _insert_rows(model, fields: tuple[str, ...], rows: Iterable[Mapping[str, Any]]) -> list[list]:
+def _insert_rows(model, names: tuple[str, ...], rows: Iterable[Any]) -> list[list]:
     """Parameters for _insert_sql: JSON fields as JSON text, the rest as they are."""
-    json_fields = _json_fields(model, fields)
-    return [[json.dumps(r[f]) if f in json_fields else r[f] for f in fields] for r in rows]
+    json_fields = _json_fields(model, names)
+    return [
+        [json.dumps(getattr(r, f)) if f in json_fields else getattr(r, f) for f in names]
+        for r in rows
+    ]
 
 
 _SQL: dict[str, str] = {}
@@ -249,37 +273,38 @@ def _more_offer_ids(count: int) -> list[int]:
         return [r[0] for r in cursor.fetchall()]
 
 
-def assign_offer_ids(
-    reads: RoundReads, offers: list[dict[str, Any]], *, known: Mapping[str, int]
-) -> None:
-    """Give each new offer its id and resolve its reply, to an offer of an earlier
-    round (``known`` maps their engine ids to row ids) or of this one.
+def offer_ids_assign(
+    reads: RoundReads, offers: Sequence[OfferRow], *, known: Mapping[str, int]
+) -> list[OfferRow]:
+    """The offers with their row ids and replies resolved, to an offer of an
+    earlier round (``known`` maps their engine ids to row ids) or of this one.
 
-    Each offer dict carries ``in_reply_to_engine`` (the engine id it replies to).
     On PostgreSQL the ids come from the reservation; elsewhere the offers are
     inserted here, one by one, and take the database's ids."""
     known = dict(known)
+    out = []
     for index, offer in enumerate(offers):
-        offer["in_reply_to_id"] = known.get(offer.pop("in_reply_to_engine", None) or "")
+        offer = replace(offer, in_reply_to_id=known.get(offer.in_reply_to_engine or ""))
         if reads.offer_ids is not None:
             if index >= len(reads.offer_ids):  # more offers than the hint reserved
                 reads.offer_ids += _more_offer_ids(len(offers) - len(reads.offer_ids))
-            offer["id"] = reads.offer_ids[index]
+            offer = replace(offer, id=reads.offer_ids[index])
         else:
-            row = Offer(**{k: v for k, v in offer.items() if k != "id"})
+            row = Offer(**{f: getattr(offer, f) for f in OFFER_FIELDS if f != "id"})
             row.save(force_insert=True)
-            offer["id"] = row.pk
-            offer["created_at"] = row.created_at
-        known[offer["engine_id"]] = offer["id"]
+            offer = replace(offer, id=row.pk, created_at=row.created_at)
+        known[offer.engine_id] = offer.id
+        out.append(offer)
+    return out
 
 
 def round_write(
     negotiation: Negotiation,
     reads: RoundReads,
     *,
-    offers: Iterable[Mapping[str, Any]],
-    checks: Iterable[Mapping[str, Any]],
-    audit_entries: list[dict[str, Any]],
+    offers: Sequence[OfferRow],
+    checks: Sequence[CheckRow],
+    audit_entries: Sequence[AuditEntry],
     engine_state: dict[str, Any],
     now,
 ) -> None:
@@ -290,7 +315,9 @@ def round_write(
     negotiation.last_progress_at = now
     negotiation.updated_at = now
     if not uses_pipeline():
-        PolicyCheck.objects.bulk_create([PolicyCheck(**c) for c in checks])
+        PolicyCheck.objects.bulk_create(
+            [PolicyCheck(**{f: getattr(c, f) for f in CHECK_FIELDS}) for c in checks]
+        )
         if audit_entries:
             audit_append_many(audit_entries, negotiation=negotiation)
         negotiation.save(

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "negotiator",
     "approvals",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -3,9 +3,6 @@ requests, its partial. Reads come from selectors, writes go through services."""
 
 from __future__ import annotations
 
-import csv
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
@@ -23,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from negotiator import health, permissions, selectors, services
+from negotiator import health, permissions
 from negotiator.audit import audit_verify_chain, chain_of
 from negotiator.forms import (
     CloseForm,
@@ -32,14 +29,19 @@ from negotiator.forms import (
     list_filters_from,
     published_playbooks,
 )
-from negotiator.models import FINAL_STATUSES, Negotiation, Offer
+from negotiator.models import Negotiation
+from negotiator.selectors import audit as audit_view
+from negotiator.selectors import charts, formatting, lists, negotiations
+from negotiator.selectors.health import heartbeat_latest_age_seconds
+from negotiator.services import lifecycle, plans
+from negotiator.services.errors import ServiceError
 
 POLL_STOP = 286  # htmx stops a polling trigger on this status
 
 
 def _negotiation_or_404(pk: int) -> Negotiation:
     try:
-        return selectors.negotiation_for_page(pk)
+        return negotiations.negotiation_for_page(pk)
     except Negotiation.DoesNotExist:
         raise Http404("No such negotiation.") from None
 
@@ -61,7 +63,7 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    summary = selectors.home_summary()
+    summary = lists.home_summary()
     return render(
         request,
         "negotiator/home.html",
@@ -75,7 +77,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     db_ok, db_detail = health.database_status()
     broker_ok, broker_detail = health.broker_status()
-    worker_age = services.heartbeat_latest_age_seconds() if db_ok else None
+    worker_age = heartbeat_latest_age_seconds() if db_ok else None
     ok = db_ok and broker_ok
     return JsonResponse(
         {
@@ -98,13 +100,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def negotiation_list(request: HttpRequest) -> HttpResponse:
     filters = list_filters_from(request.GET)
-    result = selectors.negotiation_list(filters)
+    result = lists.negotiation_list(filters)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "result": result,
         "filters": filters,
-        "sorts": [(k, label) for k, (label, _) in selectors.SORTS.items()],
+        "sorts": [(k, label) for k, (label, _) in lists.SORTS.items()],
         "query": query.urlencode(),
         "may_operate": permissions.may_operate(request.user),
     }
@@ -127,18 +129,18 @@ def negotiation_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                negotiation = services.negotiation_create(
+                negotiation = lifecycle.negotiation_create(
                     playbook=data["playbook"],
                     user=request.user,
                     title=data["title"],
-                    overrides=services.LimitOverrides(
+                    overrides=lifecycle.LimitOverrides(
                         max_rounds=data["max_rounds"],
                         deadline_minutes=data["deadline_minutes"],
                         pace_seconds=data["pace_seconds"],
                     ),
                     strategies=form.strategies(),
                 )
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 form.add_error(None, str(exc))
             else:
                 messages.success(
@@ -167,15 +169,15 @@ def _state_context(request: HttpRequest, negotiation: Negotiation, parties) -> d
     return {
         "negotiation": negotiation,
         "parties": parties,
-        "approvals": selectors.approval_requests_of(negotiation),
+        "approvals": negotiations.approval_requests_of(negotiation),
         "may_operate": permissions.may_operate(request.user),
         "resume_form": ResumeForm(),
         "close_form": CloseForm(),
         "now": timezone.now(),
-        "progress": selectors.progress_percent(negotiation.current_round, negotiation.max_rounds),
-        "plan_terms": selectors.term_views(
+        "progress": formatting.progress_percent(negotiation.current_round, negotiation.max_rounds),
+        "plan_terms": formatting.term_views(
             negotiation.agreed_terms,
-            selectors.issue_meta(negotiation.playbook_version.spec.get("issues")),
+            formatting.issue_meta(negotiation.playbook_version.spec.get("issues")),
         ),
     }
 
@@ -183,17 +185,17 @@ def _state_context(request: HttpRequest, negotiation: Negotiation, parties) -> d
 @require_GET
 def negotiation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     negotiation = _negotiation_or_404(pk)
-    parties = selectors.parties_of(negotiation, request.user)
-    offers, has_earlier = selectors.timeline_latest(negotiation, parties)
+    parties = negotiations.parties_of(negotiation, request.user)
+    offers, has_earlier = negotiations.timeline_latest(negotiation, parties)
     context = {
         **_state_context(request, negotiation, parties),
         "offers": offers,
         "has_earlier": has_earlier,
         "last_offer_id": offers[-1].id if offers else 0,
-        "chart": selectors.concession_chart(negotiation, parties),
-        "outcome_chart": selectors.outcome_chart(negotiation, parties),
+        "chart": charts.concession_chart(negotiation, parties),
+        "outcome_chart": charts.outcome_chart(negotiation, parties),
         "issues": list(
-            selectors.issue_meta(negotiation.playbook_version.spec.get("issues")).values()
+            formatting.issue_meta(negotiation.playbook_version.spec.get("issues")).values()
         ),
         "fixed_terms": negotiation.playbook_version.spec.get("fixed_terms", {}),
     }
@@ -212,39 +214,33 @@ def negotiation_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     known_status = request.GET.get("status", "")
     if before is not None:
         negotiation = _negotiation_or_404(pk)
-        parties = selectors.parties_of(negotiation, request.user)
-        offers, has_earlier = selectors.timeline_before(negotiation, parties, before)
+        parties = negotiations.parties_of(negotiation, request.user)
+        offers, has_earlier = negotiations.timeline_before(negotiation, parties, before)
         return render(
             request,
             "negotiator/detail.html#earlier",
             {"negotiation": negotiation, "offers": offers, "has_earlier": has_earlier},
         )
     after = after or 0
-    head = (
-        Negotiation.objects.filter(pk=pk)
-        .values("status", "current_round", "max_rounds", "updated_at")
-        .first()
-    )
+    head = negotiations.poll_head(pk, after=after)
     if head is None:
         raise Http404("No such negotiation.")
-    new_ids = list(
-        Offer.objects.filter(negotiation_id=pk, id__gt=after).values_list("id", flat=True)[:1]
-    )
-    unchanged = head["status"] == known_status and head["current_round"] == known_round
-    if not new_ids and unchanged:
+    unchanged = head.status == known_status and head.current_round == known_round
+    if not head.has_new_offers and unchanged:
         # Nothing new: an empty answer keeps the poller going (or stops it when final).
-        final = head["status"] in FINAL_STATUSES
-        return HttpResponse(status=POLL_STOP if final else 204)
+        return HttpResponse(status=POLL_STOP if head.is_final else 204)
     negotiation = _negotiation_or_404(pk)
-    parties = selectors.parties_of(negotiation, request.user)
-    meta = selectors.issue_meta(negotiation.playbook_version.spec.get("issues"))
-    offers = selectors.offer_views(negotiation, selectors.offers_after(pk, after), parties, meta)
+    parties = negotiations.parties_of(negotiation, request.user)
+    meta = formatting.issue_meta(negotiation.playbook_version.spec.get("issues"))
+    offers = negotiations.offer_views(
+        negotiation, negotiations.offers_after(pk, after), parties, meta
+    )
     context = {
         **_state_context(request, negotiation, parties),
         "offers": offers,
         "last_offer_id": offers[-1].id if offers else after,
         "outcome_chart": (
-            selectors.outcome_chart(negotiation, parties) if negotiation.is_final else None
+            charts.outcome_chart(negotiation, parties) if negotiation.is_final else None
         ),
         "first_poll": after == 0,
         "oob": True,
@@ -259,11 +255,11 @@ def negotiation_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def negotiation_chart(request: HttpRequest, pk: int) -> HttpResponse:
     negotiation = _negotiation_or_404(pk)
-    parties = selectors.parties_of(negotiation, request.user)
+    parties = negotiations.parties_of(negotiation, request.user)
     return render(
         request,
         "negotiator/detail.html#chart",
-        {"negotiation": negotiation, "chart": selectors.concession_chart(negotiation, parties)},
+        {"negotiation": negotiation, "chart": charts.concession_chart(negotiation, parties)},
     )
 
 
@@ -277,7 +273,7 @@ def _action_response(
             messages.success(request, notice)
         return redirect("negotiation_detail", pk=negotiation.pk)
     negotiation = _negotiation_or_404(negotiation.pk)
-    parties = selectors.parties_of(negotiation, request.user)
+    parties = negotiations.parties_of(negotiation, request.user)
     context = {
         **_state_context(request, negotiation, parties),
         "action_error": error,
@@ -300,13 +296,13 @@ def negotiation_resume(request: HttpRequest, pk: int) -> HttpResponse:
         errors = "; ".join(f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items())
         return _action_response(request, negotiation, error=errors)
     try:
-        services.negotiation_resume(
+        lifecycle.negotiation_resume(
             negotiation=negotiation,
             user=request.user,
             extra_rounds=form.cleaned_data["extra_rounds"],
             extra_minutes=form.cleaned_data["extra_minutes"],
         )
-    except services.ServiceError as exc:
+    except ServiceError as exc:
         return _action_response(request, negotiation, error=str(exc))
     return _action_response(request, negotiation, notice="Resumed: the parties negotiate again.")
 
@@ -319,8 +315,8 @@ def negotiation_close(request: HttpRequest, pk: int) -> HttpResponse:
     form = CloseForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
-        services.negotiation_close(negotiation=negotiation, user=request.user, reason=reason)
-    except services.ServiceError as exc:
+        lifecycle.negotiation_close(negotiation=negotiation, user=request.user, reason=reason)
+    except ServiceError as exc:
         return _action_response(request, negotiation, error=str(exc))
     return _action_response(request, negotiation, notice="Closed: the negotiation was cancelled.")
 
@@ -329,8 +325,8 @@ def negotiation_close(request: HttpRequest, pk: int) -> HttpResponse:
 def negotiation_plan(request: HttpRequest, pk: int) -> HttpResponse:
     negotiation = _negotiation_or_404(pk)
     try:
-        plan = services.plan_export(negotiation=negotiation)
-    except services.ServiceError as exc:
+        plan = plans.plan_export(negotiation=negotiation)
+    except ServiceError as exc:
         return JsonResponse({"error": str(exc)}, status=409)
     response = JsonResponse(plan, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="negotiation-{pk}-plan.json"'
@@ -346,10 +342,10 @@ def negotiation_plan(request: HttpRequest, pk: int) -> HttpResponse:
 def negotiation_audit(request: HttpRequest, pk: int) -> HttpResponse:
     negotiation = _negotiation_or_404(pk)
     report = audit_verify_chain(chain_of(negotiation))
-    redactor = selectors.redactor_for(negotiation, request.user)
-    paginator = Paginator(selectors.audit_events(negotiation), selectors.AUDIT_PAGE_SIZE)
+    redactor = audit_view.redactor_for(negotiation, request.user)
+    paginator = Paginator(audit_view.audit_events(negotiation), audit_view.AUDIT_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    rows = selectors.audit_rows(page.object_list, redactor)
+    rows = audit_view.audit_rows(page.object_list, redactor)
     return render(
         request,
         "negotiator/audit.html",
@@ -363,68 +359,19 @@ def negotiation_audit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_GET
 def negotiation_audit_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt not in ("json", "csv"):
         raise Http404("Export as .json or .csv.")
     negotiation = _negotiation_or_404(pk)
-    report = audit_verify_chain(chain_of(negotiation))
-    redactor = selectors.redactor_for(negotiation, request.user)
-    events = selectors.audit_events(negotiation).iterator(chunk_size=1000)
-    filename = f"negotiation-{pk}-audit.{fmt}"
+    redactor = audit_view.redactor_for(negotiation, request.user)
     if fmt == "csv":
-        writer = csv.writer(_Echo())
-
-        def lines():
-            yield writer.writerow(
-                ["seq", "created_at", "kind", "actor", "payload", "prev_hash", "hash"]
-            )
-            for e in events:
-                yield writer.writerow(
-                    [
-                        e.seq,
-                        e.created_at.isoformat(),
-                        e.kind,
-                        e.actor,
-                        json.dumps(redactor.payload(e.kind, e.payload), sort_keys=True),
-                        e.prev_hash,
-                        e.hash,
-                    ]
-                )
-
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            audit_view.audit_csv_lines(negotiation, redactor),
+            content_type="text/csv; charset=utf-8",
+        )
     else:
-        document = {
-            "negotiation": negotiation.pk,
-            "title": str(negotiation),
-            "chain": report.chain,
-            "verification": {
-                "ok": report.ok,
-                "events": report.events,
-                "broken_seq": report.broken_seq,
-                "reason": report.reason,
-                "summary": report.describe(),
-            },
-            "redacted": not redactor.sees_all,
-            "exported_at": timezone.now().isoformat(),
-            "events": [
-                {
-                    "seq": e.seq,
-                    "created_at": e.created_at.isoformat(),
-                    "kind": e.kind,
-                    "actor": e.actor,
-                    "payload": redactor.payload(e.kind, e.payload),
-                    "prev_hash": e.prev_hash,
-                    "hash": e.hash,
-                }
-                for e in events
-            ],
-        }
+        document = audit_view.audit_document(negotiation, redactor)
         response = JsonResponse(document, json_dumps_params={"indent": 2})
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = f'attachment; filename="negotiation-{pk}-audit.{fmt}"'
     return response

@@ -151,7 +151,7 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
 @pytest.fixture(autouse=True)
 def _fresh_worker_caches():
     """Each test starts with empty in-process caches of rows and engine setups."""
-    from negotiator import services
+    from negotiator.services.worker_cache import worker_caches_clear
 
-    services.worker_caches_clear()
+    worker_caches_clear()
     yield

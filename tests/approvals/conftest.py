@@ -41,9 +41,9 @@ PASSWORD = "pw-long-enough-1"
 def groups(db):
     from django.contrib.auth.models import Group
 
-    from negotiator import services
+    from negotiator.services.roles import roles_ensure
 
-    services.roles_ensure()
+    roles_ensure()
     names = ["Approvers", "Operators", "Finance directors", "Auditors", "Procurement", "Sales"]
     return {name: Group.objects.get_or_create(name=name)[0] for name in names}
 
@@ -75,8 +75,9 @@ def people(groups, django_user_model):
 
 @pytest.fixture
 def playbook(groups):
-    from negotiator import services
     from negotiator.models import FixedTerm, Playbook, PlaybookIssue, Policy, Role
+    from negotiator.services.playbooks import playbook_publish
+    from negotiator.services.policies import policy_save
 
     pb = Playbook.objects.create(
         name="Components",
@@ -113,8 +114,8 @@ def playbook(groups):
         owner_group=groups["Sales"],
         order=1,
     )
-    services.playbook_publish(playbook=pb)
-    services.policy_save(
+    playbook_publish(playbook=pb)
+    policy_save(
         policy=Policy(
             name="Large orders need approval",
             category="financial",
@@ -151,11 +152,11 @@ def make_route(groups):
 
 
 def run_until_settled(negotiation, limit: int = 500):
-    from negotiator import services
+    from negotiator.services.rounds import negotiation_run_round
 
     negotiation.refresh_from_db()
     for _ in range(limit):
-        if not services.negotiation_run_round(
+        if not negotiation_run_round(
             negotiation_id=negotiation.pk, round_number=negotiation.current_round
         ):
             break
@@ -167,10 +168,10 @@ def run_until_settled(negotiation, limit: int = 500):
 @pytest.fixture
 def agree(playbook, people):
     """Start a negotiation (as the initiator) and run it until it settles."""
-    from negotiator import services
+    from negotiator.services.lifecycle import negotiation_create
 
     def make(seed: int = 7, user=None):
-        negotiation = services.negotiation_create(
+        negotiation = negotiation_create(
             playbook=playbook,
             user=user or people["initiator"],
             title=f"Components order {seed}",

@@ -8,8 +8,9 @@ import threading
 import pytest
 from django.db import connection
 
-from approvals import services
+from approvals.services.decisions import approval_decide
 from negotiator.audit import audit_verify_chain, chain_of
+from negotiator.services.errors import ServiceError
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="row locks need PostgreSQL"
@@ -27,11 +28,9 @@ def decide_together(request, calls):
 
         try:
             barrier.wait(timeout=10)
-            services.approval_decide(
-                request=request.pk, user=user, decision=decision, comment=comment
-            )
+            approval_decide(request=request.pk, user=user, decision=decision, comment=comment)
             outcomes[i] = "ok"
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             outcomes[i] = str(exc)
         finally:
             connections.close_all()

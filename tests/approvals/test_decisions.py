@@ -9,8 +9,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from approvals import services
 from approvals.models import ApprovalDecision
+from approvals.services.constraints import constraints_parse
+from approvals.services.decisions import approval_decide
+from approvals.services.delegations import delegation_create
+from approvals.services.errors import ApprovalDenied, ApprovalError
 from negotiator.audit import audit_verify_chain, chain_of
 from tests.approvals.conftest import run_until_settled
 
@@ -125,15 +128,13 @@ def test_htmx_approve_swaps_the_decision_panel_and_records_the_plan(pending, peo
 
 
 def test_a_second_decision_on_a_decided_request_is_refused(pending, people):
-    services.approval_decide(request=pending, user=people["approver"], decision="approve")
-    with pytest.raises(services.ApprovalError, match="already decided"):
-        services.approval_decide(
-            request=pending, user=people["approver2"], decision="reject", comment="no"
-        )
+    approval_decide(request=pending, user=people["approver"], decision="approve")
+    with pytest.raises(ApprovalError, match="already decided"):
+        approval_decide(request=pending, user=people["approver2"], decision="reject", comment="no")
 
 
 def test_reject_ends_the_negotiation_as_rejected(pending, people):
-    services.approval_decide(
+    approval_decide(
         request=pending, user=people["approver"], decision="reject", comment="too risky"
     )
     pending.refresh_from_db()
@@ -152,13 +153,13 @@ def four_eyes(agree, make_route):
 
 
 def test_four_eyes_needs_two_distinct_approvers(four_eyes, people):
-    services.approval_decide(request=four_eyes, user=people["approver"], decision="approve")
+    approval_decide(request=four_eyes, user=people["approver"], decision="approve")
     four_eyes.refresh_from_db()
     assert four_eyes.status == "pending"
     assert four_eyes.negotiation.status == "pending_approval"
-    with pytest.raises(services.ApprovalError, match="already decided"):
-        services.approval_decide(request=four_eyes, user=people["approver"], decision="approve")
-    services.approval_decide(request=four_eyes, user=people["approver2"], decision="approve")
+    with pytest.raises(ApprovalError, match="already decided"):
+        approval_decide(request=four_eyes, user=people["approver"], decision="approve")
+    approval_decide(request=four_eyes, user=people["approver2"], decision="approve")
     four_eyes.refresh_from_db()
     assert four_eyes.status == "approved"
     assert four_eyes.negotiation.status == "approved"
@@ -166,10 +167,8 @@ def test_four_eyes_needs_two_distinct_approvers(four_eyes, people):
 
 
 def test_four_eyes_one_rejection_ends_it(four_eyes, people):
-    services.approval_decide(request=four_eyes, user=people["approver"], decision="approve")
-    services.approval_decide(
-        request=four_eyes, user=people["approver2"], decision="reject", comment="no"
-    )
+    approval_decide(request=four_eyes, user=people["approver"], decision="approve")
+    approval_decide(request=four_eyes, user=people["approver2"], decision="reject", comment="no")
     four_eyes.refresh_from_db()
     assert four_eyes.status == "rejected"
     assert four_eyes.negotiation.status == "rejected"
@@ -178,7 +177,7 @@ def test_four_eyes_one_rejection_ends_it(four_eyes, people):
 def test_a_person_decided_requests_leave_their_inbox(four_eyes, people):
     client = client_for(people["approver"])
     assert client.get(reverse("approvals:inbox")).context["rows"][0].pk == four_eyes.pk
-    services.approval_decide(request=four_eyes, user=people["approver"], decision="approve")
+    approval_decide(request=four_eyes, user=people["approver"], decision="approve")
     assert client.get(reverse("approvals:inbox")).context["rows"] == []
     other = client_for(people["approver2"]).get(reverse("approvals:inbox"))
     assert [r.pk for r in other.context["rows"]] == [four_eyes.pk]
@@ -190,7 +189,7 @@ def test_a_person_decided_requests_leave_their_inbox(four_eyes, people):
 
 def delegate(people, *, to="colleague", start=-1, end=24):
     now = timezone.now()
-    return services.delegation_create(
+    return delegation_create(
         delegator=people["approver"],
         delegate=people[to],
         starts_at=now + timedelta(hours=start),
@@ -222,15 +221,15 @@ def test_a_delegate_decides_on_the_delegators_behalf_and_both_are_recorded(pendi
 
 def test_a_delegation_outside_its_period_gives_no_right(pending, people):
     delegate(people, start=2, end=5)  # not started yet
-    with pytest.raises(services.ApprovalDenied):
-        services.approval_decide(request=pending, user=people["colleague"], decision="approve")
+    with pytest.raises(ApprovalDenied):
+        approval_decide(request=pending, user=people["colleague"], decision="approve")
 
 
 def test_under_four_eyes_delegator_and_delegate_count_once(four_eyes, people):
     delegate(people)
-    services.approval_decide(request=four_eyes, user=people["approver"], decision="approve")
-    with pytest.raises(services.ApprovalDenied):
-        services.approval_decide(request=four_eyes, user=people["colleague"], decision="approve")
+    approval_decide(request=four_eyes, user=people["approver"], decision="approve")
+    with pytest.raises(ApprovalDenied):
+        approval_decide(request=four_eyes, user=people["colleague"], decision="approve")
     four_eyes.refresh_from_db()
     assert four_eyes.status == "pending"
 
@@ -268,7 +267,7 @@ def test_delegation_page_creates_and_revokes(people, client):
 def test_request_changes_adds_constraints_and_the_next_agreement_respects_them(pending, people):
     negotiation = pending.negotiation
     assert negotiation.agreed_terms["price"] > 95000
-    services.approval_decide(
+    approval_decide(
         request=pending,
         user=people["approver"],
         decision="request_changes",
@@ -331,7 +330,7 @@ def test_constraint_forms(text, expected):
             {"name": "tier", "type": "categorical", "options": ["gold", "silver", "bronze"]},
         ]
     }
-    parsed = services.constraints_parse(text, spec=spec)
+    parsed = constraints_parse(text, spec=spec)
     assert [(c.kind, c.parameters) for c in parsed] == expected
 
 
@@ -353,5 +352,5 @@ def test_constraint_errors_say_what_is_wrong(text, message):
             {"name": "tier", "type": "categorical", "options": ["gold"]},
         ]
     }
-    with pytest.raises(services.ApprovalError, match=message):
-        services.constraints_parse(text, spec=spec)
+    with pytest.raises(ApprovalError, match=message):
+        constraints_parse(text, spec=spec)

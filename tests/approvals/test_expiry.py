@@ -7,7 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from approvals import services, tasks
+from approvals import tasks
+from approvals.services import notices
+from approvals.services.decisions import approval_decide
+from approvals.services.errors import ApprovalDenied
+from approvals.services.expiry import approvals_process_due
+from approvals.services.notices import approval_notice_send
 from negotiator.audit import audit_verify_chain, chain_of
 
 
@@ -16,8 +21,8 @@ def later(request, hours: float):
 
 
 def test_a_notice_goes_to_the_approver_group_but_not_to_the_initiator(pending, mailoutbox):
-    assert services.approval_notice_send(request_id=pending.pk)
-    assert not services.approval_notice_send(request_id=pending.pk)  # once
+    assert approval_notice_send(request_id=pending.pk)
+    assert not approval_notice_send(request_id=pending.pk)  # once
     (mail,) = mailoutbox
     assert sorted(mail.to) == ["anna@example.com", "bert@example.com"]  # not olga
     assert "Approval needed" in mail.subject
@@ -33,12 +38,12 @@ def test_the_periodic_task_sends_missing_notices(pending, mailoutbox):
 
 
 def test_a_reminder_goes_once_when_less_than_a_quarter_of_the_sla_is_left(pending, mailoutbox):
-    services.approval_notice_send(request_id=pending.pk)
+    approval_notice_send(request_id=pending.pk)
     mailoutbox.clear()
     # 24 h SLA: 10 h before the deadline more than a quarter is left.
-    assert services.approvals_process_due(now=later(pending, -10))["reminded"] == []
-    assert services.approvals_process_due(now=later(pending, -5))["reminded"] == [pending.pk]
-    assert services.approvals_process_due(now=later(pending, -4))["reminded"] == []
+    assert approvals_process_due(now=later(pending, -10))["reminded"] == []
+    assert approvals_process_due(now=later(pending, -5))["reminded"] == [pending.pk]
+    assert approvals_process_due(now=later(pending, -4))["reminded"] == []
     (mail,) = mailoutbox
     assert mail.subject.startswith("Reminder")
     pending.refresh_from_db()
@@ -47,22 +52,22 @@ def test_a_reminder_goes_once_when_less_than_a_quarter_of_the_sla_is_left(pendin
 
 
 def test_expire_marks_expired_and_times_the_negotiation_out(pending):
-    assert services.approvals_process_due(now=later(pending, -1))["expired"] == []
-    assert services.approvals_process_due(now=later(pending, 1))["expired"] == [pending.pk]
+    assert approvals_process_due(now=later(pending, -1))["expired"] == []
+    assert approvals_process_due(now=later(pending, 1))["expired"] == [pending.pk]
     pending.refresh_from_db()
     assert pending.status == "expired"
     negotiation = pending.negotiation
     assert negotiation.status == "timed_out"
     assert "approval expired" in negotiation.outcome_reason
     # A second run changes nothing.
-    assert services.approvals_process_due(now=later(pending, 2))["expired"] == []
+    assert approvals_process_due(now=later(pending, 2))["expired"] == []
     assert audit_verify_chain(chain_of(negotiation)).ok
 
 
 def test_reject_on_expiry_rejects_the_deal(agree, make_route):
     make_route(on_expiry="reject")
     request = agree().approval_requests.get()
-    assert services.approvals_process_due(now=later(request, 1))["rejected"] == [request.pk]
+    assert approvals_process_due(now=later(request, 1))["rejected"] == [request.pk]
     request.refresh_from_db()
     assert request.status == "expired"
     assert request.negotiation.status == "rejected"
@@ -73,10 +78,10 @@ def test_escalate_on_expiry_hands_over_to_the_second_group_with_a_new_due_time(
 ):
     make_route(on_expiry="escalate", escalation_group=groups["Finance directors"], sla_hours=4)
     request = agree().approval_requests.get()
-    services.approval_notice_send(request_id=request.pk)
+    approval_notice_send(request_id=request.pk)
     mailoutbox.clear()
     now = later(request, 0.5)
-    done = services.approvals_process_due(now=now)
+    done = approvals_process_due(now=now)
     assert done["escalated"] == [request.pk]
     assert done["notified"] == [request.pk]  # the new group is told
     request.refresh_from_db()
@@ -88,9 +93,9 @@ def test_escalate_on_expiry_hands_over_to_the_second_group_with_a_new_due_time(
     event = request.negotiation.audit_events.get(kind="approval.escalated")
     assert event.payload["to_group"] == "Finance directors"
     # The first group no longer decides; the second does.
-    with pytest.raises(services.ApprovalDenied):
-        services.approval_decide(request=request, user=people["approver"], decision="approve")
-    services.approval_decide(request=request, user=people["director"], decision="approve")
+    with pytest.raises(ApprovalDenied):
+        approval_decide(request=request, user=people["approver"], decision="approve")
+    approval_decide(request=request, user=people["director"], decision="approve")
     request.refresh_from_db()
     assert request.status == "approved"
 
@@ -98,9 +103,9 @@ def test_escalate_on_expiry_hands_over_to_the_second_group_with_a_new_due_time(
 def test_an_escalated_request_that_expires_again_is_marked_expired(agree, make_route, groups):
     make_route(on_expiry="escalate", escalation_group=groups["Finance directors"], sla_hours=4)
     request = agree().approval_requests.get()
-    services.approvals_process_due(now=later(request, 0.5))
+    approvals_process_due(now=later(request, 0.5))
     request.refresh_from_db()
-    assert services.approvals_process_due(now=later(request, 0.5))["expired"] == [request.pk]
+    assert approvals_process_due(now=later(request, 0.5))["expired"] == [request.pk]
     request.refresh_from_db()
     assert request.status == "expired"
     assert request.negotiation.status == "timed_out"
@@ -116,28 +121,28 @@ def test_a_mail_outage_releases_the_claim_so_the_next_run_retries(pending, monke
     def broken(*args, **kwargs):
         raise OSError("smtp down")
 
-    monkeypatch.setattr(services, "send_mail", broken)
-    assert not services.approval_notice_send(request_id=pending.pk)
+    monkeypatch.setattr(notices, "send_mail", broken)
+    assert not approval_notice_send(request_id=pending.pk)
     pending.refresh_from_db()
     assert pending.notified_at is None
     monkeypatch.undo()
-    assert services.approval_notice_send(request_id=pending.pk)
+    assert approval_notice_send(request_id=pending.pk)
     assert timezone.now() >= pending.created_at
 
 
 def test_opening_a_request_enqueues_the_notice_after_commit(
     agree, make_route, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from negotiator import tasks as negotiator_tasks
+    from negotiator.celery import app
 
     sent = []
-    monkeypatch.setattr(tasks.send_notice, "delay", lambda pk: sent.append(pk))
-    # Rounds run in-process here; nothing goes to the broker.
-    monkeypatch.setattr(negotiator_tasks.run_round, "apply_async", lambda *a, **k: None)
+    # Nothing goes to the broker: record what would be sent (rounds run in-process here).
+    monkeypatch.setattr(app, "send_task", lambda name, args=(), **kw: sent.append((name, args)))
     make_route()
     with django_capture_on_commit_callbacks(execute=True):
         negotiation = agree()
-    assert sent == [negotiation.approval_requests.get().pk]
+    notices = [args for name, args in sent if name == "approvals.tasks.send_notice"]
+    assert notices == [(negotiation.approval_requests.get().pk,)]
 
 
 def test_the_command_runs_the_job_once(pending, mailoutbox):

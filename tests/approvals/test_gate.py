@@ -95,14 +95,14 @@ def test_several_routes_lowest_order_leads_and_the_strictest_four_eyes_rule_wins
 def test_a_failed_escalate_check_anywhere_in_the_negotiation_matches_that_route(
     agree, make_route, playbook
 ):
-    from approvals.services import approval_routes_match
-    from negotiator import services as negotiator_services
+    from approvals.services.gate import approval_routes_match
     from negotiator.models import Policy, PolicyCheck
+    from negotiator.services.policies import policy_save
 
     negotiation = agree()  # no routes yet: approved automatically
     route = make_route(condition_kind="escalate_policy", threshold=None)
     assert approval_routes_match(negotiation=negotiation) == []
-    version = negotiator_services.policy_save(
+    version = policy_save(
         policy=Policy(
             name="Delivery SLA",
             category="operational",

@@ -9,8 +9,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from approvals import selectors, services
+from approvals import selectors
 from approvals.models import ApprovalRequest, ApprovalRoute
+from approvals.services.decisions import approval_decide
+from approvals.services.expiry import approvals_process_due
 
 HTMX = {"HX-Request": "true"}
 
@@ -65,7 +67,7 @@ def test_nav_badge_counts_requests_waiting_for_me(pending, people, rf):
     assert inbox(request)["approvals_pending_count"] == 1
     request.user = people["initiator"]
     assert inbox(request)["approvals_pending_count"] == 0
-    services.approval_decide(request=pending, user=people["approver"], decision="approve")
+    approval_decide(request=pending, user=people["approver"], decision="approve")
     request.user = people["approver2"]
     assert inbox(request)["approvals_pending_count"] == 0
 
@@ -99,7 +101,7 @@ def test_private_limits_are_shown_only_to_owners_auditors_and_admins(pending, pe
 
 
 def test_decided_requests_show_who_decided_what_and_when(pending, people):
-    services.approval_decide(
+    approval_decide(
         request=pending, user=people["approver"], decision="approve", comment="within budget"
     )
     body = (
@@ -116,11 +118,9 @@ def test_metrics_median_rate_and_expired_per_route(agree, make_route, people):
     approved = agree(seed=1).approval_requests.get()
     rejected = agree(seed=2).approval_requests.get()
     expired = agree(seed=3).approval_requests.get()
-    services.approval_decide(request=approved, user=people["approver"], decision="approve")
-    services.approval_decide(
-        request=rejected, user=people["approver"], decision="reject", comment="no"
-    )
-    services.approvals_process_due(now=expired.due_at + timedelta(minutes=1))
+    approval_decide(request=approved, user=people["approver"], decision="approve")
+    approval_decide(request=rejected, user=people["approver"], decision="reject", comment="no")
+    approvals_process_due(now=expired.due_at + timedelta(minutes=1))
     total, per_route = selectors.approval_metrics(days=7)
     assert (total.opened, total.approved, total.rejected, total.expired) == (3, 1, 1, 1)
     assert total.approval_rate == pytest.approx(1 / 3)

@@ -44,9 +44,9 @@ def operator(transactional_db):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from negotiator import services
+    from negotiator.services.roles import roles_ensure
 
-    services.roles_ensure()
+    roles_ensure()
     user = get_user_model().objects.create_user(username="opal", password=PASSWORD)
     user.groups.add(Group.objects.get(name="Operators"), Group.objects.get(name="Auditors"))
     return user

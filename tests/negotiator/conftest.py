@@ -29,11 +29,11 @@ def saas(db):
 
 def run_to_end(negotiation, limit: int = 10_000):
     """Run a negotiation's rounds in-process, as the worker would, until it settles."""
-    from negotiator import services
+    from negotiator.services.rounds import negotiation_run_round
 
     negotiation.refresh_from_db()
     rounds = 0
-    while rounds < limit and services.negotiation_run_round(
+    while rounds < limit and negotiation_run_round(
         negotiation_id=negotiation.pk, round_number=negotiation.current_round
     ):
         negotiation.refresh_from_db()

@@ -8,8 +8,8 @@ import json
 import pytest
 from django.contrib.auth.models import Group
 
-from negotiator import services
 from negotiator.models import Playbook, PlaybookVersion, Policy, PolicyVersion
+from negotiator.services.roles import roles_ensure
 from tests.formdata import form_data
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ PROFILE_SELLER = {
 
 @pytest.fixture
 def owner(client, django_user_model):
-    services.roles_ensure()
+    roles_ensure()
     user = django_user_model.objects.create_user(
         "olivia", password="pw-long-enough-1", is_staff=True
     )

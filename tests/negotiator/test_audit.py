@@ -81,10 +81,10 @@ def _tamper(sql: str, params: list) -> None:
 
 @pytest.mark.django_db
 def test_verify_audit_names_the_first_broken_event(procurement):
-    from negotiator import services
+    from negotiator.services.lifecycle import negotiation_create
     from tests.negotiator.conftest import run_to_end
 
-    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=3))
+    negotiation = run_to_end(negotiation_create(playbook=procurement, seed=3))
     chain = chain_of(negotiation)
     events = list(AuditEvent.objects.filter(chain=chain).order_by("seq"))
     assert len(events) > 4
@@ -106,10 +106,10 @@ def test_verify_audit_names_the_first_broken_event(procurement):
 
 @pytest.mark.django_db
 def test_deleting_an_event_is_detected(procurement):
-    from negotiator import services
+    from negotiator.services.lifecycle import negotiation_create
     from tests.negotiator.conftest import run_to_end
 
-    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=4))
+    negotiation = run_to_end(negotiation_create(playbook=procurement, seed=4))
     chain = chain_of(negotiation)
     events = list(AuditEvent.objects.filter(chain=chain).order_by("seq"))
     _tamper("DELETE FROM negotiator_auditevent WHERE id = %s", [events[2].pk])

@@ -9,7 +9,6 @@ import time
 import pytest
 from django.db import OperationalError, connection, connections
 
-from negotiator import services
 from negotiator.audit import audit_verify_chain, chain_of
 from negotiator.models import (
     FINAL_STATUSES,
@@ -19,6 +18,9 @@ from negotiator.models import (
     Offer,
     PolicyCheck,
 )
+from negotiator.services.lifecycle import LimitOverrides, negotiation_create, negotiation_start
+from negotiator.services.rounds import negotiation_run_round
+from negotiator.services.sweeper import negotiations_sweep
 from tests.conftest import celery_worker, wait_for
 from tests.negotiator.conftest import run_to_end
 
@@ -46,8 +48,8 @@ def assert_rounds_intact(negotiation: Negotiation) -> None:
 
 def test_killed_worker_loses_no_round(procurement, worker_env, tmp_path):
     negotiations = [
-        services.negotiation_create(
-            playbook=procurement, seed=100 + i, overrides=services.LimitOverrides(pace_seconds=0.3)
+        negotiation_create(
+            playbook=procurement, seed=100 + i, overrides=LimitOverrides(pace_seconds=0.3)
         )
         for i in range(8)
     ]
@@ -60,7 +62,7 @@ def test_killed_worker_loses_no_round(procurement, worker_env, tmp_path):
     with celery_worker(tmp_path, worker_env, pool="prefork", concurrency=2):
         # What beat does every 30 s in production, here with a short threshold.
         def settled() -> bool:
-            services.negotiations_sweep(stale_after_seconds=1.0)
+            negotiations_sweep(stale_after_seconds=1.0)
             return not Negotiation.objects.filter(pk__in=ids).exclude(status__in=SETTLED).exists()
 
         wait_for(settled, timeout=180, interval=1.0)
@@ -72,8 +74,8 @@ def test_killed_worker_loses_no_round(procurement, worker_env, tmp_path):
 def test_a_round_delivered_twice_runs_once(procurement, worker_env, tmp_path):
     from negotiator.tasks import run_round
 
-    negotiation = services.negotiation_create(playbook=procurement, seed=7, start=False)
-    services.negotiation_start(negotiation=negotiation)
+    negotiation = negotiation_create(playbook=procurement, seed=7, start=False)
+    negotiation_start(negotiation=negotiation)
     negotiation.refresh_from_db()
     # The start already enqueued round 0; deliver it twice more by hand.
     with celery_worker(tmp_path, worker_env, pool="prefork", concurrency=2):
@@ -87,17 +89,15 @@ def test_a_round_delivered_twice_runs_once(procurement, worker_env, tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_runs_of_one_round_leave_the_rows_of_one_run(procurement):
-    negotiation = services.negotiation_create(playbook=procurement, seed=11, start=False)
-    services.negotiation_start(negotiation=negotiation)
+    negotiation = negotiation_create(playbook=procurement, seed=11, start=False)
+    negotiation_start(negotiation=negotiation)
     results: list[bool] = []
     barrier = threading.Barrier(4)
 
     def run() -> None:
         try:
             barrier.wait()
-            results.append(
-                services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
-            )
+            results.append(negotiation_run_round(negotiation_id=negotiation.pk, round_number=0))
         finally:
             connection.close()
 
@@ -119,9 +119,9 @@ def test_losing_the_database_connection_mid_round_leaves_no_partial_writes(
     from negotiator import round_store
     from negotiator.tasks import run_round
 
-    negotiation = services.negotiation_create(playbook=procurement, seed=5, start=False)
-    services.negotiation_start(negotiation=negotiation)
-    assert services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    negotiation = negotiation_create(playbook=procurement, seed=5, start=False)
+    negotiation_start(negotiation=negotiation)
+    assert negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
     before = {
         "offers": Offer.objects.count(),
         "checks": PolicyCheck.objects.count(),
@@ -147,7 +147,7 @@ def test_losing_the_database_connection_mid_round_leaves_no_partial_writes(
 
     monkeypatch.setattr(round_store, "round_write", write_then_lose_connection)
     with pytest.raises(OperationalError):
-        services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=1)
+        negotiation_run_round(negotiation_id=negotiation.pk, round_number=1)
     monkeypatch.setattr(round_store, "round_write", real_write)
     connection.close()  # what Celery's Django fixup does before the retry runs
 
@@ -159,7 +159,7 @@ def test_losing_the_database_connection_mid_round_leaves_no_partial_writes(
 
     # The task retries on connection errors; the retry runs the round cleanly.
     assert OperationalError in run_round.autoretry_for
-    assert services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=1)
+    assert negotiation_run_round(negotiation_id=negotiation.pk, round_number=1)
     negotiation = run_to_end(negotiation)
     assert_rounds_intact(negotiation)
 

@@ -8,8 +8,12 @@ import json
 
 import pytest
 
-from negotiator import permissions, selectors, services
+from negotiator import permissions
 from negotiator.models import Offer, Participant, PolicyCheck
+from negotiator.selectors.audit import HIDDEN, Redactor
+from negotiator.selectors.charts import concession_chart, outcome_chart
+from negotiator.selectors.negotiations import parties_of
+from negotiator.services.lifecycle import negotiation_create
 from tests.negotiator.conftest import load_playbook_document, run_to_end
 from tests.negotiator.test_views import make_user
 
@@ -60,7 +64,7 @@ def playbook(db):
 
 @pytest.fixture
 def negotiation(playbook):
-    negotiation = run_to_end(services.negotiation_create(playbook=playbook, seed=3))
+    negotiation = run_to_end(negotiation_create(playbook=playbook, seed=3))
     assert Offer.objects.filter(negotiation=negotiation).count() > 4
     # The seller's margin checks carry its unit cost as private evidence.
     assert PolicyCheck.objects.filter(
@@ -145,13 +149,13 @@ def test_auditors_and_superusers_see_every_party(client, negotiation):
 
 def test_concession_chart_draws_only_visible_parties(negotiation):
     sales = make_user("sam", "Sales")
-    parties = selectors.parties_of(negotiation, sales)
-    chart = selectors.concession_chart(negotiation, parties)
+    parties = parties_of(negotiation, sales)
+    chart = concession_chart(negotiation, parties)
     assert [line.label for line in chart.lines] == [p.label for p in parties if p.role == "seller"]
-    assert selectors.outcome_chart(negotiation, parties) is None
+    assert outcome_chart(negotiation, parties) is None
     nobody = make_user("nobody2")
-    parties = selectors.parties_of(negotiation, nobody)
-    assert selectors.concession_chart(negotiation, parties).lines == []
+    parties = parties_of(negotiation, nobody)
+    assert concession_chart(negotiation, parties).lines == []
 
 
 def test_permission_rules():
@@ -166,9 +170,7 @@ def test_permission_rules():
 
 
 def test_redactor_hides_private_evidence_and_foreign_utilities():
-    redactor = selectors.Redactor(
-        roles=frozenset({"buyer", "seller"}), visible=frozenset({"seller"})
-    )
+    redactor = Redactor(roles=frozenset({"buyer", "seller"}), visible=frozenset({"seller"}))
     payload = {
         "utilities": {"buyer": 0.9, "seller": 0.4},
         "results": [
@@ -181,4 +183,4 @@ def test_redactor_hides_private_evidence_and_foreign_utilities():
     assert cleaned["utilities"] == {"seller": 0.4}
     assert cleaned["results"][0]["evidence"] == {"hidden": "private to the sending party"}
     assert cleaned["results"][1]["evidence"]["cost"] == 2
-    assert cleaned["participants"][0]["profile"] == selectors.HIDDEN
+    assert cleaned["participants"][0]["profile"] == HIDDEN

@@ -6,8 +6,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from negotiator import services
 from negotiator.models import Negotiation, Offer, PolicyCheck
+from negotiator.services.lifecycle import negotiation_create
+from negotiator.services.rounds import negotiation_run_round
 from tests.negotiator.conftest import run_to_end
 from tests.negotiator.test_views import make_user
 
@@ -32,8 +33,8 @@ def negotiations(playbook, n: int) -> list[Negotiation]:
     """n negotiations, each with two offers carrying checks."""
     out = []
     for i in range(n):
-        negotiation = services.negotiation_create(playbook=playbook, title=f"N{i}", seed=i)
-        services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+        negotiation = negotiation_create(playbook=playbook, title=f"N{i}", seed=i)
+        negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
         out.append(negotiation)
     return out
 
@@ -93,7 +94,7 @@ def test_list_and_home_queries_do_not_grow_with_rows(admin_client, procurement):
 
 
 def test_negotiation_page_and_poll_queries_do_not_grow_with_offers(admin_client, procurement):
-    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=5))
+    negotiation = run_to_end(negotiation_create(playbook=procurement, seed=5))
     first = Offer.objects.filter(negotiation=negotiation).order_by("id").first()
     pk = negotiation.pk
 
@@ -118,7 +119,7 @@ def test_negotiation_page_and_poll_queries_do_not_grow_with_offers(admin_client,
 
 
 def test_poll_without_news_is_cheap(admin_client, procurement):
-    negotiation = services.negotiation_create(playbook=procurement)
+    negotiation = negotiation_create(playbook=procurement)
     negotiation.refresh_from_db()
     url = (
         f"/negotiations/{negotiation.pk}/timeline?after=0"

@@ -5,9 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from negotiator import round_store, services
+from negotiator import round_store
 from negotiator.audit import audit_verify_chain, chain_of
 from negotiator.models import AuditEvent, Offer, PolicyCheck
+from negotiator.services import worker_cache
+from negotiator.services.lifecycle import negotiation_create
+from negotiator.services.rounds import negotiation_run_round
+from negotiator.services.worker_cache import (
+    PARTICIPANTS,
+    PLAYBOOK_VERSIONS,
+    POLICY_VERSIONS,
+    applicable_policy_versions,
+    participants_kept,
+    playbook_version_kept,
+    policy_versions_by_id,
+)
 from tests.negotiator.conftest import run_to_end
 
 pytestmark = pytest.mark.django_db
@@ -75,11 +87,11 @@ def _without_ids(payload: dict, position: dict) -> dict:
 
 
 def test_pipelined_and_orm_paths_write_the_same_rows(procurement, monkeypatch):
-    fast = services.negotiation_create(playbook=procurement, seed=11)
+    fast = negotiation_create(playbook=procurement, seed=11)
     fast = run_to_end(fast)
 
     monkeypatch.setattr(round_store, "uses_pipeline", lambda: False)
-    slow = services.negotiation_create(playbook=procurement, seed=11)
+    slow = negotiation_create(playbook=procurement, seed=11)
     slow = run_to_end(slow)
 
     assert fast.current_round > 3
@@ -94,12 +106,12 @@ def test_pipelined_and_orm_paths_write_the_same_rows(procurement, monkeypatch):
 
 
 def test_a_claim_that_does_not_match_changes_nothing(procurement):
-    negotiation = services.negotiation_create(playbook=procurement, seed=3)
-    assert services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    negotiation = negotiation_create(playbook=procurement, seed=3)
+    assert negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
     counts = (Offer.objects.count(), PolicyCheck.objects.count(), AuditEvent.objects.count())
     # A late duplicate of round 0, and a round from the future: no-ops.
-    assert not services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
-    assert not services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=5)
+    assert not negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    assert not negotiation_run_round(negotiation_id=negotiation.pk, round_number=5)
     assert (Offer.objects.count(), PolicyCheck.objects.count(), AuditEvent.objects.count()) == (
         counts
     )
@@ -108,15 +120,15 @@ def test_a_claim_that_does_not_match_changes_nothing(procurement):
 def test_offers_beyond_the_reserved_ids_get_more(procurement, monkeypatch):
     """The claim reserves ids for the offers it expects; a round that sends more
     takes further ids instead of failing."""
-    negotiation = services.negotiation_create(playbook=procurement, seed=4)
-    services._PARTICIPANTS.pop(negotiation.pk, None)
+    negotiation = negotiation_create(playbook=procurement, seed=4)
+    PARTICIPANTS.pop(negotiation.pk, None)
     real_claim = round_store.round_claim
 
     def claim_reserving_one(*args, **kwargs):
         return real_claim(*args, **{**kwargs, "offers_hint": 1})
 
     monkeypatch.setattr(round_store, "round_claim", claim_reserving_one)
-    assert services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    assert negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
     offers = list(Offer.objects.filter(negotiation=negotiation).order_by("id"))
     assert len(offers) == 2
     assert len({o.pk for o in offers}) == 2
@@ -128,7 +140,7 @@ def test_round_statements_are_prepared_by_the_server(procurement):
     statements be prepared once per connection instead of planned every round."""
     from django.db import connection
 
-    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=5))
+    negotiation = run_to_end(negotiation_create(playbook=procurement, seed=5))
     assert negotiation.current_round > 3
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
@@ -140,20 +152,20 @@ def test_round_statements_are_prepared_by_the_server(procurement):
 def test_without_stable_ids_the_worker_keeps_no_rows(procurement, monkeypatch):
     """SQLite reuses the ids of rolled-back rows, so there the worker reads rows
     every round instead of trusting what it kept under the same id."""
-    negotiation = services.negotiation_create(playbook=procurement, seed=6)
-    services._PLAYBOOK_VERSIONS[negotiation.playbook_version_id] = "another playbook's version"
-    services._PARTICIPANTS[negotiation.pk] = ["another negotiation's parties"]
-    monkeypatch.setattr(services, "_keeps_rows", lambda: False)
-    version = services._playbook_version(negotiation.playbook_version_id)
+    negotiation = negotiation_create(playbook=procurement, seed=6)
+    PLAYBOOK_VERSIONS[negotiation.playbook_version_id] = "another playbook's version"
+    PARTICIPANTS[negotiation.pk] = ["another negotiation's parties"]
+    monkeypatch.setattr(worker_cache, "_keeps_rows", lambda: False)
+    version = playbook_version_kept(negotiation.playbook_version_id)
     assert version.pk == negotiation.playbook_version_id
-    assert {p.role for p in services._participants_of(negotiation)} == {"buyer", "seller"}
-    assert services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    assert {p.role for p in participants_kept(negotiation)} == {"buyer", "seller"}
+    assert negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
 
 
 def test_a_full_policy_version_cache_is_emptied_before_it_is_read(procurement):
-    negotiation = services.negotiation_create(playbook=procurement, seed=7)
-    ids = [v.pk for v in services.applicable_policy_versions(negotiation)]
-    services._VERSION_CACHE.update({-n: None for n in range(1, 10_002)})
-    services._VERSION_CACHE.pop(ids[0])  # one to load, the others kept
-    assert [v.pk for v in services.policy_versions_by_id(ids)] == ids
-    assert len(services._VERSION_CACHE) == len(ids)
+    negotiation = negotiation_create(playbook=procurement, seed=7)
+    ids = [v.pk for v in applicable_policy_versions(negotiation)]
+    POLICY_VERSIONS.update({-n: None for n in range(1, 10_002)})
+    POLICY_VERSIONS.pop(ids[0])  # one to load, the others kept
+    assert [v.pk for v in policy_versions_by_id(ids)] == ids
+    assert len(POLICY_VERSIONS) == len(ids)

@@ -8,7 +8,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from negotiator import services
 from negotiator.audit import audit_verify_chain, chain_of
 from negotiator.models import (
     AuditEvent,
@@ -18,6 +17,18 @@ from negotiator.models import (
     Policy,
     PolicyCheck,
 )
+from negotiator.services.errors import TransitionError
+from negotiator.services.lifecycle import (
+    LimitOverrides,
+    negotiation_close,
+    negotiation_create,
+    negotiation_resume,
+)
+from negotiator.services.plans import plan_export
+from negotiator.services.policies import policy_save
+from negotiator.services.rounds import negotiation_run_round
+from negotiator.services.sweeper import negotiations_sweep
+from negotiator.services.worker_cache import applicable_policy_versions, policy_gate_for
 from tests.negotiator.conftest import run_to_end
 
 pytestmark = pytest.mark.django_db
@@ -25,11 +36,11 @@ pytestmark = pytest.mark.django_db
 
 def test_a_negotiation_runs_to_an_approved_agreement_with_a_plan(procurement):
     Policy.objects.filter(kind="approval_threshold").update(active=False)
-    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=1))
+    negotiation = run_to_end(negotiation_create(playbook=procurement, seed=1))
     assert negotiation.status == NegotiationStatus.APPROVED, negotiation.outcome_reason
     assert negotiation.agreed_terms
     assert 85_000 <= negotiation.agreed_terms["price"] <= 118_000
-    plan = services.plan_export(negotiation=negotiation)
+    plan = plan_export(negotiation=negotiation)
     assert {"who", "what", "when", "how_much"} <= set(plan)
     assert plan["what"]["fixed_terms"]["governing_law"] == "Laws of England and Wales"
     assert plan["how_much"]["deal_value"] == negotiation.agreed_terms["price"]
@@ -42,7 +53,7 @@ def test_a_negotiation_runs_to_an_approved_agreement_with_a_plan(procurement):
 
 
 def test_every_offer_is_checked_and_recorded(procurement):
-    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=2))
+    negotiation = run_to_end(negotiation_create(playbook=procurement, seed=2))
     offers = Offer.objects.filter(negotiation=negotiation)
     assert offers.exists()
     for offer in offers:
@@ -58,9 +69,9 @@ def test_a_blocked_offer_is_never_sent(procurement):
     # A floor above everything the buyer would like: its first choices are blocked.
     floor = Policy.objects.get(playbook=procurement, name="Price floor")
     floor.parameters = {"issue": "price", "min": 100_000}
-    services.policy_save(policy=floor)
+    policy_save(policy=floor)
     for seed in range(3):
-        negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=seed))
+        negotiation = run_to_end(negotiation_create(playbook=procurement, seed=seed))
         assert not Offer.objects.filter(negotiation=negotiation, terms__price__lt=100_000).exists()
         if negotiation.agreed_terms:
             assert negotiation.agreed_terms["price"] >= 100_000
@@ -70,10 +81,10 @@ def test_disclosure_blocks_a_rationale_that_reveals_the_reservation_price(procur
     from negotiator.engine.offers import Offer as EngineOffer
     from negotiator.engine.outcomes import fixed_terms_hash
 
-    negotiation = services.negotiation_create(playbook=procurement, seed=1, start=False)
-    gate = services.policy_gate_for(
+    negotiation = negotiation_create(playbook=procurement, seed=1, start=False)
+    gate = policy_gate_for(
         negotiation,
-        services.applicable_policy_versions(negotiation),
+        applicable_policy_versions(negotiation),
         negotiation.participants.all(),
     )
     spec = negotiation.playbook_version.spec
@@ -106,14 +117,14 @@ def test_escalate_policy_holds_the_negotiation_and_a_person_resumes_it(procureme
         parameters={"expression": 'stage == "send" || terms.price <= 100000.0'},
         severity="escalate",
     )
-    services.policy_save(policy=rule)
-    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=3))
+    policy_save(policy=rule)
+    negotiation = run_to_end(negotiation_create(playbook=procurement, seed=3))
     assert negotiation.status == NegotiationStatus.ESCALATED, negotiation.outcome_reason
     assert "Accepting a high price" in negotiation.outcome_reason
 
     rule.active = False
-    services.policy_save(policy=rule)
-    services.negotiation_resume(negotiation=negotiation, extra_rounds=10)
+    policy_save(policy=rule)
+    negotiation_resume(negotiation=negotiation, extra_rounds=10)
     negotiation.refresh_from_db()
     assert negotiation.status == NegotiationStatus.RUNNING
     negotiation = run_to_end(negotiation)
@@ -122,30 +133,30 @@ def test_escalate_policy_holds_the_negotiation_and_a_person_resumes_it(procureme
 
 
 def test_transitions_are_checked(procurement):
-    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=1))
-    with pytest.raises(services.TransitionError):
-        services.negotiation_resume(negotiation=negotiation)
+    negotiation = run_to_end(negotiation_create(playbook=procurement, seed=1))
+    with pytest.raises(TransitionError):
+        negotiation_resume(negotiation=negotiation)
     if negotiation.is_final:
-        with pytest.raises(services.TransitionError):
-            services.negotiation_close(negotiation=negotiation)
+        with pytest.raises(TransitionError):
+            negotiation_close(negotiation=negotiation)
 
 
 def test_close_cancels_a_running_negotiation(procurement):
-    negotiation = services.negotiation_create(playbook=procurement, seed=1)
-    services.negotiation_close(negotiation=negotiation, reason="supplier went bankrupt")
+    negotiation = negotiation_create(playbook=procurement, seed=1)
+    negotiation_close(negotiation=negotiation, reason="supplier went bankrupt")
     negotiation.refresh_from_db()
     assert negotiation.status == NegotiationStatus.CANCELLED
     # A late round task is a no-op.
-    assert not services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    assert not negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
 
 
 def test_max_rounds_without_agreement_ends_it(procurement):
     from negotiator.models import Participant
 
-    negotiation = services.negotiation_create(
+    negotiation = negotiation_create(
         playbook=procurement,
         seed=1,
-        overrides=services.LimitOverrides(max_rounds=4),
+        overrides=LimitOverrides(max_rounds=4),
         strategies={"buyer": "hardliner", "seller": "hardliner"},
     )
     assert Participant.objects.filter(negotiation=negotiation, strategy="hardliner").count() == 2
@@ -157,20 +168,20 @@ def test_max_rounds_without_agreement_ends_it(procurement):
 
 def test_export_plan_command(procurement, capsys):
     Policy.objects.filter(kind="approval_threshold").update(active=False)
-    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=1))
+    negotiation = run_to_end(negotiation_create(playbook=procurement, seed=1))
     assert negotiation.status == NegotiationStatus.APPROVED
     call_command("export_plan", negotiation.pk)
     plan = json.loads(capsys.readouterr().out)
     assert plan["negotiation"] == negotiation.pk
     with pytest.raises(CommandError, match="No negotiation"):
         call_command("export_plan", 999_999)
-    other = services.negotiation_create(playbook=procurement, seed=2, start=False)
+    other = negotiation_create(playbook=procurement, seed=2, start=False)
     with pytest.raises(CommandError, match="only approved"):
         call_command("export_plan", other.pk)
 
 
 def test_checks_record_the_policy_version_they_used(procurement):
-    negotiation = run_to_end(services.negotiation_create(playbook=procurement, seed=1))
+    negotiation = run_to_end(negotiation_create(playbook=procurement, seed=1))
     floor = Policy.objects.get(playbook=procurement, name="Price floor")
     used = set(
         PolicyCheck.objects.filter(
@@ -179,8 +190,8 @@ def test_checks_record_the_policy_version_they_used(procurement):
     )
     assert used == {1}
     floor.parameters = {"issue": "price", "min": 86_000}
-    services.policy_save(policy=floor)
-    later = run_to_end(services.negotiation_create(playbook=procurement, seed=1))
+    policy_save(policy=floor)
+    later = run_to_end(negotiation_create(playbook=procurement, seed=1))
     used = set(
         PolicyCheck.objects.filter(negotiation=later, policy_version__policy=floor).values_list(
             "policy_version__number", flat=True
@@ -194,15 +205,15 @@ def test_sweeper_requeues_only_stale_running_negotiations(procurement):
 
     from django.utils import timezone
 
-    stale = services.negotiation_create(playbook=procurement, seed=1)
-    fresh = services.negotiation_create(playbook=procurement, seed=2)
+    stale = negotiation_create(playbook=procurement, seed=1)
+    fresh = negotiation_create(playbook=procurement, seed=2)
     Negotiation.objects.filter(pk=stale.pk).update(
         last_progress_at=timezone.now() - timedelta(minutes=10)
     )
-    assert services.negotiations_sweep(stale_after_seconds=60) == [stale.pk]
+    assert negotiations_sweep(stale_after_seconds=60) == [stale.pk]
     # Touched: an immediate second sweep does not enqueue it again.
-    assert services.negotiations_sweep(stale_after_seconds=60) == []
-    assert fresh.pk not in services.negotiations_sweep(stale_after_seconds=60)
+    assert negotiations_sweep(stale_after_seconds=60) == []
+    assert fresh.pk not in negotiations_sweep(stale_after_seconds=60)
 
 
 def test_start_negotiation_command_validates_arguments(procurement):
@@ -213,13 +224,13 @@ def test_start_negotiation_command_validates_arguments(procurement):
 
 
 def test_a_policy_change_is_recorded_in_the_chains_of_running_negotiations(procurement):
-    negotiation = services.negotiation_create(playbook=procurement, seed=1)
+    negotiation = negotiation_create(playbook=procurement, seed=1)
     for r in range(2):
-        services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=r)
+        negotiation_run_round(negotiation_id=negotiation.pk, round_number=r)
     floor = Policy.objects.get(playbook=procurement, name="Price floor")
     floor.parameters = {"issue": "price", "min": 86_000}
-    services.policy_save(policy=floor)
-    services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=2)
+    policy_save(policy=floor)
+    negotiation_run_round(negotiation_id=negotiation.pk, round_number=2)
     events = AuditEvent.objects.filter(
         chain=chain_of(negotiation), kind="policy.versions_in_force"
     ).order_by("seq")

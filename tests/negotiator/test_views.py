@@ -11,9 +11,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from negotiator import services
 from negotiator.audit import chain_of
 from negotiator.models import AuditEvent, Negotiation, NegotiationStatus, Offer, Policy
+from negotiator.services.lifecycle import negotiation_close, negotiation_create, negotiation_start
+from negotiator.services.policies import policy_save
+from negotiator.services.roles import roles_ensure
+from negotiator.services.rounds import negotiation_run_round
 from tests.negotiator.conftest import run_to_end
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +35,7 @@ def make_user(username: str, *groups: str, superuser: bool = False):
 
 @pytest.fixture
 def operator(db):
-    services.roles_ensure()
+    roles_ensure()
     return make_user("olivia", "Operators")
 
 
@@ -49,7 +52,7 @@ def operator_client(client, operator):
 
 def started(playbook, **kwargs) -> Negotiation:
     """A negotiation whose first round has not run yet (status running)."""
-    return services.negotiation_create(playbook=playbook, title=kwargs.pop("title", ""), **kwargs)
+    return negotiation_create(playbook=playbook, title=kwargs.pop("title", ""), **kwargs)
 
 
 def finished(playbook, **kwargs) -> Negotiation:
@@ -58,7 +61,7 @@ def finished(playbook, **kwargs) -> Negotiation:
 
 def escalated(playbook) -> Negotiation:
     negotiation = started(playbook, title="needs a person", start=False)
-    services.policy_save(
+    policy_save(
         policy=Policy(
             name="Accepting above 95,000 needs a person",
             category="financial",
@@ -72,7 +75,7 @@ def escalated(playbook) -> Negotiation:
             severity="escalate",
         )
     )
-    services.negotiation_start(negotiation=negotiation, deadline_minutes=60)
+    negotiation_start(negotiation=negotiation, deadline_minutes=60)
     negotiation = run_to_end(negotiation)
     assert negotiation.status == NegotiationStatus.ESCALATED, negotiation.outcome_reason
     return negotiation
@@ -158,7 +161,7 @@ def test_list_rows_poll_only_while_something_runs(operator_client, procurement):
     body = response.content.decode()
     assert 'id="negotiation-rows"' in body and "<html" not in body
     assert "every 2s" in body
-    services.negotiation_close(negotiation=negotiation, reason="test")
+    negotiation_close(negotiation=negotiation, reason="test")
     body = operator_client.get(
         "/negotiations/", headers={**HTMX, "HX-Target": "negotiation-rows"}
     ).content.decode()
@@ -228,7 +231,7 @@ def test_only_operators_may_start(client, outsider, procurement):
 
 def test_negotiation_page_shows_header_timeline_and_poller(operator_client, procurement):
     negotiation = started(procurement, title="Watch me")
-    services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
     body = operator_client.get(f"/negotiations/{negotiation.pk}/").content.decode()
     assert "Watch me" in body and "Offer timeline" in body
     assert "every 2s [document.visibilityState === &#x27;visible&#x27;]" in body or (
@@ -248,7 +251,7 @@ def test_timeline_poll_appends_new_offers_then_stops_when_final(operator_client,
         url, {"after": 0, "round": negotiation.current_round, "status": "running"}, headers=HTMX
     )
     assert response.status_code == 204
-    services.negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
     response = operator_client.get(url, {"after": 0, "round": 0, "status": "running"}, headers=HTMX)
     body = response.content.decode()
     first = Offer.objects.filter(negotiation=negotiation).order_by("id")

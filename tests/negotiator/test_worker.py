@@ -95,8 +95,8 @@ def test_worker_keeps_one_database_connection_across_rounds(procurement, worker_
 
     from django.db import connection
 
-    from negotiator import services
     from negotiator.models import FINAL_STATUSES, Negotiation
+    from negotiator.services.lifecycle import negotiation_create
 
     name = f"negotiator-test-{uuid.uuid4().hex[:8]}"
     separator = "&" if "?" in worker_env["DATABASE_URL"] else "?"
@@ -119,7 +119,7 @@ def test_worker_keeps_one_database_connection_across_rounds(procurement, worker_
                 pids.update(row[0] for row in rows)
                 time.sleep(0.01)
 
-    ids = [services.negotiation_create(playbook=procurement, seed=i).pk for i in range(3)]
+    ids = [negotiation_create(playbook=procurement, seed=i).pk for i in range(3)]
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:

@@ -2,8 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from negotiator import services
 from negotiator.models import Negotiation
+from negotiator.services.errors import ServiceError
+from negotiator.services.plans import plan_export
 
 
 class Command(BaseCommand):
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         except Negotiation.DoesNotExist:
             raise CommandError(f"No negotiation with id {options['id']}.") from None
         try:
-            plan = services.plan_export(negotiation=negotiation)
-        except services.ServiceError as exc:
+            plan = plan_export(negotiation=negotiation)
+        except ServiceError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(json.dumps(plan, indent=2, ensure_ascii=False))

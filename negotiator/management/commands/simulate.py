@@ -51,9 +51,10 @@ def load_scenario(path: Path) -> Scenario:
 def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
     """A playbook (a name in the database, or a playbook JSON file) as a scenario with
     its policies: each party's allowed outcomes and the gate every offer passes."""
-    from negotiator import playbook_io, services
+    from negotiator import playbook_io
     from negotiator.engine.policies import PolicySpec
     from negotiator.models import Playbook
+    from negotiator.services.policies import playbook_policy_versions, policy_spec_of
 
     path = Path(value)
     if value.endswith(".json") or path.is_file():
@@ -88,7 +89,7 @@ def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
             names = ", ".join(Playbook.objects.values_list("name", flat=True)) or "none"
             raise CommandError(f"--playbook: no published playbook named {value!r}; known: {names}")
         spec = playbook.current_version.spec
-        specs = [services.policy_spec_of(v) for v in services.playbook_policy_versions(playbook)]
+        specs = [policy_spec_of(v) for v in playbook_policy_versions(playbook)]
     scenario = scenario_from_dict(
         {
             "name": spec["name"],

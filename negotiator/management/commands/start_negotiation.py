@@ -4,9 +4,10 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from negotiator import services
 from negotiator.audit import audit_verify_chain, chain_of
 from negotiator.models import FINAL_STATUSES, Negotiation, NegotiationStatus, Playbook
+from negotiator.services.errors import ServiceError
+from negotiator.services.lifecycle import LimitOverrides, negotiation_create
 
 # A negotiation waiting for a person has stopped moving on its own.
 SETTLED = FINAL_STATUSES | {NegotiationStatus.ESCALATED, NegotiationStatus.PENDING_APPROVAL}
@@ -36,15 +37,13 @@ class Command(BaseCommand):
             raise CommandError(
                 f"No playbook named {options['playbook']!r}. Known: {names}"
             ) from None
-        overrides = services.LimitOverrides(pace_seconds=options["pace"])
+        overrides = LimitOverrides(pace_seconds=options["pace"])
         ids = []
         for i in range(count):
             seed = options["seed"] + i if options["seed"] is not None else None
             try:
-                negotiation = services.negotiation_create(
-                    playbook=playbook, overrides=overrides, seed=seed
-                )
-            except services.ServiceError as exc:
+                negotiation = negotiation_create(playbook=playbook, overrides=overrides, seed=seed)
+            except ServiceError as exc:
                 raise CommandError(str(exc)) from None
             ids.append(negotiation.pk)
         self.stdout.write(f"Started {count} negotiation(s): ids {ids[0]}..{ids[-1]}")

@@ -1,4 +1,4 @@
-"""Demo data for `make run`: the three shipped playbooks and negotiations in each
+"""Demo data for `make run` (the bootstrap_demo command): the three shipped playbooks and negotiations in each
 state a person meets in the dashboard (running live, approved, escalated, waiting
 for approval).
 
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from approvals.models import ApprovalRequest, ApprovalRoute, ConditionKind
+from approvals.services.decisions import approval_decide
 from negotiator.models import (
     Negotiation,
     NegotiationStatus,
@@ -32,6 +32,12 @@ from negotiator.models import (
     PolicyScope,
     Severity,
 )
+from negotiator.playbook_io import playbook_import
+from negotiator.services.lifecycle import LimitOverrides, negotiation_create, negotiation_start
+from negotiator.services.policies import policy_save
+from negotiator.services.roles import roles_ensure
+from negotiator.services.rounds import negotiation_run_round
+from negotiator.services.scheduling import rounds_held
 
 log = logging.getLogger(__name__)
 
@@ -91,21 +97,7 @@ WANTED = (
 )
 
 
-@contextmanager
-def _rounds_in_process() -> Iterator[None]:
-    """Keep round tasks off the broker while demo negotiations run here."""
-    from negotiator import tasks
-
-    original = tasks.enqueue_round
-    tasks.enqueue_round = lambda *args, **kwargs: None
-    try:
-        yield
-    finally:
-        tasks.enqueue_round = original
-
-
 def playbooks_import() -> dict[str, Playbook]:
-    from negotiator.playbook_io import playbook_import
 
     for name in EXTRA_GROUPS:
         Group.objects.get_or_create(name=name)
@@ -135,10 +127,6 @@ DEMO_ROUTES = (
 
 
 def approval_routes_ensure(playbooks: dict[str, Playbook]) -> None:
-    try:
-        from approvals.models import ApprovalRoute, ConditionKind
-    except ImportError:  # pragma: no cover
-        return
     if ApprovalRoute.objects.exists():
         return
     approvers = Group.objects.get(name="Approvers")
@@ -157,16 +145,11 @@ def approval_routes_ensure(playbooks: dict[str, Playbook]) -> None:
 
 def approved_by_demo_approver(negotiation: Negotiation) -> Negotiation:
     """Play the approver's part: approve the open request with a comment."""
-    try:
-        from approvals.models import ApprovalRequest
-        from approvals.services import approval_decide
-    except ImportError:  # pragma: no cover
-        return negotiation
     approver = get_user_model().objects.filter(username="approver").first()
     request = ApprovalRequest.objects.filter(negotiation=negotiation, status="pending").first()
     if approver is None or request is None:
         return negotiation
-    with _rounds_in_process():
+    with rounds_held():
         approval_decide(
             request=request,
             user=approver,
@@ -182,11 +165,10 @@ def demo_user():
 
 
 def run_to_end(negotiation: Negotiation, limit: int = 2_000) -> Negotiation:
-    from negotiator import services
 
     for _ in range(limit):
         negotiation.refresh_from_db(fields=["current_round", "status"])
-        if not services.negotiation_run_round(
+        if not negotiation_run_round(
             negotiation_id=negotiation.pk, round_number=negotiation.current_round
         ):
             break
@@ -197,21 +179,20 @@ def run_to_end(negotiation: Negotiation, limit: int = 2_000) -> Negotiation:
 def negotiation_played(wanted: Wanted, playbook: Playbook, user) -> Negotiation | None:
     """Play a few seeds until one ends in a wanted status. Runs that end otherwise
     stay as ordinary demo rows under another title (audit rows are append-only)."""
-    from negotiator import services
 
     last = None
     for seed in SEEDS_TO_TRY:
-        with _rounds_in_process():
-            negotiation = services.negotiation_create(
+        with rounds_held():
+            negotiation = negotiation_create(
                 playbook=playbook,
                 user=user,
                 title=wanted.title,
                 seed=seed,
-                overrides=services.LimitOverrides(pace_seconds=0),
+                overrides=LimitOverrides(pace_seconds=0),
                 start=wanted.escalate_rule is None,
             )
             if wanted.escalate_rule is not None:
-                services.policy_save(
+                policy_save(
                     policy=Policy(
                         **wanted.escalate_rule,
                         scope=PolicyScope.NEGOTIATION,
@@ -220,7 +201,7 @@ def negotiation_played(wanted: Wanted, playbook: Playbook, user) -> Negotiation 
                     ),
                     user=user,
                 )
-                services.negotiation_start(
+                negotiation_start(
                     negotiation=negotiation,
                     user=user,
                     deadline_minutes=playbook.current_version.spec["limits"].get(
@@ -247,9 +228,8 @@ def negotiation_played(wanted: Wanted, playbook: Playbook, user) -> Negotiation 
 
 
 def demo_load() -> str:
-    from negotiator import services
 
-    services.roles_ensure()
+    roles_ensure()
     playbooks = playbooks_import()
     if not playbooks:
         return "no playbooks found in playbooks/; nothing loaded"
@@ -269,11 +249,11 @@ def demo_load() -> str:
         title__startswith=DEMO_PREFIX, status=NegotiationStatus.RUNNING
     ).exists()
     if procurement is not None and not running:
-        negotiation = services.negotiation_create(
+        negotiation = negotiation_create(
             playbook=procurement,
             user=user,
             title=LIVE_TITLE,
-            overrides=services.LimitOverrides(
+            overrides=LimitOverrides(
                 max_rounds=LIVE_MAX_ROUNDS, deadline_minutes=120, pace_seconds=LIVE_PACE_SECONDS
             ),
             strategies={"buyer": "default", "seller": "conceder"},

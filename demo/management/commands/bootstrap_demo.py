@@ -7,7 +7,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from negotiator import services
+from demo.loader import demo_load
+from negotiator.services.roles import roles_ensure
 
 DEMO_USERS = [
     # username, password, superuser, groups
@@ -26,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
-            services.roles_ensure()
+            roles_ensure()
             User = get_user_model()
             for username, password, is_superuser, groups in DEMO_USERS:
                 user, created = User.objects.get_or_create(
@@ -41,6 +42,6 @@ class Command(BaseCommand):
                 state = "created" if created else "exists"
                 self.stdout.write(f"  user {username:<9} password {password:<20} ({state})")
         if not options["no_data"]:
-            summary = services.demo_data_load()
+            summary = demo_load()
             if summary:
                 self.stdout.write(f"  demo data: {summary}")

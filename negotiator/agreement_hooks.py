@@ -1,0 +1,40 @@
+"""The one interface through which the negotiation side asks "does this deal need
+a person?" and reads the open approval requests for its pages.
+
+The approvals app provides it (``ApprovalsConfig.ready`` registers its gate), so
+approvals depends on negotiator and never the reverse. Without a registered gate
+an agreement is not approved by default: it fails closed and waits for a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from negotiator.models import Negotiation
+
+
+class ApprovalGate(Protocol):
+    def open_if_needed(self, *, negotiation: Negotiation) -> bool:
+        """Called inside the round's transaction with the negotiation row locked.
+        Opens an approval request and moves the negotiation to pending approval
+        when a person must decide (True); False lets the agreement be approved."""
+
+    def open_requests(self, negotiation_ids: Sequence[int]) -> dict[int, Any]:
+        """The pending request (with ``pk`` and ``due_at``) of each negotiation."""
+
+    def requests_of(self, negotiation: Negotiation, *, limit: int) -> list[Any]:
+        """A negotiation's latest requests, newest first, for its page."""
+
+
+_gate: ApprovalGate | None = None
+
+
+def gate_register(gate: ApprovalGate) -> None:
+    global _gate
+    _gate = gate
+
+
+def gate() -> ApprovalGate | None:
+    return _gate

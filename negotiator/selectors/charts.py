@@ -1,0 +1,200 @@
+"""The concession chart and the outcome chart (agreement against the Pareto frontier
+and the Nash point), as server-rendered SVG coordinates. Other parties' utilities
+are private: a chart draws only what the viewer may see."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from negotiator import bridge
+from negotiator.audit import canonical_json
+from negotiator.engine import analysis
+from negotiator.models import Negotiation, Offer, Participant
+from negotiator.selectors.negotiations import PartyView
+
+CHART_W, CHART_H = 340, 200
+
+
+CHART_PAD_L, CHART_PAD_R, CHART_PAD_T, CHART_PAD_B = 34, 8, 8, 22
+
+
+@dataclass
+class ChartLine:
+    label: str
+    colour: str
+    points: str
+    last: tuple[float, float] | None
+    reservation_y: float | None
+
+
+@dataclass
+class ConcessionChart:
+    lines: list[ChartLine]
+    hidden: list[str]
+    x_ticks: list[tuple[float, str]]
+    y_ticks: list[tuple[float, str]]
+    width: int = CHART_W
+    height: int = CHART_H
+    plot_left: int = CHART_PAD_L
+    plot_right: int = CHART_W - CHART_PAD_R
+    plot_top: int = CHART_PAD_T
+    plot_bottom: int = CHART_H - CHART_PAD_B
+
+
+def _x(round_number: float, max_round: float) -> float:
+    span = CHART_W - CHART_PAD_L - CHART_PAD_R
+    return round(CHART_PAD_L + span * (round_number / max_round if max_round else 0), 1)
+
+
+def _y(utility: float) -> float:
+    span = CHART_H - CHART_PAD_T - CHART_PAD_B
+    return round(CHART_PAD_T + span * (1 - max(0.0, min(1.0, utility))), 1)
+
+
+def concession_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> ConcessionChart:
+    """Each visible party's utility of its own offers over rounds. Other parties'
+    lines are not drawn (their utilities are private); `hidden` names them."""
+    visible = {p.role: p for p in parties if p.visible}
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    max_round = max(negotiation.max_rounds, 1)
+    if visible:
+        for rnd, sender, utilities in (
+            Offer.objects.filter(negotiation_id=negotiation.pk, sender__in=list(visible))
+            .exclude(terms={})
+            .order_by("id")
+            .values_list("round", "sender", "utilities")
+        ):
+            value = (utilities or {}).get(sender)
+            if value is not None:
+                series[sender].append((rnd, float(value)))
+                max_round = max(max_round, rnd + 1)
+    lines = []
+    for role, party in visible.items():
+        points = series.get(role, [])
+        coords = [(_x(r, max_round), _y(u)) for r, u in points]
+        lines.append(
+            ChartLine(
+                label=party.label,
+                colour=party.colour,
+                points=" ".join(f"{x},{y}" for x, y in coords),
+                last=coords[-1] if coords else None,
+                reservation_y=_y(party.reservation) if party.reservation is not None else None,
+            )
+        )
+    step = max(1, math.ceil(max_round / 6))
+    x_ticks = [(_x(r, max_round), str(r)) for r in range(0, max_round + 1, step)]
+    y_ticks = [(_y(v / 4), f"{v / 4:.2f}") for v in range(5)]
+    return ConcessionChart(
+        lines=lines,
+        hidden=[p.label for p in parties if not p.visible],
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+    )
+
+
+@dataclass
+class OutcomeChart:
+    x_label: str
+    y_label: str
+    frontier: str
+    nash: tuple[float, float] | None
+    agreement: tuple[float, float] | None
+    # colour -> SVG path of zero-length segments (drawn as dots by round line caps):
+    # one element per party instead of one per offer keeps long timelines cheap.
+    offers: list[tuple[str, str]]
+    size: int = 300
+
+
+OUTCOME_SIZE, OUTCOME_PAD = 300, 34
+
+
+def _o(value: float, flip: bool = False) -> float:
+    span = OUTCOME_SIZE - 2 * OUTCOME_PAD
+    v = max(0.0, min(1.0, value))
+    return round(OUTCOME_PAD + span * ((1 - v) if flip else v), 1)
+
+
+def _outcome_space(negotiation: Negotiation, participants: list[tuple[str, dict]]):
+    """Every outcome's utilities for both parties, the Pareto frontier's indices
+    and the Nash point's index; None when the profiles do not fit the space."""
+    spec = negotiation.playbook_version.spec
+    key = (
+        "dashboard",
+        negotiation.playbook_version.digest,
+        tuple((role, canonical_json(profile)) for role, profile in participants),
+    )
+    try:
+        setup = bridge.SETUPS.get(
+            key,
+            lambda: bridge.setup_from_spec(
+                spec, participants, max_rounds=max(negotiation.max_rounds, 1), deadline=None
+            ),
+        )
+        utilities = np.asarray(setup.utilities)
+        reservations = [p.profile.reservation for p in setup.parties]
+        return (
+            utilities,
+            analysis.pareto_frontier(utilities),
+            analysis.nash_point(utilities, reservations),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _offer_dots(
+    negotiation: Negotiation, parties: Sequence[PartyView], roles: list[str]
+) -> list[tuple[str, str]]:
+    """The latest offers as dots per party colour (one SVG path per party)."""
+    dots: dict[str, list[str]] = defaultdict(list)
+    colours = {p.role: p.colour for p in parties}
+    for sender, utils in (
+        Offer.objects.filter(negotiation_id=negotiation.pk)
+        .exclude(terms={})
+        .order_by("-id")
+        .values_list("sender", "utilities")[:400]
+    ):
+        if utils and all(r in utils for r in roles):
+            x, y = _o(utils[roles[0]]), _o(utils[roles[1]], flip=True)
+            dots[colours.get(sender, "#5d6678")].append(f"M{x},{y}h0")
+    return [(colour, "".join(sorted(set(path)))) for colour, path in dots.items()]
+
+
+def outcome_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> OutcomeChart | None:
+    """The agreement against the Pareto frontier and the Nash point, in the utility
+    space of two parties. Only for viewers who may see both profiles."""
+    if len(parties) != 2 or not all(p.visible for p in parties):
+        return None
+    participants = list(
+        Participant.objects.filter(negotiation=negotiation).values_list("role", "profile")
+    )
+    analysed = _outcome_space(negotiation, participants)
+    if analysed is None:
+        return None
+    utilities, frontier_idx, nash_idx = analysed
+    roles = [role for role, _ in participants]
+    frontier = sorted((float(utilities[i, 0]), float(utilities[i, 1])) for i in frontier_idx)
+    agreement = None
+    if negotiation.agreed_offer_id:
+        agreed = (
+            Offer.objects.filter(pk=negotiation.agreed_offer_id)
+            .values_list("utilities", flat=True)
+            .first()
+        )
+        if agreed and all(r in agreed for r in roles):
+            agreement = (_o(agreed[roles[0]]), _o(agreed[roles[1]], flip=True))
+    nash = None
+    if nash_idx is not None:
+        nash = (_o(float(utilities[nash_idx, 0])), _o(float(utilities[nash_idx, 1]), flip=True))
+    return OutcomeChart(
+        x_label=parties[0].role,
+        y_label=parties[1].role,
+        frontier=" ".join(f"{_o(a)},{_o(b, flip=True)}" for a, b in frontier),
+        nash=nash,
+        agreement=agreement,
+        offers=_offer_dots(negotiation, parties, roles),
+    )

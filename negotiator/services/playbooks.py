@@ -1,0 +1,165 @@
+"""Playbooks: their rows as one specification, its end-to-end validation, and publishing
+an immutable version."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+
+from negotiator.audit import audit_append, canonical_json
+from negotiator.engine import measures
+from negotiator.engine.outcomes import OutcomeSpace, issue_from_dict
+from negotiator.engine.preferences import profile_from_dict
+from negotiator.engine.strategies import STRATEGIES, make_strategy
+from negotiator.models import Playbook, PlaybookVersion
+from negotiator.services.errors import ServiceError
+from negotiator.services.roles import actor_of
+
+
+def playbook_spec(playbook: Playbook) -> dict[str, Any]:
+    """The playbook's current rows as one JSON document (what a version freezes)."""
+    issues = []
+    for issue in playbook.issues.all():
+        if issue.kind == "numeric":
+            item: dict[str, Any] = {
+                "name": issue.name,
+                "type": "numeric",
+                "lower": _num(issue.minimum, issue.integer),
+                "upper": _num(issue.maximum, issue.integer),
+            }
+            if issue.step:
+                item["step"] = _num(issue.step, issue.integer)
+            if issue.integer:
+                item["integer"] = True
+            if issue.unit:
+                item["unit"] = issue.unit
+        else:
+            item = {"name": issue.name, "type": issue.kind, "options": list(issue.options or [])}
+        if issue.label:
+            item["label"] = issue.label
+        issues.append(item)
+    return {
+        "name": playbook.name,
+        "pattern": playbook.pattern,
+        "currency": playbook.currency,
+        "issues": issues,
+        "fixed_terms": {term.name: term.value for term in playbook.fixed_terms.all()},
+        "roles": [
+            {
+                "name": role.name,
+                "label": role.label or role.name,
+                "strategy": role.strategy,
+                "strategy_params": role.strategy_params or {},
+                "profile": role.profile or {},
+                "owner_group": role.owner_group.name if role.owner_group_id else None,
+            }
+            for role in playbook.roles.select_related("owner_group")
+        ],
+        "limits": {
+            "max_rounds": playbook.max_rounds,
+            "deadline_minutes": playbook.deadline_minutes,
+            "offer_ttl_rounds": playbook.offer_ttl_rounds,
+            "stall_threshold": playbook.stall_threshold,
+            "stall_window": playbook.stall_window,
+            "pace_seconds": playbook.pace_seconds,
+        },
+        "value_expression": playbook.value_expression,
+        "risk_expression": playbook.risk_expression,
+    }
+
+
+def _num(value: float | None, integer: bool) -> float | int | None:
+    if value is None:
+        return None
+    return int(value) if integer and float(value).is_integer() else value
+
+
+def playbook_spec_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Check a playbook spec end to end with the engine; (path, message) pairs."""
+    errors: list[tuple[str, str]] = []
+    issues = []
+    names = set()
+    for i, item in enumerate(spec.get("issues", [])):
+        try:
+            issue = issue_from_dict(item)
+        except (ValueError, TypeError) as exc:
+            errors.append((f"issues[{i}]", str(exc)))
+            continue
+        if issue.name in names:
+            errors.append((f"issues[{i}].name", f"duplicate issue name '{issue.name}'"))
+        names.add(issue.name)
+        issues.append(issue)
+    if not spec.get("issues"):
+        errors.append(("issues", "a playbook needs at least one negotiable issue"))
+    space = None
+    if issues and not errors:
+        try:
+            space = OutcomeSpace(tuple(issues))
+        except ValueError as exc:
+            errors.append(("issues", str(exc)))
+    roles = spec.get("roles", [])
+    if len(roles) < 2:
+        errors.append(("roles", "a playbook needs at least two roles"))
+    for i, role in enumerate(roles):
+        strategy = role.get("strategy")
+        if strategy not in STRATEGIES:
+            errors.append(
+                (
+                    f"roles[{i}].strategy",
+                    f"unknown strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}",
+                )
+            )
+        else:
+            try:
+                make_strategy(strategy, **(role.get("strategy_params") or {}))
+            except (TypeError, ValueError) as exc:
+                errors.append((f"roles[{i}].strategy_params", str(exc)))
+        try:
+            profile = profile_from_dict(role.get("profile") or {})
+            if space is not None:
+                profile.check_space(space)
+        except (ValueError, TypeError, KeyError) as exc:
+            errors.append((f"roles[{i}].profile", str(exc)))
+    issue_types = {
+        item.get("name"): item.get("type", "numeric")
+        for item in spec.get("issues", [])
+        if isinstance(item, Mapping)
+    }
+    for key in ("value_expression", "risk_expression"):
+        expression = (spec.get(key) or "").strip()
+        if expression and expression not in names:
+            try:
+                measures.compile_number_expression(expression, issues=issue_types)
+            except ValueError as exc:
+                errors.append((key, str(exc)))
+    return errors
+
+
+def playbook_publish(*, playbook: Playbook, user=None) -> PlaybookVersion:
+    """Freeze the playbook's rows into a new immutable version if they changed."""
+    with transaction.atomic():
+        playbook = Playbook.objects.select_for_update().get(pk=playbook.pk)
+        spec = playbook_spec(playbook)
+        errors = playbook_spec_errors(spec)
+        if errors:
+            raise ServiceError("; ".join(f"{path}: {msg}" for path, msg in errors))
+        digest = hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+        current = playbook.current_version
+        if current is not None and current.digest == digest:
+            return current
+        number = (current.number if current else 0) + 1
+        version = PlaybookVersion.objects.create(
+            playbook=playbook, number=number, spec=spec, digest=digest, created_by=user
+        )
+        Playbook.objects.filter(pk=playbook.pk).update(current_version=version)
+        playbook.current_version = version
+        audit_append(
+            kind="playbook.version_published",
+            actor=actor_of(user),
+            user=user,
+            payload={"playbook": playbook.name, "version": number, "digest": digest},
+        )
+        return version

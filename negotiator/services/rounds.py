@@ -1,0 +1,214 @@
+"""One round of a negotiation, the hot path of the product, as a pipeline of
+named steps. The round task calls :func:`negotiation_run_round`, which reads top
+to bottom:
+
+1. round_context_load: claim the round by compare-and-set and load what it needs
+   (participants, policy versions in force, playbook version); nothing due → stop
+2. engine_inputs_for: the engine setup, the stored state, strategies, policy gate
+3. the engine step (negotiator.engine.protocol.step)
+4. round_records_build: offer, check and audit records and the next stored state
+5. round_store.round_write: everything in the caller's transaction
+6. round_continue (schedule the next round) or round_conclude (the agreement goes
+   to the approval gate; any other ending becomes the matching status)
+
+Steps 2 and 4 need no database except assigning offer ids on SQLite. A live
+negotiation plays exactly as the simulator does: the stored state round-trips
+every field of the engine's state (tests/negotiator/test_parity.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from negotiator import bridge, round_store
+from negotiator.audit import AuditEntry
+from negotiator.engine.governance import PolicyGate
+from negotiator.engine.protocol import (
+    NegotiationSetup,
+    NegotiationState,
+    Status,
+    StepResult,
+    initial_state,
+    step,
+)
+from negotiator.engine.strategies import Strategy, make_strategy
+from negotiator.models import Negotiation, NegotiationStatus, Participant, PolicyVersion
+from negotiator.round_store import CheckRow, OfferRow, RoundReads
+from negotiator.services import round_records, worker_cache
+from negotiator.services.agreements import agreement_record
+from negotiator.services.lifecycle import negotiation_transition
+from negotiator.services.scheduling import round_schedule
+
+# How a round that ends without an agreement leaves the negotiation. Stalls and
+# escalations wait for a person.
+ENDING_STATUS: Mapping[Status, str] = {
+    Status.FAILED: NegotiationStatus.FAILED,
+    Status.TIMED_OUT: NegotiationStatus.TIMED_OUT,
+    Status.STALLED: NegotiationStatus.ESCALATED,
+    Status.ESCALATED: NegotiationStatus.ESCALATED,
+}
+
+
+@dataclass(frozen=True)
+class RoundContext:
+    """A claimed round: the locked negotiation row and what the round reads."""
+
+    negotiation: Negotiation
+    round_number: int
+    reads: RoundReads
+    participants: Sequence[Participant]
+    versions: Sequence[PolicyVersion]
+
+
+@dataclass(frozen=True)
+class EngineInputs:
+    setup: NegotiationSetup
+    state: NegotiationState
+    strategies: Mapping[str, Strategy]
+    gate: PolicyGate
+
+
+@dataclass(frozen=True)
+class RoundRecords:
+    offers: list[OfferRow]
+    checks: list[CheckRow]
+    audit: list[AuditEntry]
+    engine_state: dict
+
+
+def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
+    """Run one round if it is still due. Returns False when there was nothing to do
+    (already run, negotiation not running): a duplicate or late task is a no-op."""
+    with transaction.atomic():
+        context = round_context_load(negotiation_id, round_number)
+        if context is None:
+            return False
+        inputs = engine_inputs_for(context)
+        now = timezone.now()
+        result = step(
+            inputs.state, inputs.setup, inputs.strategies, gate=inputs.gate, now=now.isoformat()
+        )
+        records = round_records_build(context, inputs, result, now=now)
+        round_store.round_write(
+            context.negotiation,
+            context.reads,
+            offers=records.offers,
+            checks=records.checks,
+            audit_entries=records.audit,
+            engine_state=records.engine_state,
+            now=now,
+        )
+        if result.state.status == Status.RUNNING:
+            round_continue(context.negotiation)
+        else:
+            round_conclude(context.negotiation, result.state)
+    return True
+
+
+def round_context_load(negotiation_id: int, round_number: int) -> RoundContext | None:
+    """Claim the round (the negotiation row is locked only if it is still running
+    at this round) and load its participants, policy versions and playbook
+    version, from the worker's cache where it can. None: nothing is due."""
+    claimed = round_store.round_claim(
+        negotiation_id,
+        round_number,
+        offers_hint=worker_cache.participants_count_hint(negotiation_id),
+    )
+    if claimed is None:
+        return None
+    negotiation, reads = claimed
+    negotiation.playbook_version = worker_cache.playbook_version_kept(
+        negotiation.playbook_version_id
+    )
+    return RoundContext(
+        negotiation=negotiation,
+        round_number=round_number,
+        reads=reads,
+        participants=worker_cache.participants_kept(negotiation),
+        versions=worker_cache.policy_versions_by_id(reads.policy_version_ids),
+    )
+
+
+def engine_inputs_for(context: RoundContext) -> EngineInputs:
+    """What the engine step needs: the setup (shared between negotiations of the
+    same configuration), the state stored by the last round (or a fresh one),
+    each party's strategy and the policy gate that checks every offer."""
+    negotiation = context.negotiation
+    setup = worker_cache.setup_for(negotiation, context.participants, context.versions)
+    stored = negotiation.engine_state
+    state = (
+        bridge.state_from_dict(stored) if stored else initial_state(setup, seed=negotiation.seed)
+    )
+    strategies = {
+        p.role: make_strategy(p.strategy, **(p.strategy_params or {})) for p in context.participants
+    }
+    gate = worker_cache.policy_gate_for(negotiation, context.versions, context.participants)
+    return EngineInputs(setup=setup, state=state, strategies=strategies, gate=gate)
+
+
+def round_records_build(
+    context: RoundContext, inputs: EngineInputs, result: StepResult, *, now: datetime
+) -> RoundRecords:
+    """The round's rows: the offers sent (the new tail of the history, replying to
+    offers whose row ids the stored state remembers), every policy check, the
+    audit entries, and the state the next round starts from."""
+    negotiation = context.negotiation
+    stored = negotiation.engine_state or {}
+    offers = round_records.offer_rows(
+        negotiation_id=negotiation.pk,
+        round_number=context.round_number,
+        sent=result.state.history[len(inputs.state.history) :],
+        setup=inputs.setup,
+        roles=[p.role for p in context.participants],
+        now=now,
+    )
+    offers = round_store.offer_ids_assign(context.reads, offers, known=stored.get("offer_pks", {}))
+    offer_ids = {o.engine_id: o.id for o in offers}
+    records = inputs.gate.take()
+    return RoundRecords(
+        offers=offers,
+        checks=round_records.check_rows(
+            negotiation_id=negotiation.pk,
+            round_number=context.round_number,
+            records=records,
+            offer_ids=offer_ids,
+            version_pks={(v.policy_id, v.number): v.pk for v in context.versions},
+            now=now,
+        ),
+        audit=round_records.audit_entries(
+            round_number=context.round_number,
+            records=records,
+            offers=offers,
+            versions=context.versions,
+            previous_version_ids=stored.get("policy_versions"),
+        ),
+        engine_state=round_records.engine_state_stored(
+            result.state, offer_ids=offer_ids, versions=context.versions
+        ),
+    )
+
+
+def round_continue(negotiation: Negotiation) -> None:
+    """Schedule the next round after the negotiation's pace."""
+    round_schedule(negotiation.pk, negotiation.current_round, countdown=negotiation.pace_seconds)
+
+
+def round_conclude(negotiation: Negotiation, state: NegotiationState) -> None:
+    """The engine ended the negotiation: an agreement goes to the approval gate;
+    any other ending becomes the matching status, chosen by the engine's status
+    (never by the wording of its reason)."""
+    worker_cache.participants_forget(negotiation.pk)
+    if state.status == Status.AGREED:
+        agreement_record(negotiation=negotiation, state=state)
+        return
+    negotiation_transition(
+        negotiation=negotiation,
+        to=ENDING_STATUS[state.status],
+        reason=state.reason,
+        actor="system",
+    )
