@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from tests.engine.test_simulator import SCENARIO
 
-GENIUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "scenarios" / "genius"
+GENIUS = Path(__file__).resolve().parents[1] / "data" / "genius"
 
 
 def simulate(*args: str) -> str:
