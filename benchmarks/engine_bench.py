@@ -32,7 +32,7 @@ from negotiator.engine.scenario import genius_scenario  # noqa: E402
 from negotiator.engine.simulator import simulate, summarize  # noqa: E402
 from negotiator.engine.strategies import make_strategy  # noqa: E402
 
-GENIUS = REPO / ".." / "shared" / "scenarios" / "genius"
+GENIUS = REPO / "tests" / "data" / "genius"
 
 
 def random_setup(

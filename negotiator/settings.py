@@ -243,13 +243,16 @@ CELERY_VISIBILITY_TIMEOUT = CELERY_TASK_TIME_LIMIT + NEGOTIATOR_MAX_COUNTDOWN + 
 
 if not CELERY_BROKER_URL:
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # kombu's exchange tables; its default is "control" in the working
+        # directory, which put a control/ folder in the repository root.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:

@@ -14,7 +14,7 @@ from negotiator.engine.preferences import (
 )
 from negotiator.engine.protocol import NegotiationSetup, Party
 
-GENIUS_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "scenarios" / "genius"
+GENIUS_DIR = Path(__file__).resolve().parents[1] / "data" / "genius"
 
 
 def random_space(rng: random.Random, issues: int = 3, values: int = 10) -> OutcomeSpace:

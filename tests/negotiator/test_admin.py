@@ -178,7 +178,7 @@ def test_a_policy_owner_builds_a_governed_playbook_in_admin_only(owner):
     assert page.status_code == 200
     assert "below the floor of 85,000" in html
     assert "reservation_price" in html  # the disclosure rule caught "95k"
-    assert "deliveries" in html or "delivery_days" in html
+    assert "delivery_days" in html
     assert Policy.objects.count() == 5  # a dry run writes nothing
 
     # Edit the floor twice: versions accumulate, old ones stay.
@@ -259,10 +259,7 @@ def test_numeric_issue_bounds_are_validated(owner):
 
 def test_versions_are_read_only_in_admin(owner, procurement):
     version = PolicyVersion.objects.first()
-    assert owner.get(f"/admin/negotiator/policyversion/{version.pk}/change/").status_code in (
-        200,
-        403,
-    )
+    assert owner.get(f"/admin/negotiator/policyversion/{version.pk}/change/").status_code == 200
     response = owner.post(f"/admin/negotiator/policyversion/{version.pk}/change/", {"name": "x"})
     assert response.status_code == 403
     assert (

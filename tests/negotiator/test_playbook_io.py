@@ -99,10 +99,9 @@ def test_a_bad_document_changes_nothing_and_names_the_path(mutate, path, expecte
     with pytest.raises(PlaybookImportError) as info:
         playbook_import(document)
     paths = [p for p, _ in info.value.errors]
-    if path:
-        assert path in paths, info.value.errors
-        message = dict(info.value.errors)[path]
-        assert expected in message
+    assert path in paths, info.value.errors
+    message = dict(info.value.errors)[path]
+    assert expected in message
     assert not Playbook.objects.exists()
     assert not Policy.objects.exists()
 

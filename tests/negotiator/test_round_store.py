@@ -132,7 +132,7 @@ def test_offers_beyond_the_reserved_ids_get_more(procurement, monkeypatch):
     offers = list(Offer.objects.filter(negotiation=negotiation).order_by("id"))
     assert len(offers) == 2
     assert len({o.pk for o in offers}) == 2
-    assert offers[1].in_reply_to_id in (None, offers[0].pk)
+    assert offers[1].in_reply_to_id == offers[0].pk
 
 
 def test_round_statements_are_prepared_by_the_server(procurement):

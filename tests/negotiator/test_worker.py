@@ -83,6 +83,7 @@ def test_embedded_default_needs_no_server(tmp_path):
 
         wait_for(landed, timeout=60, interval=0.5)
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
+    assert (tmp_path / "var" / "broker" / "control" / "celery.pidbox.exchange").is_file()
     assert shlex.split(_procfile_command("worker"))[0] == "celery"
 
 
