@@ -33,6 +33,45 @@ class Status(StrEnum):
     ESCALATED = "escalated"
 
 
+class Cause(StrEnum):
+    """Why a negotiation ended. Each cause goes with one :class:`Status` (``cause.status``):
+
+    - ``agreed`` → ``agreed``: every party accepted the standing offer.
+    - ``deadline`` → ``timed_out``: the setup's deadline passed.
+    - ``offer_expired`` → ``timed_out``: the standing offer lapsed (round or time).
+    - ``max_rounds`` → ``failed``: no agreement within the setup's max rounds.
+    - ``walked_away`` → ``failed``: a party withdrew.
+    - ``stalled`` → ``stalled``: the best joint utility stopped improving.
+    - ``policy_escalation`` → ``escalated``: the policy gate escalated an action.
+    - ``block_retries_exhausted`` → ``escalated``: the gate blocked every attempt of a turn.
+    """
+
+    AGREED = "agreed"
+    DEADLINE = "deadline"
+    OFFER_EXPIRED = "offer_expired"
+    MAX_ROUNDS = "max_rounds"
+    WALKED_AWAY = "walked_away"
+    STALLED = "stalled"
+    POLICY_ESCALATION = "policy_escalation"
+    BLOCK_RETRIES_EXHAUSTED = "block_retries_exhausted"
+
+    @property
+    def status(self) -> Status:
+        return _CAUSE_STATUS[self]
+
+
+_CAUSE_STATUS = {
+    Cause.AGREED: Status.AGREED,
+    Cause.DEADLINE: Status.TIMED_OUT,
+    Cause.OFFER_EXPIRED: Status.TIMED_OUT,
+    Cause.MAX_ROUNDS: Status.FAILED,
+    Cause.WALKED_AWAY: Status.FAILED,
+    Cause.STALLED: Status.STALLED,
+    Cause.POLICY_ESCALATION: Status.ESCALATED,
+    Cause.BLOCK_RETRIES_EXHAUSTED: Status.ESCALATED,
+}
+
+
 class EventKind(StrEnum):
     OFFER_MADE = "offer_made"
     ACCEPTED = "accepted"
@@ -146,6 +185,8 @@ class NegotiationState:
     best_joint: float = -1.0
     best_joint_round: int = 0
     reason: str = ""
+    # why it ended; None while running (and in states stored before causes existed)
+    cause: Cause | None = None
 
     @property
     def finished(self) -> bool:
@@ -220,6 +261,7 @@ class RoundRecord:
     best_joint_round: int
     events: list[Event] = field(default_factory=list)
     status: Status = Status.RUNNING
+    cause: Cause | None = None
     reason: str = ""
     agreement: Terms | None = None
     agreement_outcome: int | None = None
@@ -228,9 +270,10 @@ class RoundRecord:
     def running(self) -> bool:
         return self.status == Status.RUNNING
 
-    def end(self, status: Status, reason: str, event: Event) -> None:
-        """Stop the negotiation: the status, why, and the event that says so."""
-        self.status = status
+    def end(self, cause: Cause, reason: str, event: Event) -> None:
+        """Stop the negotiation: why (the cause sets the status), and the event that says so."""
+        self.status = cause.status
+        self.cause = cause
         self.reason = reason
         self.events.append(event)
 
@@ -297,7 +340,7 @@ def round_start(state: NegotiationState, setup: NegotiationSetup, now: str | Non
         and _when(work.now) >= _when(setup.deadline)
     ):
         reason = f"deadline {setup.deadline} passed (now {work.now})"
-        work.end(Status.TIMED_OUT, reason, Event(EventKind.TIMED_OUT, rnd, None, None, reason))
+        work.end(Cause.DEADLINE, reason, Event(EventKind.TIMED_OUT, rnd, None, None, reason))
     return work
 
 
@@ -341,7 +384,7 @@ def party_move(
         if decision.verdict == "escalate":
             reason = decision.reason or f"policy gate escalated {name}'s {candidate.performative}"
             event = Event(EventKind.ESCALATED, work.round, name, candidate, reason)
-            work.end(Status.ESCALATED, reason, event)
+            work.end(Cause.POLICY_ESCALATION, reason, event)
             return None
         if decision.verdict != "block":
             raise ValueError(
@@ -352,7 +395,11 @@ def party_move(
     reason = (
         f"{name} could not find an allowed action after {setup.max_block_retries} blocked attempts"
     )
-    work.end(Status.ESCALATED, reason, Event(EventKind.ESCALATED, work.round, name, None, reason))
+    work.end(
+        Cause.BLOCK_RETRIES_EXHAUSTED,
+        reason,
+        Event(EventKind.ESCALATED, work.round, name, None, reason),
+    )
     return None
 
 
@@ -364,7 +411,7 @@ def _standing_still_valid(work: RoundRecord, name: str) -> bool:
     lapsed = _lapsed(offer, work.round, work.now)
     if lapsed:
         work.end(
-            Status.TIMED_OUT, lapsed, Event(EventKind.TIMED_OUT, work.round, name, offer, lapsed)
+            Cause.OFFER_EXPIRED, lapsed, Event(EventKind.TIMED_OUT, work.round, name, offer, lapsed)
         )
     return not lapsed
 
@@ -456,7 +503,7 @@ def action_apply(work: RoundRecord, setup: NegotiationSetup, pi: int, action: Of
             work.agreement = standing.terms
             work.agreement_outcome = standing_outcome
             reason = f"all parties accepted {standing.id}"
-            work.end(Status.AGREED, reason, Event(EventKind.AGREED, rnd, name, standing, reason))
+            work.end(Cause.AGREED, reason, Event(EventKind.AGREED, rnd, name, standing, reason))
     elif kind == Performative.REJECT:
         work.outcomes.append(None)
         work.standing = None
@@ -465,7 +512,7 @@ def action_apply(work: RoundRecord, setup: NegotiationSetup, pi: int, action: Of
     else:  # WITHDRAW
         work.outcomes.append(None)
         event = Event(EventKind.WALKED_AWAY, rnd, name, action, action.rationale)
-        work.end(Status.FAILED, f"{name} walked away", event)
+        work.end(Cause.WALKED_AWAY, f"{name} walked away", event)
 
 
 def round_close(
@@ -489,10 +536,10 @@ def round_close(
                 f"best joint utility {work.best_joint:.3f} has not improved by more than "
                 f"{setup.stall_threshold:g} for {setup.stall_rounds} rounds"
             )
-            work.end(Status.STALLED, reason, Event(EventKind.STALLED, rnd, None, None, reason))
+            work.end(Cause.STALLED, reason, Event(EventKind.STALLED, rnd, None, None, reason))
         elif next_round >= setup.max_rounds:
             reason = f"no agreement within {setup.max_rounds} rounds"
-            work.end(Status.FAILED, reason, Event(EventKind.TIMED_OUT, rnd, None, None, reason))
+            work.end(Cause.MAX_ROUNDS, reason, Event(EventKind.TIMED_OUT, rnd, None, None, reason))
     return replace(
         state,
         history=tuple(work.history),
@@ -509,6 +556,7 @@ def round_close(
         best_joint=work.best_joint,
         best_joint_round=work.best_joint_round,
         reason=work.reason,
+        cause=work.cause,
     )
 
 
