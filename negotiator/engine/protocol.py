@@ -563,6 +563,24 @@ def round_close(
 _PROPOSALS = (Performative.PROPOSE, Performative.COUNTER)
 
 
+def proposal_record(
+    parties: Sequence[str], history: Sequence[Offer], history_outcomes: Sequence[int | None]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The public proposal record step() keeps, rebuilt from a history.
+
+    In: the parties in setup order, the offers and their enumerated outcome indices.
+    Out: (``proposal_senders``, ``proposal_outcomes``): for every on-grid propose or
+    counter, its sender's party index and its outcome index.
+    """
+    position = {name: k for k, name in enumerate(parties)}
+    record = [
+        (position[offer.sender], outcome)
+        for offer, outcome in zip(history, history_outcomes, strict=True)
+        if offer.performative in _PROPOSALS and outcome is not None
+    ]
+    return tuple(s for s, _ in record), tuple(o for _, o in record)
+
+
 def _lapsed(offer: Offer, rnd: int, now: str | None) -> str:
     if offer.expires_at_round is not None and rnd > offer.expires_at_round:
         return f"offer {offer.id} expired at round {offer.expires_at_round}"

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -17,6 +18,7 @@ from negotiator.engine.protocol import (
     run,
     step,
 )
+from negotiator.engine.state_codec import state_from_dict, state_to_dict
 from negotiator.engine.strategies import STRATEGIES, make_strategy
 
 from .helpers import deal_setup, random_setup
@@ -42,19 +44,24 @@ def test_bilateral_default_self_play_agrees():
     assert accepted[-1].in_reply_to == state.history[state.standing].id
 
 
+def stored(state):
+    """The state as the service layer keeps it between rounds: a JSON column."""
+    return state_from_dict(json.loads(json.dumps(state_to_dict(state))))
+
+
 def test_step_plays_one_round_from_stored_state():
     setup = deal_setup()
-    players = strategies("boulware", "boulware")
+    players = strategies("default", "default")
     state = initial_state(setup, seed=3)
-    first = step(state, setup, players)
+    first = step(stored(state), setup, players)
     assert first.state.round == 1
     assert [e.party for e in first.events] == ["buyer", "seller"]
     assert first.state.history[1].performative == Performative.COUNTER
     assert first.state.history[1].in_reply_to == first.state.history[0].id
     # stepping the stored state again continues where it left off
-    second = step(first.state, setup, players)
+    second = step(stored(first.state), setup, players)
     assert second.state.round == 2 and len(second.state.history) == 4
-    finished = run(setup, players, state=second.state)
+    finished = run(setup, players, state=stored(second.state))
     assert finished.state == run(setup, players, seed=3).state
 
 
