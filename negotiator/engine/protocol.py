@@ -309,8 +309,8 @@ def round_start(state: NegotiationState, setup: NegotiationSetup, now: str | Non
     """Open a round: copy ``state`` into a working record and check the deadline.
 
     In: the state before the round, the setup, the caller's clock (``now``; None keeps
-    ``state.now``). Out: the record of this round; it is already ended
-    (``timed_out``, one TIMED_OUT event) when the setup's deadline has passed.
+    ``state.now``). Out: the record of this round; it is already ended (cause
+    ``deadline``, one TIMED_OUT event) when the setup's deadline has passed.
     """
     rnd = state.round
     n_known = len(state.proposal_outcomes)
@@ -359,8 +359,9 @@ def party_move(
     and the policy gate. The strategy is asked again (with the blocked outcome
     forbidden) each time the gate blocks, at most ``setup.max_block_retries`` times.
     Out: the checked, allowed action; or None when the turn ended the negotiation
-    (standing offer lapsed, gate escalated, every attempt blocked): then ``work``
-    carries the status, reason and event. Raises InvalidOffer on strategy bugs.
+    (causes ``offer_expired``, ``policy_escalation``, ``block_retries_exhausted``):
+    then ``work`` carries the cause, status, reason and event. Raises InvalidOffer
+    on strategy bugs.
     """
     name = setup.party_names[pi]
     if not _standing_still_valid(work, name):
@@ -469,8 +470,9 @@ def action_apply(work: RoundRecord, setup: NegotiationSetup, pi: int, action: Of
     In: the record, the acting party's index and its action. Propose/counter puts
     the offer on the table (and notes on-grid proposals for opponent models and the
     stall rule); accept adds the party to the acceptors and ends the negotiation
-    ``agreed`` once everyone accepted; reject clears the table; withdraw ends it
-    ``failed``. Out: nothing; ``work.running`` says whether the round goes on.
+    (cause ``agreed``) once everyone accepted; reject clears the table; withdraw
+    ends it (cause ``walked_away``). Out: nothing; ``work.running`` says whether
+    the round goes on.
     """
     name = setup.party_names[pi]
     rnd = work.round
@@ -521,8 +523,9 @@ def round_close(
     """Apply the stop rules to a round that is still running and build the next state.
 
     In: the state before the round, the setup, the round's record. A running
-    negotiation ends ``stalled`` when the best joint utility has not improved for
-    ``setup.stall_rounds`` rounds, else ``failed`` when ``setup.max_rounds`` are used.
+    negotiation ends (cause ``stalled``) when the best joint utility has not improved
+    for ``setup.stall_rounds`` rounds, else (cause ``max_rounds``) when
+    ``setup.max_rounds`` are used.
     Out: the state after the round (its round number advances only while running).
     """
     rnd = work.round
