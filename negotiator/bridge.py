@@ -12,10 +12,14 @@ from dataclasses import replace
 from threading import Lock
 from typing import Any
 
-from negotiator.engine.offers import Offer, Terms, offer_from_dict, offer_to_dict
+from negotiator.engine.offers import Offer
 from negotiator.engine.outcomes import OutcomeSpace, issue_from_dict
 from negotiator.engine.preferences import profile_from_dict
-from negotiator.engine.protocol import NegotiationSetup, NegotiationState, Party, Status
+from negotiator.engine.protocol import NegotiationSetup, Party
+
+# The stored form of the engine state (derived from NegotiationState's fields).
+from negotiator.engine.state_codec import state_from_dict as state_from_dict
+from negotiator.engine.state_codec import state_to_dict as state_to_dict
 
 
 def space_from_spec(spec: Mapping[str, Any]) -> OutcomeSpace:
@@ -94,45 +98,6 @@ class SetupCache:
 
 
 SETUPS = SetupCache()
-
-
-def state_to_dict(state: NegotiationState) -> dict[str, Any]:
-    return {
-        "parties": list(state.parties),
-        "history": [offer_to_dict(o) for o in state.history],
-        "history_outcomes": list(state.history_outcomes),
-        "round": state.round,
-        "status": str(state.status),
-        "standing": state.standing,
-        "accepted_by": list(state.accepted_by),
-        "agreement": dict(state.agreement) if state.agreement is not None else None,
-        "agreement_outcome": state.agreement_outcome,
-        "seed": state.seed,
-        "now": state.now,
-        "best_joint": state.best_joint,
-        "best_joint_round": state.best_joint_round,
-        "reason": state.reason,
-    }
-
-
-def state_from_dict(data: Mapping[str, Any]) -> NegotiationState:
-    agreement = data.get("agreement")
-    return NegotiationState(
-        parties=tuple(data["parties"]),
-        history=tuple(offer_from_dict(o) for o in data.get("history", [])),
-        history_outcomes=tuple(data.get("history_outcomes", [])),
-        round=int(data.get("round", 0)),
-        status=Status(data.get("status", "running")),
-        standing=data.get("standing"),
-        accepted_by=tuple(data.get("accepted_by", [])),
-        agreement=Terms(agreement) if agreement is not None else None,
-        agreement_outcome=data.get("agreement_outcome"),
-        seed=int(data.get("seed", 0)),
-        now=data.get("now"),
-        best_joint=float(data.get("best_joint", -1.0)),
-        best_joint_round=int(data.get("best_joint_round", 0)),
-        reason=data.get("reason", ""),
-    )
 
 
 def offer_terms(offer: Offer) -> dict[str, Any]:

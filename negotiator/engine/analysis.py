@@ -141,7 +141,13 @@ def quality_score(pareto_distance: float, nash_distance: float, parties: int) ->
 
 @dataclass(frozen=True)
 class SpaceAnalysis:
-    """Precomputed reference points of one outcome set for k parties."""
+    """Precomputed reference points of one outcome set for k parties.
+
+    ``frontier``, ``nash``, ``kalai_smorodinsky`` and ``max_welfare`` are row indices
+    of ``utilities`` (``nash``/``kalai_smorodinsky`` are None when no outcome gives
+    every party at least its reservation); the ``*_utilities`` properties give the
+    rows themselves, one utility per party.
+    """
 
     utilities: np.ndarray  # (N, k)
     reservations: tuple[float, ...]
@@ -158,8 +164,14 @@ class SpaceAnalysis:
     def nash_utilities(self) -> np.ndarray | None:
         return None if self.nash is None else self.utilities[self.nash]
 
+    @property
+    def kalai_smorodinsky_utilities(self) -> np.ndarray | None:
+        ks = self.kalai_smorodinsky
+        return None if ks is None else self.utilities[ks]
+
 
 def analyse(utilities: np.ndarray, reservations: Sequence[float]) -> SpaceAnalysis:
+    """Pareto frontier, Nash, Kalai–Smorodinsky and maximum-welfare points of ``utilities``."""
     u = np.asarray(utilities, dtype=np.float64)
     return SpaceAnalysis(
         utilities=u,
@@ -177,6 +189,7 @@ class AgreementQuality:
     advantages: tuple[float, ...]
     pareto_distance: float
     nash_distance: float
+    kalai_distance: float  # to the Kalai–Smorodinsky point (shown; not part of quality)
     on_frontier: bool
     welfare: float
     quality: float
@@ -185,11 +198,11 @@ class AgreementQuality:
 def agreement_quality(
     analysis: SpaceAnalysis, agreement_utilities: Sequence[float]
 ) -> AgreementQuality:
-    """Distances of an agreement's utility vector to the frontier and the Nash point."""
+    """Distances of an agreement's utility vector to the frontier and the bargaining points
+    (inf when there is no such point)."""
     u = np.asarray(agreement_utilities, dtype=np.float64)
     d_pareto = distance_to_set(u, analysis.frontier_utilities)
-    nash = analysis.nash_utilities
-    d_nash = math.inf if nash is None else float(np.sqrt(((nash - u) ** 2).sum()))
+    d_nash = _distance(u, analysis.nash_utilities)
     # on the frontier: no outcome dominates it
     others = analysis.utilities
     dominated = bool(
@@ -203,10 +216,15 @@ def agreement_quality(
         ),
         pareto_distance=d_pareto,
         nash_distance=d_nash,
+        kalai_distance=_distance(u, analysis.kalai_smorodinsky_utilities),
         on_frontier=not dominated,
         welfare=float(u.sum()),
         quality=quality_score(d_pareto, d_nash, k),
     )
+
+
+def _distance(u: np.ndarray, point: np.ndarray | None) -> float:
+    return math.inf if point is None else float(np.sqrt(((point - u) ** 2).sum()))
 
 
 def space_utilities(

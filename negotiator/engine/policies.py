@@ -4,8 +4,8 @@ Pure functions over plain values (no Django, no I/O). A service converts
 PolicyVersion rows to :class:`PolicySpec`, builds a :class:`CheckContext` for the
 sending party, calls :func:`check` and stores every :class:`CheckResult` (via
 :func:`check_result_to_dict`) as a PolicyCheck. :func:`decide` makes the
-protocol's gate verdict; :func:`requires_approval` lists the approval-threshold
-results the approval gate consumes when a deal is agreed.
+protocol's gate verdict; failed approval-threshold results never stop an offer,
+the approvals app reads them from the stored checks when a deal is agreed.
 
 Every check fails closed: a missing issue, a missing private value, an unknown
 deal measure, a rule that errors or runs out of time all count as failures.
@@ -29,11 +29,7 @@ from typing import Any, Protocol
 
 from .cel import DEFAULT_BOUNDS, Bounds, PolicyError, build_activation, compile_expression
 from .disclosure import find_disclosures, within
-
-try:  # the outcome module owns the canonical fixed-terms hash; fall back if it is absent
-    from .outcomes import fixed_terms_hash as _outcomes_fixed_terms_hash
-except ImportError:  # pragma: no cover
-    _outcomes_fixed_terms_hash = None
+from .outcomes import fixed_terms_hash
 
 __all__ = [
     "Severity",
@@ -46,7 +42,6 @@ __all__ = [
     "OfferLike",
     "check",
     "decide",
-    "requires_approval",
     "validate_parameters",
     "describe",
     "fixed_terms_digest",
@@ -182,14 +177,8 @@ def _plain(value: Any) -> Any:
 
 
 def fixed_terms_digest(mapping: Mapping[str, Any]) -> str:
-    """sha256 hex of the canonical JSON of the fixed terms (same as outcomes.fixed_terms_hash)."""
-    if _outcomes_fixed_terms_hash is not None:
-        return _outcomes_fixed_terms_hash(mapping)
-    import hashlib  # pragma: no cover
-    import json  # pragma: no cover
-
-    text = json.dumps(dict(mapping), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()  # pragma: no cover
+    """sha256 hex of the canonical JSON of the fixed terms (outcomes.fixed_terms_hash)."""
+    return fixed_terms_hash(mapping)
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -541,7 +530,7 @@ def decide(results: Iterable[CheckResult]) -> GateDecision:
     """block if any blocking policy failed, else escalate if any escalating one did, else allow.
 
     Warn failures never stop an offer (they are named in an allow's reason); approval
-    threshold results never block or escalate an offer, see :func:`requires_approval`.
+    threshold results never block or escalate an offer (they matter once a deal is agreed).
     """
     results = tuple(results)
     blocking = [r for r in results if _stops(r) and r.severity == Severity.BLOCK]
@@ -560,11 +549,6 @@ def decide(results: Iterable[CheckResult]) -> GateDecision:
         return GateDecision("escalate", "needs a person: " + listing(escalating), results)
     reason = "allowed with warnings: " + listing(warnings) if warnings else ""
     return GateDecision("allow", reason, results)
-
-
-def requires_approval(results: Iterable[CheckResult]) -> list[CheckResult]:
-    """Failed approval-threshold results: the agreement needs a person's approval."""
-    return [r for r in results if r.kind == PolicyKind.APPROVAL_THRESHOLD and not r.passed]
 
 
 # --- parameter validation ---------------------------------------------------------------------

@@ -33,6 +33,45 @@ class Status(StrEnum):
     ESCALATED = "escalated"
 
 
+class Cause(StrEnum):
+    """Why a negotiation ended. Each cause goes with one :class:`Status` (``cause.status``):
+
+    - ``agreed`` → ``agreed``: every party accepted the standing offer.
+    - ``deadline`` → ``timed_out``: the setup's deadline passed.
+    - ``offer_expired`` → ``timed_out``: the standing offer lapsed (round or time).
+    - ``max_rounds`` → ``failed``: no agreement within the setup's max rounds.
+    - ``walked_away`` → ``failed``: a party withdrew.
+    - ``stalled`` → ``stalled``: the best joint utility stopped improving.
+    - ``policy_escalation`` → ``escalated``: the policy gate escalated an action.
+    - ``block_retries_exhausted`` → ``escalated``: the gate blocked every attempt of a turn.
+    """
+
+    AGREED = "agreed"
+    DEADLINE = "deadline"
+    OFFER_EXPIRED = "offer_expired"
+    MAX_ROUNDS = "max_rounds"
+    WALKED_AWAY = "walked_away"
+    STALLED = "stalled"
+    POLICY_ESCALATION = "policy_escalation"
+    BLOCK_RETRIES_EXHAUSTED = "block_retries_exhausted"
+
+    @property
+    def status(self) -> Status:
+        return _CAUSE_STATUS[self]
+
+
+_CAUSE_STATUS = {
+    Cause.AGREED: Status.AGREED,
+    Cause.DEADLINE: Status.TIMED_OUT,
+    Cause.OFFER_EXPIRED: Status.TIMED_OUT,
+    Cause.MAX_ROUNDS: Status.FAILED,
+    Cause.WALKED_AWAY: Status.FAILED,
+    Cause.STALLED: Status.STALLED,
+    Cause.POLICY_ESCALATION: Status.ESCALATED,
+    Cause.BLOCK_RETRIES_EXHAUSTED: Status.ESCALATED,
+}
+
+
 class EventKind(StrEnum):
     OFFER_MADE = "offer_made"
     ACCEPTED = "accepted"
@@ -146,6 +185,8 @@ class NegotiationState:
     best_joint: float = -1.0
     best_joint_round: int = 0
     reason: str = ""
+    # why it ended; None while running (and in states stored before causes existed)
+    cause: Cause | None = None
 
     @property
     def finished(self) -> bool:
@@ -199,6 +240,44 @@ def _outcome_index(setup: NegotiationSetup, offer: Offer) -> int | None:
     return None
 
 
+@dataclass(eq=False)
+class RoundRecord:
+    """The round in progress: :func:`step` copies the state into it, the named steps
+    update it in place, and :func:`round_close` freezes it into the next state."""
+
+    round: int
+    t: float  # relative time of this round, 0 at the first and 1 at the last
+    now: str | None
+    history: list[Offer]
+    outcomes: list[int | None]  # enumerated outcome index per history entry
+    # public record of on-grid proposals (sender index, outcome index) for opponent
+    # models; sized for one more proposal per party, filled up to n_known
+    senders: np.ndarray
+    proposals: np.ndarray
+    n_known: int
+    standing: int | None
+    accepted_by: list[str]
+    best_joint: float
+    best_joint_round: int
+    events: list[Event] = field(default_factory=list)
+    status: Status = Status.RUNNING
+    cause: Cause | None = None
+    reason: str = ""
+    agreement: Terms | None = None
+    agreement_outcome: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status == Status.RUNNING
+
+    def end(self, cause: Cause, reason: str, event: Event) -> None:
+        """Stop the negotiation: why (the cause sets the status), and the event that says so."""
+        self.status = cause.status
+        self.cause = cause
+        self.reason = reason
+        self.events.append(event)
+
+
 def step(
     state: NegotiationState,
     setup: NegotiationSetup,
@@ -207,196 +286,302 @@ def step(
     gate: Gate | None = None,
     now: str | None = None,
 ) -> StepResult:
-    """Play one round: each party, in order, accepts, counters, rejects or withdraws."""
+    """Play one round: each party, in order, accepts, counters, rejects or withdraws.
+
+    round_start (deadline) → for each party: party_move (ask, check, gate, retry)
+    → action_apply → round_close (stall and max-rounds rules, the next state).
+    """
     if state.finished:
         return StepResult(state, ())
     players = _strategy_list(setup, strategies)
-    names = setup.party_names
-    n_parties = len(names)
-    rnd = state.round
-    events: list[Event] = []
-    history = list(state.history)
-    outcomes = list(state.history_outcomes)
-    # public record of on-grid proposals (sender index, outcome index) for opponent models
-    n_known = len(state.proposal_outcomes)
-    senders = np.empty(n_known + n_parties, dtype=np.int64)
-    proposals = np.empty(n_known + n_parties, dtype=np.int64)
-    senders[:n_known] = state.proposal_senders
-    proposals[:n_known] = state.proposal_outcomes
-    standing = state.standing
-    accepted_by = list(state.accepted_by)
-    status = Status.RUNNING
-    reason = ""
-    agreement: Terms | None = None
-    agreement_outcome: int | None = None
-    best_joint, best_joint_round = state.best_joint, state.best_joint_round
-    current_now = now if now is not None else state.now
-    t = rnd / (setup.max_rounds - 1) if setup.max_rounds > 1 else 1.0
-    t = min(1.0, t)
-
-    if (
-        setup.deadline is not None
-        and current_now is not None
-        and _when(current_now) >= _when(setup.deadline)
-    ):
-        status = Status.TIMED_OUT
-        reason = f"deadline {setup.deadline} passed (now {current_now})"
-        events.append(Event(EventKind.TIMED_OUT, rnd, None, None, reason))
-
-    for pi in range(n_parties if status == Status.RUNNING else 0):
-        name = names[pi]
-        if standing is not None:
-            lapsed = _lapsed(history[standing], rnd, current_now)
-            if lapsed:
-                status = Status.TIMED_OUT
-                reason = lapsed
-                events.append(Event(EventKind.TIMED_OUT, rnd, name, history[standing], reason))
-                break
-        standing_offer = history[standing] if standing is not None else None
-        standing_outcome = outcomes[standing] if standing is not None else None
-        if standing_offer is not None and standing_offer.sender == name:
-            # our own offer is still on the table (everyone else accepted or passed)
-            standing_offer, standing_outcome = None, None
-        sender_arr = senders[:n_known]
-        proposal_arr = proposals[:n_known]
-        sender_arr.flags.writeable = False  # strategies get read-only views of the record
-        proposal_arr.flags.writeable = False
-        forbidden: frozenset = frozenset()
-        action: Offer | None = None
-        for attempt in range(setup.max_block_retries + 1):
-            view = PartyView(
-                name=name,
-                party_index=pi,
-                profile=setup.parties[pi].profile,
-                space=setup.space,
-                table=setup.tables[pi],
-                history=tuple(history),
-                proposal_senders=sender_arr,
-                proposal_outcomes=proposal_arr,
-                standing=standing_offer,
-                standing_outcome=standing_outcome,
-                round=rnd,
-                max_rounds=setup.max_rounds,
-                t=t,
-                seed=state.seed,
-                forbidden=forbidden,
-                fixed_terms_hash=setup.fixed_hash,
-                offer_ttl_rounds=setup.offer_ttl_rounds,
-                attempt=attempt,
-            )
-            candidate = players[pi](view)
-            _check_action(setup, candidate, name, standing_offer, forbidden)
-            if gate is None or candidate.performative in (
-                Performative.REJECT,
-                Performative.WITHDRAW,
-            ):
-                action = candidate
-                break
-            decision = gate(candidate, name)
-            if decision.verdict == "allow":
-                action = candidate
-                break
-            if decision.verdict == "escalate":
-                status = Status.ESCALATED
-                reason = (
-                    decision.reason or f"policy gate escalated {name}'s {candidate.performative}"
-                )
-                events.append(Event(EventKind.ESCALATED, rnd, name, candidate, reason))
-                break
-            if decision.verdict != "block":
-                raise ValueError(
-                    f"gate verdict must be allow, block or escalate, got {decision.verdict!r}"
-                )
-            events.append(Event(EventKind.BLOCKED, rnd, name, candidate, decision.reason))
-            forbidden = forbidden | {tuple(candidate.terms[n] for n in setup.space.names)}
-        else:
-            status = Status.ESCALATED
-            reason = (
-                f"{name} could not find an allowed action after {setup.max_block_retries} "
-                "blocked attempts"
-            )
-            events.append(Event(EventKind.ESCALATED, rnd, name, None, reason))
+    work = round_start(state, setup, now)
+    for pi, player in enumerate(players):
+        if not work.running:
+            break
+        action = party_move(work, setup, pi, player, seed=state.seed, gate=gate)
         if action is None:
             break
+        action_apply(work, setup, pi, action)
+    return StepResult(round_close(state, setup, work), tuple(work.events))
 
-        kind = action.performative
-        if kind in _PROPOSALS:
-            idx = _outcome_index(setup, action)
-            if idx is None:
-                validate_offer(action, setup.space, setup.fixed_terms, now_round=rnd)
-            history.append(action)
-            outcomes.append(idx)
-            standing = len(history) - 1
-            accepted_by = [name]
-            events.append(Event(EventKind.OFFER_MADE, rnd, name, action, action.rationale))
-            if idx is not None:
-                senders[n_known] = pi
-                proposals[n_known] = idx
-                n_known += 1
-                joint = float(setup.joint_utilities[idx])
-                if joint > best_joint + setup.stall_threshold:
-                    best_joint, best_joint_round = joint, rnd
-        elif kind == Performative.ACCEPT:
-            history.append(action)
-            outcomes.append(standing_outcome)
-            if name not in accepted_by:
-                accepted_by.append(name)
-            events.append(Event(EventKind.ACCEPTED, rnd, name, action, action.rationale))
-            if len(accepted_by) == n_parties:
-                status = Status.AGREED
-                agreement = history[standing].terms
-                agreement_outcome = standing_outcome
-                reason = f"all parties accepted {history[standing].id}"
-                events.append(Event(EventKind.AGREED, rnd, name, history[standing], reason))
-                break
-        elif kind == Performative.REJECT:
-            history.append(action)
-            outcomes.append(None)
-            standing = None
-            accepted_by = []
-            events.append(Event(EventKind.REJECTED, rnd, name, action, action.rationale))
-        else:  # WITHDRAW
-            history.append(action)
-            outcomes.append(None)
-            status = Status.FAILED
-            reason = f"{name} walked away"
-            events.append(Event(EventKind.WALKED_AWAY, rnd, name, action, action.rationale))
-            break
 
-    next_round = rnd + 1 if status == Status.RUNNING else rnd
-    if status == Status.RUNNING:
-        if setup.stall_rounds is not None and next_round - best_joint_round > setup.stall_rounds:
-            status = Status.STALLED
+def round_start(state: NegotiationState, setup: NegotiationSetup, now: str | None) -> RoundRecord:
+    """Open a round: copy ``state`` into a working record and check the deadline.
+
+    In: the state before the round, the setup, the caller's clock (``now``; None keeps
+    ``state.now``). Out: the record of this round; it is already ended (cause
+    ``deadline``, one TIMED_OUT event) when the setup's deadline has passed.
+    """
+    rnd = state.round
+    n_known = len(state.proposal_outcomes)
+    room = n_known + len(setup.parties)
+    senders = np.empty(room, dtype=np.int64)
+    proposals = np.empty(room, dtype=np.int64)
+    senders[:n_known] = state.proposal_senders
+    proposals[:n_known] = state.proposal_outcomes
+    t = rnd / (setup.max_rounds - 1) if setup.max_rounds > 1 else 1.0
+    work = RoundRecord(
+        round=rnd,
+        t=min(1.0, t),
+        now=now if now is not None else state.now,
+        history=list(state.history),
+        outcomes=list(state.history_outcomes),
+        senders=senders,
+        proposals=proposals,
+        n_known=n_known,
+        standing=state.standing,
+        accepted_by=list(state.accepted_by),
+        best_joint=state.best_joint,
+        best_joint_round=state.best_joint_round,
+    )
+    if (
+        setup.deadline is not None
+        and work.now is not None
+        and _when(work.now) >= _when(setup.deadline)
+    ):
+        reason = f"deadline {setup.deadline} passed (now {work.now})"
+        work.end(Cause.DEADLINE, reason, Event(EventKind.TIMED_OUT, rnd, None, None, reason))
+    return work
+
+
+def party_move(
+    work: RoundRecord,
+    setup: NegotiationSetup,
+    pi: int,
+    player: Strategy,
+    *,
+    seed: int,
+    gate: Gate | None,
+) -> Offer | None:
+    """One party's turn up to the action it may take.
+
+    In: the round's record, the party's index and strategy, the negotiation's seed
+    and the policy gate. The strategy is asked again (with the blocked outcome
+    forbidden) each time the gate blocks, at most ``setup.max_block_retries`` times.
+    Out: the checked, allowed action; or None when the turn ended the negotiation
+    (causes ``offer_expired``, ``policy_escalation``, ``block_retries_exhausted``):
+    then ``work`` carries the cause, status, reason and event. Raises InvalidOffer
+    on strategy bugs.
+    """
+    name = setup.party_names[pi]
+    if not _standing_still_valid(work, name):
+        return None
+    standing_offer, standing_outcome = _standing_for(work, name)
+    forbidden: frozenset = frozenset()
+    for attempt in range(setup.max_block_retries + 1):
+        view = _party_view(
+            work, setup, pi, standing_offer, standing_outcome, seed, forbidden, attempt
+        )
+        candidate = player(view)
+        _check_action(setup, candidate, name, standing_offer, forbidden)
+        if gate is None or candidate.performative in (
+            Performative.REJECT,
+            Performative.WITHDRAW,
+        ):
+            return candidate
+        decision = gate(candidate, name)
+        if decision.verdict == "allow":
+            return candidate
+        if decision.verdict == "escalate":
+            reason = decision.reason or f"policy gate escalated {name}'s {candidate.performative}"
+            event = Event(EventKind.ESCALATED, work.round, name, candidate, reason)
+            work.end(Cause.POLICY_ESCALATION, reason, event)
+            return None
+        if decision.verdict != "block":
+            raise ValueError(
+                f"gate verdict must be allow, block or escalate, got {decision.verdict!r}"
+            )
+        work.events.append(Event(EventKind.BLOCKED, work.round, name, candidate, decision.reason))
+        forbidden = forbidden | {tuple(candidate.terms[n] for n in setup.space.names)}
+    reason = (
+        f"{name} could not find an allowed action after {setup.max_block_retries} blocked attempts"
+    )
+    work.end(
+        Cause.BLOCK_RETRIES_EXHAUSTED,
+        reason,
+        Event(EventKind.ESCALATED, work.round, name, None, reason),
+    )
+    return None
+
+
+def _standing_still_valid(work: RoundRecord, name: str) -> bool:
+    """False (and the round ended ``timed_out``) when the standing offer has lapsed."""
+    if work.standing is None:
+        return True
+    offer = work.history[work.standing]
+    lapsed = _lapsed(offer, work.round, work.now)
+    if lapsed:
+        work.end(
+            Cause.OFFER_EXPIRED, lapsed, Event(EventKind.TIMED_OUT, work.round, name, offer, lapsed)
+        )
+    return not lapsed
+
+
+def _standing_for(work: RoundRecord, name: str) -> tuple[Offer | None, int | None]:
+    """The offer on the table as ``name`` sees it: none if it is its own."""
+    if work.standing is None:
+        return None, None
+    offer = work.history[work.standing]
+    if offer.sender == name:
+        # our own offer is still on the table (everyone else accepted or passed)
+        return None, None
+    return offer, work.outcomes[work.standing]
+
+
+def _party_view(
+    work: RoundRecord,
+    setup: NegotiationSetup,
+    pi: int,
+    standing: Offer | None,
+    standing_outcome: int | None,
+    seed: int,
+    forbidden: frozenset,
+    attempt: int,
+) -> PartyView:
+    senders = work.senders[: work.n_known]
+    proposals = work.proposals[: work.n_known]
+    senders.flags.writeable = False  # strategies get read-only views of the record
+    proposals.flags.writeable = False
+    return PartyView(
+        name=setup.party_names[pi],
+        party_index=pi,
+        profile=setup.parties[pi].profile,
+        space=setup.space,
+        table=setup.tables[pi],
+        history=tuple(work.history),
+        proposal_senders=senders,
+        proposal_outcomes=proposals,
+        standing=standing,
+        standing_outcome=standing_outcome,
+        round=work.round,
+        max_rounds=setup.max_rounds,
+        t=work.t,
+        seed=seed,
+        forbidden=forbidden,
+        fixed_terms_hash=setup.fixed_hash,
+        offer_ttl_rounds=setup.offer_ttl_rounds,
+        attempt=attempt,
+    )
+
+
+def action_apply(work: RoundRecord, setup: NegotiationSetup, pi: int, action: Offer) -> None:
+    """Record one allowed action in the round's record.
+
+    In: the record, the acting party's index and its action. Propose/counter puts
+    the offer on the table (and notes on-grid proposals for opponent models and the
+    stall rule); accept adds the party to the acceptors and ends the negotiation
+    (cause ``agreed``) once everyone accepted; reject clears the table; withdraw
+    ends it (cause ``walked_away``). Out: nothing; ``work.running`` says whether
+    the round goes on.
+    """
+    name = setup.party_names[pi]
+    rnd = work.round
+    kind = action.performative
+    work.history.append(action)
+    if kind in _PROPOSALS:
+        idx = _outcome_index(setup, action)
+        if idx is None:
+            validate_offer(action, setup.space, setup.fixed_terms, now_round=rnd)
+        work.outcomes.append(idx)
+        work.standing = len(work.history) - 1
+        work.accepted_by = [name]
+        work.events.append(Event(EventKind.OFFER_MADE, rnd, name, action, action.rationale))
+        if idx is not None:
+            work.senders[work.n_known] = pi
+            work.proposals[work.n_known] = idx
+            work.n_known += 1
+            joint = float(setup.joint_utilities[idx])
+            if joint > work.best_joint + setup.stall_threshold:
+                work.best_joint, work.best_joint_round = joint, rnd
+    elif kind == Performative.ACCEPT:
+        # _check_action made sure another party's offer stands
+        standing = work.history[work.standing]
+        standing_outcome = work.outcomes[work.standing]
+        work.outcomes.append(standing_outcome)
+        if name not in work.accepted_by:
+            work.accepted_by.append(name)
+        work.events.append(Event(EventKind.ACCEPTED, rnd, name, action, action.rationale))
+        if len(work.accepted_by) == len(setup.parties):
+            work.agreement = standing.terms
+            work.agreement_outcome = standing_outcome
+            reason = f"all parties accepted {standing.id}"
+            work.end(Cause.AGREED, reason, Event(EventKind.AGREED, rnd, name, standing, reason))
+    elif kind == Performative.REJECT:
+        work.outcomes.append(None)
+        work.standing = None
+        work.accepted_by = []
+        work.events.append(Event(EventKind.REJECTED, rnd, name, action, action.rationale))
+    else:  # WITHDRAW
+        work.outcomes.append(None)
+        event = Event(EventKind.WALKED_AWAY, rnd, name, action, action.rationale)
+        work.end(Cause.WALKED_AWAY, f"{name} walked away", event)
+
+
+def round_close(
+    state: NegotiationState, setup: NegotiationSetup, work: RoundRecord
+) -> NegotiationState:
+    """Apply the stop rules to a round that is still running and build the next state.
+
+    In: the state before the round, the setup, the round's record. A running
+    negotiation ends (cause ``stalled``) when the best joint utility has not improved
+    for ``setup.stall_rounds`` rounds, else (cause ``max_rounds``) when
+    ``setup.max_rounds`` are used.
+    Out: the state after the round (its round number advances only while running).
+    """
+    rnd = work.round
+    next_round = rnd + 1 if work.running else rnd
+    if work.running:
+        if (
+            setup.stall_rounds is not None
+            and next_round - work.best_joint_round > setup.stall_rounds
+        ):
             reason = (
-                f"best joint utility {best_joint:.3f} has not improved by more than "
+                f"best joint utility {work.best_joint:.3f} has not improved by more than "
                 f"{setup.stall_threshold:g} for {setup.stall_rounds} rounds"
             )
-            events.append(Event(EventKind.STALLED, rnd, None, None, reason))
+            work.end(Cause.STALLED, reason, Event(EventKind.STALLED, rnd, None, None, reason))
         elif next_round >= setup.max_rounds:
-            status = Status.FAILED
             reason = f"no agreement within {setup.max_rounds} rounds"
-            events.append(Event(EventKind.TIMED_OUT, rnd, None, None, reason))
-    new_state = replace(
+            work.end(Cause.MAX_ROUNDS, reason, Event(EventKind.TIMED_OUT, rnd, None, None, reason))
+    return replace(
         state,
-        history=tuple(history),
-        history_outcomes=tuple(outcomes),
-        proposal_senders=tuple(senders[:n_known].tolist()),
-        proposal_outcomes=tuple(proposals[:n_known].tolist()),
+        history=tuple(work.history),
+        history_outcomes=tuple(work.outcomes),
+        proposal_senders=tuple(work.senders[: work.n_known].tolist()),
+        proposal_outcomes=tuple(work.proposals[: work.n_known].tolist()),
         round=next_round,
-        status=status,
-        standing=standing,
-        accepted_by=tuple(accepted_by),
-        agreement=agreement,
-        agreement_outcome=agreement_outcome,
-        now=current_now,
-        best_joint=best_joint,
-        best_joint_round=best_joint_round,
-        reason=reason,
+        status=work.status,
+        standing=work.standing,
+        accepted_by=tuple(work.accepted_by),
+        agreement=work.agreement,
+        agreement_outcome=work.agreement_outcome,
+        now=work.now,
+        best_joint=work.best_joint,
+        best_joint_round=work.best_joint_round,
+        reason=work.reason,
+        cause=work.cause,
     )
-    return StepResult(new_state, tuple(events))
 
 
 _PROPOSALS = (Performative.PROPOSE, Performative.COUNTER)
+
+
+def proposal_record(
+    parties: Sequence[str], history: Sequence[Offer], history_outcomes: Sequence[int | None]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The public proposal record step() keeps, rebuilt from a history.
+
+    In: the parties in setup order, the offers and their enumerated outcome indices.
+    Out: (``proposal_senders``, ``proposal_outcomes``): for every on-grid propose or
+    counter, its sender's party index and its outcome index.
+    """
+    position = {name: k for k, name in enumerate(parties)}
+    record = [
+        (position[offer.sender], outcome)
+        for offer, outcome in zip(history, history_outcomes, strict=True)
+        if offer.performative in _PROPOSALS and outcome is not None
+    ]
+    return tuple(s for s, _ in record), tuple(o for _, o in record)
 
 
 def _lapsed(offer: Offer, rnd: int, now: str | None) -> str:

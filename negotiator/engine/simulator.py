@@ -32,6 +32,7 @@ class RunResult:
     advantages: dict[str, float]
     pareto_distance: float | None
     nash_distance: float | None
+    kalai_distance: float | None  # to the Kalai–Smorodinsky point
     on_frontier: bool
     quality: float
     reason: str
@@ -48,6 +49,7 @@ class SimulationSummary:
     on_frontier_rate: float  # share of agreements that are Pareto-optimal
     mean_pareto_distance: float | None
     mean_nash_distance: float | None
+    mean_kalai_distance: float | None
     mean_quality: float
     mean_rounds: float
     mean_utilities: dict[str, float]
@@ -130,9 +132,10 @@ def simulate(
             q = agreement_quality(analysis, u)
             utilities = dict(zip(names, q.utilities, strict=True))
             advantages = dict(zip(names, q.advantages, strict=True))
-            pd, nd, on_frontier, quality = (
+            pd, nd, kd, on_frontier, quality = (
                 q.pareto_distance,
                 q.nash_distance,
+                q.kalai_distance,
                 q.on_frontier,
                 q.quality,
             )
@@ -142,16 +145,17 @@ def simulate(
             }
             q = agreement_quality(analysis, [utilities[nm] for nm in names])
             advantages = dict(zip(names, q.advantages, strict=True))
-            pd, nd, on_frontier, quality = (
+            pd, nd, kd, on_frontier, quality = (
                 q.pareto_distance,
                 q.nash_distance,
+                q.kalai_distance,
                 q.on_frontier,
                 q.quality,
             )
         else:
             utilities = {p.name: p.profile.reservation for p in scenario.parties}
             advantages = dict.fromkeys(names, 0.0)
-            pd = nd = None
+            pd = nd = kd = None
             on_frontier, quality = False, 0.0
         yield RunResult(
             run=i,
@@ -165,11 +169,38 @@ def simulate(
             utilities=utilities,
             advantages=advantages,
             pareto_distance=pd,
-            nash_distance=None if nd is None or not math.isfinite(nd) else nd,
+            nash_distance=_finite(nd),
+            kalai_distance=_finite(kd),
             on_frontier=on_frontier,
             quality=quality,
             reason=state.reason,
         )
+
+
+def _finite(distance: float | None) -> float | None:
+    return None if distance is None or not math.isfinite(distance) else distance
+
+
+def reference_points(analysis: SpaceAnalysis, scenario: Scenario) -> dict[str, Any]:
+    """The scenario's bargaining points as JSON: for Nash and Kalai–Smorodinsky the
+    terms and each party's utility (None when no outcome clears every reservation),
+    plus the number of Pareto-optimal outcomes. ``analysis`` is :func:`scenario_analysis`'s."""
+    names = scenario.party_names
+
+    def point(index: int | None) -> dict[str, Any] | None:
+        if index is None:
+            return None
+        outcome = scenario.space.outcome_at(index)
+        return {
+            "terms": dict(zip(scenario.space.names, outcome, strict=True)),
+            "utilities": dict(zip(names, analysis.utilities[index].tolist(), strict=True)),
+        }
+
+    return {
+        "frontier_size": int(analysis.frontier.size),
+        "nash": point(analysis.nash),
+        "kalai_smorodinsky": point(analysis.kalai_smorodinsky),
+    }
 
 
 def summarize(results: Iterable[RunResult]) -> SimulationSummary:
@@ -191,6 +222,7 @@ def summarize(results: Iterable[RunResult]) -> SimulationSummary:
             [r.pareto_distance for r in deals if r.pareto_distance is not None]
         ),
         mean_nash_distance=mean([r.nash_distance for r in deals if r.nash_distance is not None]),
+        mean_kalai_distance=mean([r.kalai_distance for r in deals if r.kalai_distance is not None]),
         mean_quality=float(np.mean([r.quality for r in items])),
         mean_rounds=float(np.mean([r.rounds for r in items])),
         mean_utilities={nm: float(np.mean([r.utilities[nm] for r in items])) for nm in names},

@@ -519,12 +519,13 @@ class Tradeoff:
 
 
 def _default(**params: Any) -> Strategy:
-    """Recommended strategy: tradeoff with e=0.35 and no band.
+    """Recommended strategy: tradeoff with e=1 and band=0.02.
 
-    Concedes slowly on its own utility (Faratin e=0.35) and, among all outcomes at or
-    above its target, offers the one the counterpart model rates best; accepts an
-    offer at least as good as its next one, or any offer above reservation in the
-    last round. Lands on or near the Pareto frontier and the Nash point in self-play.
+    Concedes at a constant rate on its own utility (Faratin e=1) and, among the
+    outcomes whose own utility lies within 0.02 above its target (a thin iso-utility
+    band), offers the one the counterpart model rates best; accepts an offer at least
+    as good as its next one, or any offer above reservation in the last round. Lands
+    on or near the Pareto frontier and the Nash point in self-play.
     """
     params = {"e": 1.0, "band": 0.02, **params, "label": "default"}
     return Tradeoff(**params)

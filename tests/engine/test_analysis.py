@@ -60,6 +60,18 @@ def test_bargaining_points_on_a_small_example():
     assert pareto_frontier(u).tolist() == [0, 1, 2, 3]
 
 
+def test_analyse_gives_kalai_smorodinsky_next_to_nash():
+    u = np.array([[1.0, 0.0], [0.8, 0.5], [0.6, 0.6], [0.3, 0.9], [0.2, 0.2]])
+    analysis = analyse(u, [0.0, 0.0])
+    assert (analysis.nash, analysis.kalai_smorodinsky) == (1, 2)
+    assert analysis.nash_utilities.tolist() == [0.8, 0.5]
+    assert analysis.kalai_smorodinsky_utilities.tolist() == [0.6, 0.6]
+    out_of_reach = analyse(u, [0.95, 0.95])
+    assert out_of_reach.nash_utilities is None
+    assert out_of_reach.kalai_smorodinsky_utilities is None
+    assert agreement_quality(out_of_reach, u[1]).kalai_distance == float("inf")
+
+
 def test_agreement_quality_and_advantage():
     u = np.array([[1.0, 0.0], [0.8, 0.5], [0.6, 0.6], [0.3, 0.9], [0.2, 0.2]])
     analysis = analyse(u, [0.0, 0.0])
@@ -70,6 +82,8 @@ def test_agreement_quality_and_advantage():
     assert not poor.on_frontier
     assert poor.pareto_distance == pytest.approx(np.hypot(0.4, 0.4))
     assert 0 <= poor.quality < at_nash.quality
+    assert at_nash.kalai_distance == pytest.approx(np.hypot(0.2, 0.1))  # KS point is row 2
+    assert agreement_quality(analysis, u[2]).kalai_distance == 0.0
     assert advantage(0.75, 0.5) == 0.5
     assert advantage(0.9, 1.0) == 0.0
     assert quality_score(float("inf"), 0.0, 2) == 0.0

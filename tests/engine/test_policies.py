@@ -26,7 +26,6 @@ from negotiator.engine.policies import (
     fixed_terms_digest,
     policy_spec_from_dict,
     policy_spec_to_dict,
-    requires_approval,
     validate_parameters,
 )
 
@@ -331,13 +330,11 @@ def test_warn_never_stops_an_offer():
     assert "style" in decision.reason
 
 
-def test_approval_threshold_never_stops_an_offer_but_is_required_at_agreement():
+def test_approval_threshold_never_stops_an_offer():
     threshold = result("block", False, kind="approval_threshold", name="big deal")
     decision = decide([threshold, result("block", True)])
     assert decision.verdict == "allow"
     assert decision.results[0] is threshold
-    assert requires_approval(decision.results) == [threshold]
-    assert requires_approval([result("block", True, kind="approval_threshold")]) == []
 
 
 def test_gate_over_a_real_engine_offer():

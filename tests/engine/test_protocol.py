@@ -1,3 +1,6 @@
+import json
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -5,6 +8,7 @@ from hypothesis import strategies as st
 from negotiator.engine.offers import Performative
 from negotiator.engine.preferences import IssueValue, PreferenceProfile, TableValue
 from negotiator.engine.protocol import (
+    Cause,
     EventKind,
     GateDecision,
     NegotiationSetup,
@@ -14,6 +18,7 @@ from negotiator.engine.protocol import (
     run,
     step,
 )
+from negotiator.engine.state_codec import state_from_dict, state_to_dict
 from negotiator.engine.strategies import STRATEGIES, make_strategy
 
 from .helpers import deal_setup, random_setup
@@ -31,6 +36,7 @@ def test_bilateral_default_self_play_agrees():
     assert state.agreement is not None
     kinds = [e.kind for e in result.events]
     assert kinds[-1] == EventKind.AGREED
+    assert state.cause == Cause.AGREED
     assert EventKind.OFFER_MADE in kinds and EventKind.ACCEPTED in kinds
     assert all(e.reason for e in result.events if e.kind == EventKind.OFFER_MADE)
     assert all(o.fixed_terms_hash == setup.fixed_hash for o in state.history)
@@ -38,26 +44,38 @@ def test_bilateral_default_self_play_agrees():
     assert accepted[-1].in_reply_to == state.history[state.standing].id
 
 
+def stored(state):
+    """The state as the service layer keeps it between rounds: a JSON column."""
+    return state_from_dict(json.loads(json.dumps(state_to_dict(state))))
+
+
 def test_step_plays_one_round_from_stored_state():
     setup = deal_setup()
-    players = strategies("boulware", "boulware")
+    players = strategies("default", "default")
     state = initial_state(setup, seed=3)
-    first = step(state, setup, players)
+    first = step(stored(state), setup, players)
     assert first.state.round == 1
     assert [e.party for e in first.events] == ["buyer", "seller"]
     assert first.state.history[1].performative == Performative.COUNTER
     assert first.state.history[1].in_reply_to == first.state.history[0].id
     # stepping the stored state again continues where it left off
-    second = step(first.state, setup, players)
+    second = step(stored(first.state), setup, players)
     assert second.state.round == 2 and len(second.state.history) == 4
-    finished = run(setup, players, state=second.state)
+    finished = run(setup, players, state=stored(second.state))
     assert finished.state == run(setup, players, seed=3).state
+
+
+def test_every_cause_ends_with_the_status_its_docstring_names():
+    documented = dict(re.findall(r"^\s*- ``(\w+)`` → ``(\w+)``", Cause.__doc__, re.MULTILINE))
+    assert documented == {str(c): str(c.status) for c in Cause}
+    assert {c.status for c in Cause} == set(Status) - {Status.RUNNING}
 
 
 def test_max_rounds_fails_with_timed_out_event():
     setup = deal_setup(max_rounds=10)
     result = run(setup, strategies("hardliner", "hardliner"))
     assert result.state.status == Status.FAILED
+    assert result.state.cause == Cause.MAX_ROUNDS
     assert result.state.round == 10
     assert result.events[-1].kind == EventKind.TIMED_OUT
     assert "10 rounds" in result.events[-1].reason
@@ -67,6 +85,7 @@ def test_stall_stops_when_joint_utility_does_not_improve():
     setup = deal_setup(max_rounds=100, stall_rounds=5, stall_threshold=0.001)
     result = run(setup, strategies("hardliner", "hardliner"))
     assert result.state.status == Status.STALLED
+    assert result.state.cause == Cause.STALLED
     assert result.events[-1].kind == EventKind.STALLED
     assert result.state.round < 10
 
@@ -82,6 +101,7 @@ def test_walk_away_fails_the_negotiation():
     setup = NegotiationSetup(space=base.space, parties=(Party("buyer", picky), base.parties[1]))
     result = run(setup, strategies("default", "default"))
     assert result.state.status == Status.FAILED
+    assert result.state.cause == Cause.WALKED_AWAY
     assert result.events[-1].kind == EventKind.WALKED_AWAY
     assert result.state.history[-1].performative == Performative.WITHDRAW
 
@@ -90,6 +110,7 @@ def test_expired_standing_offer_times_out():
     setup = deal_setup(offer_ttl_rounds=0)
     result = run(setup, strategies("hardliner", "hardliner"))
     assert result.state.status == Status.TIMED_OUT
+    assert result.state.cause == Cause.OFFER_EXPIRED
     assert "expired at round 0" in result.state.reason
     assert result.state.history[0].expires_at_round == 0
 
@@ -100,8 +121,10 @@ def test_deadline_times_out():
     players = strategies("hardliner", "hardliner")
     state = step(state, setup, players).state
     assert state.status == Status.RUNNING
+    assert state.cause is None
     result = step(state, setup, players, now="2026-01-01T12:00:01+00:00")
     assert result.state.status == Status.TIMED_OUT
+    assert result.state.cause == Cause.DEADLINE
     assert result.events[0].kind == EventKind.TIMED_OUT
 
 
@@ -113,6 +136,7 @@ def test_gate_escalate_stops_the_negotiation():
         gate=lambda o, p: GateDecision("escalate", "price needs CFO"),
     )
     assert result.state.status == Status.ESCALATED
+    assert result.state.cause == Cause.POLICY_ESCALATION
     assert result.events[-1].reason == "price needs CFO"
 
 
@@ -122,6 +146,7 @@ def test_gate_that_blocks_everything_escalates_after_retries():
         setup, strategies("default", "default"), gate=lambda o, p: GateDecision("block", "no")
     )
     assert result.state.status == Status.ESCALATED
+    assert result.state.cause == Cause.BLOCK_RETRIES_EXHAUSTED
     blocked = [e for e in result.events if e.kind == EventKind.BLOCKED]
     assert len(blocked) == 4
     assert len({tuple(e.offer.terms.items()) for e in blocked}) == 4

@@ -5,7 +5,7 @@ import pytest
 from negotiator.engine.errors import ScenarioError
 from negotiator.engine.protocol import GateDecision
 from negotiator.engine.scenario import genius_scenario, scenario_from_dict, scenario_to_dict
-from negotiator.engine.simulator import simulate, summarize
+from negotiator.engine.simulator import reference_points, scenario_analysis, simulate, summarize
 
 from .helpers import GENIUS_DIR
 
@@ -134,12 +134,28 @@ def test_simulate_yields_results_and_summary():
         assert r.agreement is True
         assert set(r.terms) == {"price", "delivery_days", "support"}
         assert r.pareto_distance is not None and r.pareto_distance >= 0
+        assert r.kalai_distance is not None and r.kalai_distance >= 0
         assert all(u >= 0.2 for u in r.utilities.values())
     summary = summarize(results)
     assert summary.runs == 4
     assert summary.agreement_rate == 1.0
     assert json.dumps(summary.to_dict())
+    distances = [r.kalai_distance for r in results if r.agreement]
+    assert summary.mean_kalai_distance == pytest.approx(sum(distances) / len(distances))
     assert list(simulate(scenario, ["default", "boulware"], runs=4, seed=7, rounds=40)) == results
+
+
+def test_reference_points_name_the_terms_and_utilities_of_nash_and_kalai_smorodinsky():
+    scenario = scenario_from_dict(SCENARIO)
+    analysis = scenario_analysis(scenario)
+    points = reference_points(analysis, scenario)
+    assert points["frontier_size"] == analysis.frontier.size
+    for key, index in (("nash", analysis.nash), ("kalai_smorodinsky", analysis.kalai_smorodinsky)):
+        point = points[key]
+        assert tuple(point["terms"].values()) == scenario.space.outcome_at(index)
+        assert list(point["utilities"]) == ["buyer", "seller"]
+        assert list(point["utilities"].values()) == analysis.utilities[index].tolist()
+    assert json.loads(json.dumps(points)) == points
 
 
 def test_simulate_takes_an_optional_gate():

@@ -1,3 +1,6 @@
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -54,6 +57,25 @@ def test_registry_has_documented_strategies():
     } <= set(STRATEGIES)
     for name, doc in describe_strategies().items():
         assert doc, name
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_strategy_docstrings_name_the_parameters_the_code_uses(name):
+    # operators choose strategies by these docstrings (the new-negotiation form)
+    doc = STRATEGIES[name].__doc__
+    documented = {k: float(v) for k, v in re.findall(r"\b([a-z_]+)=([0-9]+(?:\.[0-9]+)?)\b", doc)}
+    built = make_strategy(name)
+    for param, value in documented.items():
+        assert getattr(built, param) == value, f"{name} docstring says {param}={value:g}"
+    # every parameter the factory sets away from its class's defaults is documented
+    changed = {
+        f.name
+        for f in dataclasses.fields(built)
+        if f.name != "label" and getattr(built, f.name) != getattr(type(built)(), f.name)
+    }
+    assert changed <= set(documented), (
+        f"{name} docstring does not mention {changed - set(documented)}"
+    )
 
 
 def test_make_strategy_rejects_unknown_names_and_parameters():

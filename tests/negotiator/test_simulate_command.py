@@ -48,6 +48,7 @@ def test_json_output_has_one_line_per_run_and_a_summary():
             "utilities",
             "pareto_distance",
             "nash_distance",
+            "kalai_distance",
             "on_frontier",
         } <= set(r)
         assert r["agreement"] is True
@@ -57,8 +58,17 @@ def test_json_output_has_one_line_per_run_and_a_summary():
             "Harddisk": "80 Gb",
             "External Monitor": "19'' LCD",
         }
-    summary = json.loads(lines[3])["summary"]
-    assert summary["runs"] == 3
+    last = json.loads(lines[3])
+    assert last["summary"]["runs"] == 3
+    # seeds 5-7 all agree on the same frontier outcome, between the two points
+    assert [r["kalai_distance"] for r in runs] == [pytest.approx(0.19469, abs=1e-5)] * 3
+    assert last["summary"]["mean_kalai_distance"] == pytest.approx(0.19469, abs=1e-5)
+    parties = ["laptop_buyer_utility", "laptop_seller_utility"]
+    nash, kalai = last["analysis"]["nash"], last["analysis"]["kalai_smorodinsky"]
+    assert nash["terms"] == {"External Monitor": "19'' LCD", "Harddisk": "60 Gb", "Laptop": "HP"}
+    assert kalai["terms"] == {"External Monitor": "19'' LCD", "Harddisk": "80 Gb", "Laptop": "HP"}
+    assert list(kalai["utilities"]) == parties
+    assert kalai["utilities"]["laptop_seller_utility"] == pytest.approx(0.87398, abs=1e-5)
 
 
 def test_table_output_for_a_json_scenario(tmp_path):

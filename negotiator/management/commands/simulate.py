@@ -3,9 +3,11 @@
     python manage.py simulate --scenario PATH --strategies NAME,NAME --runs N --seed S --rounds R [--json]
 
 PATH is a GENIUS folder (one domain XML plus profile XMLs) or a JSON scenario file
-(docs/scenario-format.md). Scenario loading is :func:`load_scenario`; the policy
-gate is passed to the simulator as an optional argument (see ``build_gate``), which
-is where a ``--playbook`` option can plug in later.
+(docs/scenario-format.md), read by :func:`load_scenario`; a plain scenario runs
+without a policy gate. ``--playbook`` instead runs a playbook's roles under its
+policies (:func:`load_playbook`). With ``--json`` each run reports its distances to
+the Pareto frontier, the Nash point and the Kalai–Smorodinsky point, and the last
+line carries the summary and the scenario's bargaining points.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from negotiator.engine.analysis import SpaceAnalysis
 from negotiator.engine.errors import ScenarioError
 from negotiator.engine.governance import PolicyGate, govern
-from negotiator.engine.protocol import Gate
 from negotiator.engine.scenario import Scenario, genius_scenario, scenario_from_dict
-from negotiator.engine.simulator import RunResult, scenario_analysis, simulate, summarize
+from negotiator.engine.simulator import (
+    RunResult,
+    reference_points,
+    scenario_analysis,
+    simulate,
+    summarize,
+)
 from negotiator.engine.strategies import STRATEGIES
 
 
@@ -114,11 +122,6 @@ def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
     return governed, gate, {r["name"]: r["strategy"] for r in spec["roles"]}
 
 
-def build_gate(options: dict[str, Any]) -> Gate | None:
-    """The optional policy gate for runs of a plain scenario: none."""
-    return None
-
-
 class Command(BaseCommand):
     help = "Run negotiation strategies against a scenario many times and measure agreement quality."
 
@@ -182,15 +185,17 @@ class Command(BaseCommand):
             options["runs"],
             options["seed"],
             options["rounds"],
-            gate=gate if gate is not None else build_gate(options),
+            gate=gate,
             analysis=analysis,
         )
         if options["json"]:
-            self._write_json(results, scenario, gate)
+            self._write_json(results, scenario, gate, analysis)
         else:
             self._write_table(results, scenario, names, options["runs"], gate)
 
-    def _write_json(self, results, scenario: Scenario, gate: PolicyGate | None) -> None:
+    def _write_json(
+        self, results, scenario: Scenario, gate: PolicyGate | None, analysis: SpaceAnalysis
+    ) -> None:
         collected = []
         for r in results:
             collected.append(r)
@@ -198,7 +203,11 @@ class Command(BaseCommand):
             if gate is not None:
                 row["policy_results"] = _policy_results(gate)
             self.stdout.write(json.dumps(row, sort_keys=True, ensure_ascii=False))
-        self.stdout.write(json.dumps({"summary": summarize(collected).to_dict()}, sort_keys=True))
+        last = {
+            "summary": summarize(collected).to_dict(),
+            "analysis": reference_points(analysis, scenario),
+        }
+        self.stdout.write(json.dumps(last, sort_keys=True))
 
     def _write_table(
         self, results, scenario: Scenario, names: list[str], runs: int, gate: PolicyGate | None
@@ -244,8 +253,14 @@ class Command(BaseCommand):
             f"mean quality {s.mean_quality:.3f}"
         )
         if s.mean_nash_distance is not None:
+            kalai = (
+                ""
+                if s.mean_kalai_distance is None
+                else f", to Kalai–Smorodinsky point {s.mean_kalai_distance:.4f}"
+            )
             self.stdout.write(
-                f"mean distance to frontier {s.mean_pareto_distance:.4f}, to Nash point {s.mean_nash_distance:.4f}"
+                f"mean distance to frontier {s.mean_pareto_distance:.4f}, "
+                f"to Nash point {s.mean_nash_distance:.4f}{kalai}"
             )
         self.stdout.write(
             "mean utility " + ", ".join(f"{p} {u:.3f}" for p, u in s.mean_utilities.items())
@@ -290,6 +305,7 @@ def _run_json(r: RunResult) -> dict[str, Any]:
         "advantages": r.advantages,
         "pareto_distance": r.pareto_distance,
         "nash_distance": r.nash_distance,
+        "kalai_distance": r.kalai_distance,
         "on_frontier": r.on_frontier,
         "quality": r.quality,
         "reason": r.reason,
