@@ -103,6 +103,8 @@ class OutcomeChart:
     y_label: str
     frontier: str
     nash: tuple[float, float] | None
+    # The Kalai–Smorodinsky point: equal shares of each party's best possible gain.
+    kalai: tuple[float, float] | None
     agreement: tuple[float, float] | None
     # colour -> SVG path of zero-length segments (drawn as dots by round line caps):
     # one element per party instead of one per offer keeps long timelines cheap.
@@ -119,9 +121,11 @@ def _o(value: float, flip: bool = False) -> float:
     return round(OUTCOME_PAD + span * ((1 - v) if flip else v), 1)
 
 
-def _outcome_space(negotiation: Negotiation, participants: list[tuple[str, dict]]):
-    """Every outcome's utilities for both parties, the Pareto frontier's indices
-    and the Nash point's index; None when the profiles do not fit the space."""
+def _outcome_space(
+    negotiation: Negotiation, participants: list[tuple[str, dict]]
+) -> analysis.SpaceAnalysis | None:
+    """Every outcome's utilities for both parties with the Pareto frontier and the
+    bargaining points; None when the profiles do not fit the space."""
     spec = negotiation.playbook_version.spec
     key = (
         "dashboard",
@@ -135,15 +139,17 @@ def _outcome_space(negotiation: Negotiation, participants: list[tuple[str, dict]
                 spec, participants, max_rounds=max(negotiation.max_rounds, 1), deadline=None
             ),
         )
-        utilities = np.asarray(setup.utilities)
-        reservations = [p.profile.reservation for p in setup.parties]
-        return (
-            utilities,
-            analysis.pareto_frontier(utilities),
-            analysis.nash_point(utilities, reservations),
+        return analysis.analyse(
+            np.asarray(setup.utilities), [p.profile.reservation for p in setup.parties]
         )
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _point(utilities: np.ndarray, index: int | None) -> tuple[float, float] | None:
+    if index is None:
+        return None
+    return (_o(float(utilities[index, 0])), _o(float(utilities[index, 1]), flip=True))
 
 
 def _offer_dots(
@@ -172,12 +178,12 @@ def outcome_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> Out
     participants = list(
         Participant.objects.filter(negotiation=negotiation).values_list("role", "profile")
     )
-    analysed = _outcome_space(negotiation, participants)
-    if analysed is None:
+    space = _outcome_space(negotiation, participants)
+    if space is None:
         return None
-    utilities, frontier_idx, nash_idx = analysed
+    utilities = space.utilities
     roles = [role for role, _ in participants]
-    frontier = sorted((float(utilities[i, 0]), float(utilities[i, 1])) for i in frontier_idx)
+    frontier = sorted((float(utilities[i, 0]), float(utilities[i, 1])) for i in space.frontier)
     agreement = None
     if negotiation.agreed_offer_id:
         agreed = (
@@ -187,14 +193,12 @@ def outcome_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> Out
         )
         if agreed and all(r in agreed for r in roles):
             agreement = (_o(agreed[roles[0]]), _o(agreed[roles[1]], flip=True))
-    nash = None
-    if nash_idx is not None:
-        nash = (_o(float(utilities[nash_idx, 0])), _o(float(utilities[nash_idx, 1]), flip=True))
     return OutcomeChart(
         x_label=parties[0].role,
         y_label=parties[1].role,
         frontier=" ".join(f"{_o(a)},{_o(b, flip=True)}" for a, b in frontier),
-        nash=nash,
+        nash=_point(utilities, space.nash),
+        kalai=_point(utilities, space.kalai_smorodinsky),
         agreement=agreement,
         offers=_offer_dots(negotiation, parties, roles),
     )

@@ -285,7 +285,13 @@ def negotiation_resume(
             # the stall window from this round.
             _state_store(
                 negotiation,
-                replace(state, status=Status.RUNNING, reason="", best_joint_round=state.round),
+                replace(
+                    state,
+                    status=Status.RUNNING,
+                    cause=None,
+                    reason="",
+                    best_joint_round=state.round,
+                ),
             )
         negotiation.save(update_fields=["max_rounds", "deadline", "engine_state", "updated_at"])
         negotiation_transition(
@@ -337,6 +343,7 @@ def _agreement_void(negotiation: Negotiation, *, extra_rounds: int) -> None:
             replace(
                 state,
                 status=Status.RUNNING,
+                cause=None,
                 reason="",
                 agreement=None,
                 agreement_outcome=None,

@@ -29,6 +29,7 @@ from negotiator import bridge, round_store
 from negotiator.audit import AuditEntry
 from negotiator.engine.governance import PolicyGate
 from negotiator.engine.protocol import (
+    Cause,
     NegotiationSetup,
     NegotiationState,
     Status,
@@ -44,13 +45,16 @@ from negotiator.services.agreements import agreement_record
 from negotiator.services.lifecycle import negotiation_transition
 from negotiator.services.scheduling import round_schedule
 
-# How a round that ends without an agreement leaves the negotiation. Stalls and
-# escalations wait for a person.
-ENDING_STATUS: Mapping[Status, str] = {
-    Status.FAILED: NegotiationStatus.FAILED,
-    Status.TIMED_OUT: NegotiationStatus.TIMED_OUT,
-    Status.STALLED: NegotiationStatus.ESCALATED,
-    Status.ESCALATED: NegotiationStatus.ESCALATED,
+# How a round that ends without an agreement leaves the negotiation, by the
+# engine's cause. Stalls and escalations wait for a person.
+ENDING_STATUS: Mapping[Cause, str] = {
+    Cause.MAX_ROUNDS: NegotiationStatus.FAILED,
+    Cause.WALKED_AWAY: NegotiationStatus.FAILED,
+    Cause.DEADLINE: NegotiationStatus.TIMED_OUT,
+    Cause.OFFER_EXPIRED: NegotiationStatus.TIMED_OUT,
+    Cause.STALLED: NegotiationStatus.ESCALATED,
+    Cause.POLICY_ESCALATION: NegotiationStatus.ESCALATED,
+    Cause.BLOCK_RETRIES_EXHAUSTED: NegotiationStatus.ESCALATED,
 }
 
 
@@ -200,15 +204,16 @@ def round_continue(negotiation: Negotiation) -> None:
 
 def round_conclude(negotiation: Negotiation, state: NegotiationState) -> None:
     """The engine ended the negotiation: an agreement goes to the approval gate;
-    any other ending becomes the matching status, chosen by the engine's status
-    (never by the wording of its reason)."""
+    any other ending becomes the status its cause maps to (never chosen by the
+    wording of the reason)."""
     worker_cache.participants_forget(negotiation.pk)
     if state.status == Status.AGREED:
         agreement_record(negotiation=negotiation, state=state)
         return
     negotiation_transition(
         negotiation=negotiation,
-        to=ENDING_STATUS[state.status],
+        to=ENDING_STATUS[state.cause],
         reason=state.reason,
         actor="system",
+        extra={"cause": str(state.cause)},
     )

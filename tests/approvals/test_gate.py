@@ -14,7 +14,7 @@ def kinds(negotiation):
 def test_without_a_matching_route_the_agreement_is_approved_and_the_rule_is_audited(
     agree, make_route
 ):
-    make_route(threshold=150000)  # the deal (99,000) is below it
+    make_route(threshold=150000)  # the deal (104,000) is below it
     negotiation = agree()
     assert negotiation.status == "approved"
     assert not negotiation.approval_requests.exists()
@@ -34,7 +34,7 @@ def test_a_matching_route_opens_a_request_with_the_values_that_matched(agree, ma
     assert request.offer_id == negotiation.agreed_offer_id
     (route,) = request.reasons["routes"]
     assert route["name"] == "Large deals"
-    assert route["matched"] == {"deal_value": 99000.0, "threshold": 90000.0}
+    assert route["matched"] == {"deal_value": 104000.0, "threshold": 90000.0}
     window = (request.due_at - request.window_started_at).total_seconds()
     assert window == pytest.approx(8 * 3600)
     # The failed approval-threshold check of the agreed offer is part of the why.
