@@ -41,6 +41,21 @@ class Pattern(models.TextChoices):
     AUCTION = "auction", "Auction / competitive bidding"
 
 
+class SeatKind(models.TextChoices):
+    """Who makes a party's moves."""
+
+    BUILTIN = "builtin", "Built-in strategy"
+    REMOTE_AGENT = "remote_agent", "Outside agent (A2A)"
+    PERSON = "person", "Outside person (portal)"
+
+
+class TurnTimeout(models.TextChoices):
+    """What happens when an outside seat lets its turn deadline pass."""
+
+    ESCALATE = "escalate", "Escalate to a person"
+    END = "end", "End as timed out"
+
+
 class Playbook(models.Model):
     """The editable head of a playbook. Each saved change publishes a PlaybookVersion."""
 
@@ -83,6 +98,18 @@ class Playbook(models.Model):
         help_text="Deal risk in [0, 1]: an issue name or a CEL expression over terms.",
     )
     currency = models.CharField(max_length=8, default="USD")
+    turn_deadline_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(60 * 24 * 30)],
+        help_text="How long an outside seat (agent or person) has for each move; a reminder "
+        "goes out at three quarters of it.",
+    )
+    on_turn_timeout = models.CharField(
+        max_length=10,
+        choices=TurnTimeout.choices,
+        default=TurnTimeout.ESCALATE,
+        help_text="When an outside seat misses its turn deadline.",
+    )
     current_version = models.ForeignKey(
         "PlaybookVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -143,6 +170,10 @@ class FixedTerm(models.Model):
         return self.name
 
 
+def default_seats() -> list[str]:
+    return [SeatKind.BUILTIN]
+
+
 class Role(models.Model):
     playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="roles")
     name = models.SlugField(max_length=60)
@@ -159,6 +190,12 @@ class Role(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         help_text="Members may see this role's private profile.",
+    )
+    seats = models.JSONField(
+        default=default_seats,
+        blank=True,
+        help_text="Seat kinds a negotiation may give this role: builtin (our strategy), "
+        "remote_agent (an outside agent over A2A), person (an outside person in the portal).",
     )
     order = models.PositiveIntegerField(default=0)
 
@@ -375,6 +412,11 @@ class Negotiation(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     last_progress_at = models.DateTimeField(null=True, blank=True)
+    # An outside seat's turn: whose move the negotiation waits for, since when, until when.
+    waiting_for = models.CharField(max_length=60, blank=True)
+    turn_started_at = models.DateTimeField(null=True, blank=True)
+    turn_due_at = models.DateTimeField(null=True, blank=True)
+    turn_reminded_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -406,6 +448,7 @@ class Participant(models.Model):
     strategy_params = models.JSONField(default=dict, blank=True)
     profile = models.JSONField(help_text="Private: a copy of the role's preference profile.")
     owner_group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL)
+    seat = models.CharField(max_length=20, choices=SeatKind.choices, default=SeatKind.BUILTIN)
     order = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -416,6 +459,10 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return self.label or self.role
+
+    @property
+    def is_outside(self) -> bool:
+        return self.seat != SeatKind.BUILTIN
 
 
 class Offer(models.Model):
@@ -536,3 +583,65 @@ class AuditEvent(models.Model):
         import json
 
         return json.loads(self.payload_json)
+
+
+class CredentialKind(models.TextChoices):
+    TOKEN = "token", "Bearer token (an outside agent)"
+    INVITE = "invite", "Invite link (an outside person)"
+
+
+class SeatCredential(models.Model):
+    """An outside seat's credential: scoped to one seat of one negotiation, stored
+    only as a hash (the secret is shown once), expiring and revocable."""
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="credentials"
+    )
+    kind = models.CharField(max_length=10, choices=CredentialKind.choices)
+    # sha256 of the secret; the secret itself is never stored
+    secret_hash = models.CharField(max_length=64, unique=True)
+    # the secret's first characters, to tell credentials apart in lists
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_from = models.CharField(max_length=64, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.prefix}… for {self.participant}"
+
+
+class SeatMessage(models.Model):
+    """Each message an outside seat sent, by its own message id: a replayed message
+    gets the recorded answer and changes nothing."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="messages")
+    message_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True)
+    offer = models.ForeignKey(
+        Offer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # what the seat was answered (kept so a replay gets the same answer)
+    reply = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "message_id"], name="seat_message_unique_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} from {self.participant}"

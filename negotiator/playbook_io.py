@@ -104,6 +104,8 @@ def spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
         "stall_threshold": 0.0,
         "stall_window": None,
         "pace_seconds": 0.0,
+        "turn_deadline_minutes": 60,
+        "on_turn_timeout": "escalate",
         **document.get("limits", {}),
     }
     return {
@@ -137,6 +139,8 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
         playbook.stall_threshold = limits["stall_threshold"]
         playbook.stall_window = limits["stall_window"]
         playbook.pace_seconds = limits["pace_seconds"]
+        playbook.turn_deadline_minutes = limits["turn_deadline_minutes"]
+        playbook.on_turn_timeout = limits["on_turn_timeout"]
         playbook.value_expression = spec["value_expression"]
         playbook.risk_expression = spec["risk_expression"]
         playbook.save()
@@ -177,6 +181,7 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
                     strategy=role["strategy"],
                     strategy_params=role.get("strategy_params", {}),
                     profile=role["profile"],
+                    seats=role.get("seats", ["builtin"]),
                     owner_group=(
                         Group.objects.get_or_create(name=role["owner_group"])[0]
                         if role.get("owner_group")

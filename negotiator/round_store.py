@@ -79,6 +79,15 @@ class OfferRow:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """An outside seat's turn after the round: whose move, since and until when."""
+
+    party: str
+    started_at: datetime
+    due_at: datetime
+
+
+@dataclass(frozen=True)
 class CheckRow:
     """One policy check as the round writes it (the columns of negotiator.PolicyCheck)."""
 
@@ -181,7 +190,8 @@ def _sql(name: str) -> str:
         )
         _SQL["negotiation"] = (
             f"UPDATE {quote(Negotiation._meta.db_table)} SET engine_state = %s::jsonb, "
-            "current_round = %s, last_progress_at = %s, updated_at = %s WHERE id = %s"
+            "current_round = %s, last_progress_at = %s, updated_at = %s, waiting_for = %s, "
+            "turn_started_at = %s, turn_due_at = %s, turn_reminded_at = NULL WHERE id = %s"
         )
     return _SQL[name]
 
@@ -298,6 +308,19 @@ def offer_ids_assign(
     return out
 
 
+# The negotiation's columns a round writes.
+_ROUND_FIELDS = (
+    "engine_state",
+    "current_round",
+    "last_progress_at",
+    "updated_at",
+    "waiting_for",
+    "turn_started_at",
+    "turn_due_at",
+    "turn_reminded_at",
+)
+
+
 def round_write(
     negotiation: Negotiation,
     reads: RoundReads,
@@ -307,22 +330,26 @@ def round_write(
     audit_entries: Sequence[AuditEntry],
     engine_state: dict[str, Any],
     now,
+    waiting: Waiting | None = None,
 ) -> None:
-    """Write the round's rows and the negotiation's new state (one round trip on
-    PostgreSQL; the caller's transaction commits them)."""
+    """Write the round's rows and the negotiation's new state, including whose
+    outside move it now waits for (one round trip on PostgreSQL; the caller's
+    transaction commits them)."""
     negotiation.engine_state = engine_state
     negotiation.current_round += 1
     negotiation.last_progress_at = now
     negotiation.updated_at = now
+    negotiation.waiting_for = waiting.party if waiting else ""
+    negotiation.turn_started_at = waiting.started_at if waiting else None
+    negotiation.turn_due_at = waiting.due_at if waiting else None
+    negotiation.turn_reminded_at = None
     if not uses_pipeline():
         PolicyCheck.objects.bulk_create(
             [PolicyCheck(**{f: getattr(c, f) for f in CHECK_FIELDS}) for c in checks]
         )
         if audit_entries:
             audit_append_many(audit_entries, negotiation=negotiation)
-        negotiation.save(
-            update_fields=["engine_state", "current_round", "last_progress_at", "updated_at"]
-        )
+        negotiation.save(update_fields=[*_ROUND_FIELDS])
         return
     chain = chain_of(negotiation)
     events = audit_build(
@@ -346,5 +373,14 @@ def round_write(
                 cursor.executemany(_sql("audit"), audit_rows)
             cursor.execute(
                 _sql("negotiation"),
-                [json.dumps(engine_state), negotiation.current_round, now, now, negotiation.pk],
+                [
+                    json.dumps(engine_state),
+                    negotiation.current_round,
+                    now,
+                    now,
+                    negotiation.waiting_for,
+                    negotiation.turn_started_at,
+                    negotiation.turn_due_at,
+                    negotiation.pk,
+                ],
             )

@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from negotiator.services import rounds, scheduling, sweeper, workers
+from negotiator.services import rounds, scheduling, seats, sweeper, workers
 
 
 @shared_task(name=scheduling.RECORD_HEARTBEAT)
@@ -32,4 +32,11 @@ def run_round(negotiation_id: int, round_number: int) -> bool:
 
 @shared_task(name=scheduling.SWEEP_NEGOTIATIONS)
 def sweep_negotiations() -> list[int]:
+    """Beat runs this: recovery of stuck negotiations, and outside seats' turn deadlines."""
+    sweeper.seat_turns_sweep()
     return sweeper.negotiations_sweep(stale_after_seconds=settings.NEGOTIATOR_SWEEP_AFTER_SECONDS)
+
+
+@shared_task(name=scheduling.SEAT_TURN)
+def seat_turn(negotiation_id: int, party: str, reminder: bool = False) -> bool:
+    return seats.seat_turn_notify(negotiation_id=negotiation_id, party=party, reminder=reminder)

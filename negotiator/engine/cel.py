@@ -27,14 +27,14 @@ through :class:`Bounds`):
 * functions and methods from an allow-list only (``matches`` is allowed:
   cel-python runs it on RE2, which has no catastrophic backtracking, and the
   strings it sees are bounded below);
-* evaluation is interrupted cooperatively: before every parse-tree node the
-  evaluator checks a deadline (``TIME_LIMIT_MS`` = 50 ms by default) and a step
-  budget (``MAX_STEPS`` = 200,000 node visits), and any intermediate list,
-  map or string longer than ``MAX_COLLECTION`` = 10,000 items stops it. This is
-  done inside the evaluating thread (no helper thread that would keep burning
-  CPU after a timeout); every single node is cheap once collections are small,
-  so a check between nodes bounds the whole evaluation. A rule that runs out of
-  time or steps *fails* (fail closed) with "rule took longer than 50 ms".
+* evaluation is bounded by a cost budget, never by the clock, so the same offer
+  always gets the same verdict whatever the machine's load: every parse-tree
+  node visited costs one step, every list, map or string it produces costs one
+  more step per ``COLLECTION_COST`` items, and ``MAX_STEPS`` = 20,000 steps (a
+  few tens of milliseconds here; 4 µs a step) stop it. Any intermediate
+  collection longer than ``MAX_COLLECTION`` = 10,000 items stops it too. A rule
+  over budget *fails* (fail closed) with "rule exceeded its evaluation budget".
+  Rules people write use a few dozen steps.
 
 Parsed rules are cached by their text (``functools.lru_cache``): checking runs on
 every offer.
@@ -46,7 +46,6 @@ import math
 import re
 import sys
 import threading
-import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -60,9 +59,9 @@ from celpy.evaluation import Activation, CELEvalError, Evaluator, base_functions
 MAX_LENGTH = 2_000
 MAX_NODES = 4_000
 MAX_DEPTH = 200
-TIME_LIMIT_MS = 50.0
-MAX_STEPS = 200_000
+MAX_STEPS = 20_000
 MAX_COLLECTION = 10_000
+COLLECTION_COST = 10  # items of a produced list, map or string that cost one step
 
 VARIABLES = ("terms", "fixed", "profile", "role", "deal", "stage")
 DEAL_FIELDS = ("value", "risk")
@@ -83,7 +82,6 @@ class Bounds:
     max_length: int = MAX_LENGTH
     max_nodes: int = MAX_NODES
     max_depth: int = MAX_DEPTH
-    time_limit_ms: float = TIME_LIMIT_MS
     max_steps: int = MAX_STEPS
     max_collection: int = MAX_COLLECTION
 
@@ -98,7 +96,7 @@ class RuleOutcome:
     passed: bool
     value: Any = None  # the plain Python result (bool for a well-formed rule)
     error: str | None = None
-    timed_out: bool = False
+    over_budget: bool = False
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -148,10 +146,9 @@ class _BudgetExceeded(BaseException):
 
 
 class _Budget:
-    __slots__ = ("deadline", "steps", "max_steps", "max_collection")
+    __slots__ = ("steps", "max_steps", "max_collection")
 
-    def __init__(self, deadline: float, max_steps: int, max_collection: int):
-        self.deadline = deadline
+    def __init__(self, max_steps: int, max_collection: int):
         self.steps = 0
         self.max_steps = max_steps
         self.max_collection = max_collection
@@ -161,7 +158,7 @@ _COLLECTIONS = (celtypes.ListType, celtypes.MapType, celtypes.StringType, list, 
 
 
 class _BoundedEvaluator(Evaluator):
-    """cel-python's interpreter with a deadline, a step budget and a size limit per node."""
+    """cel-python's interpreter with a step budget and a size limit per node."""
 
     def __init__(self, ast: lark.Tree, activation: Activation, budget: _Budget):
         super().__init__(ast, activation)
@@ -175,11 +172,11 @@ class _BoundedEvaluator(Evaluator):
         budget.steps += 1
         if budget.steps > budget.max_steps:
             raise _BudgetExceeded("steps")
-        if time.perf_counter() > budget.deadline:
-            raise _BudgetExceeded("time")
         result = super()._visit_tree(tree)
-        if isinstance(result, _COLLECTIONS) and len(result) > budget.max_collection:
-            raise _BudgetExceeded("size")
+        if isinstance(result, _COLLECTIONS):
+            if len(result) > budget.max_collection:
+                raise _BudgetExceeded("size")
+            budget.steps += len(result) // COLLECTION_COST
         return result
 
 
@@ -430,13 +427,8 @@ class CompiledRule:
         self, variables: Mapping[str, Any], *, bounds: Bounds = DEFAULT_BOUNDS
     ) -> RuleOutcome:
         """Evaluate against CEL ``variables`` (see :func:`build_activation`). Never raises."""
-        budget = _Budget(
-            time.perf_counter() + bounds.time_limit_ms / 1000.0,
-            bounds.max_steps,
-            bounds.max_collection,
-        )
+        budget = _Budget(bounds.max_steps, bounds.max_collection)
         evaluator = _BoundedEvaluator(self.ast, self.activation, budget)
-        limit = f"{bounds.time_limit_ms:g} ms"
         try:
             value = evaluator.evaluate(dict(variables))
         except _BudgetExceeded as exc:
@@ -444,11 +436,9 @@ class CompiledRule:
                 why = (
                     f"rule built a list, map or string longer than {bounds.max_collection:,} items"
                 )
-            elif exc.reason == "steps":
-                why = f"rule took longer than {limit} ({bounds.max_steps:,} evaluation steps)"
             else:
-                why = f"rule took longer than {limit}"
-            return RuleOutcome(False, error=why, timed_out=True)
+                why = f"rule exceeded its evaluation budget of {bounds.max_steps:,} steps"
+            return RuleOutcome(False, error=why, over_budget=True)
         except RecursionError:
             return RuleOutcome(False, error="rule is nested too deeply to evaluate")
         except CELEvalError as exc:

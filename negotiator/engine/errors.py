@@ -27,3 +27,8 @@ class ScenarioError(ValueError):
         self.element = element
         self.problem = problem
         super().__init__(f"{source}: {element}: {problem}")
+
+
+class MoveRefused(InvalidOffer):
+    """An outside party's move that the policy gate blocks: it is not played, and
+    the party may send another. ``problems`` carries the gate's reason."""

@@ -468,8 +468,8 @@ def _check_expression(offer: OfferLike, p: Mapping[str, Any], ctx: CheckContext)
         evidence["private"] = True
     if outcome.error:
         evidence["error"] = outcome.error
-        evidence["timed_out"] = outcome.timed_out
-        if outcome.timed_out:
+        evidence["over_budget"] = outcome.over_budget
+        if outcome.over_budget:
             return False, outcome.error, evidence
         return False, f"rule could not be evaluated: {outcome.error}", evidence
     if outcome.passed:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import InvalidOffer
+from .errors import InvalidOffer, MoveRefused
 from .offers import Offer, Performative, Terms, validate_offer
 from .outcomes import OutcomeSpace, fixed_terms_hash
 from .preferences import PreferenceProfile
@@ -102,6 +102,18 @@ class GateDecision:
 Gate = Callable[[Offer, str], GateDecision]
 
 
+class Outside:
+    """The strategy slot of a party whose moves come from outside the engine (an
+    outside agent, a person): :func:`step` takes its move from ``moves`` and pauses
+    at its turn when there is none."""
+
+    def __repr__(self) -> str:
+        return "OUTSIDE"
+
+
+OUTSIDE = Outside()
+
+
 @dataclass(frozen=True)
 class Party:
     name: str
@@ -175,6 +187,9 @@ class NegotiationState:
     proposal_senders: tuple[int, ...] = ()  # party index of each on-grid propose/counter
     proposal_outcomes: tuple[int, ...] = ()  # its outcome index
     round: int = 0
+    # index of the party that moves next within ``round``: 0 between rounds; a
+    # round paused at an outside party's turn (or ended mid-round) keeps it
+    turn: int = 0
     status: Status = Status.RUNNING
     standing: int | None = None  # index into history of the offer on the table
     accepted_by: tuple[str, ...] = ()
@@ -197,6 +212,8 @@ class NegotiationState:
 class StepResult:
     state: NegotiationState
     events: tuple[Event, ...]
+    # the outside party whose move the negotiation now waits for (None: no one)
+    waiting_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +277,7 @@ class RoundRecord:
     best_joint: float
     best_joint_round: int
     events: list[Event] = field(default_factory=list)
+    turn: int = 0  # the party moving now; kept in the state when the round stops early
     status: Status = Status.RUNNING
     cause: Cause | None = None
     reason: str = ""
@@ -285,24 +303,56 @@ def step(
     *,
     gate: Gate | None = None,
     now: str | None = None,
+    moves: Mapping[str, Offer] | None = None,
 ) -> StepResult:
-    """Play one round: each party, in order, accepts, counters, rejects or withdraws.
+    """Play one round from ``state.turn``: each party, in order, accepts, counters,
+    rejects or withdraws.
 
-    round_start (deadline) → for each party: party_move (ask, check, gate, retry)
+    round_start (deadline) → for each party: party_move (ask, check, gate, retry),
+    or outside_move for a party whose strategy is OUTSIDE (its move from ``moves``)
     → action_apply → round_close (stall and max-rounds rules, the next state).
+    The round pauses at an outside party's turn when ``moves`` has nothing for it
+    (``StepResult.waiting_for`` names it); the next step resumes there. A move in
+    ``moves`` for a party that does not move before the pause raises InvalidOffer.
     """
     if state.finished:
         return StepResult(state, ())
     players = _strategy_list(setup, strategies)
+    pending = dict(moves or {})
     work = round_start(state, setup, now)
-    for pi, player in enumerate(players):
+    waiting = None
+    for pi in range(state.turn, len(players)):
         if not work.running:
             break
-        action = party_move(work, setup, pi, player, seed=state.seed, gate=gate)
+        work.turn = pi
+        name = setup.party_names[pi]
+        if players[pi] is OUTSIDE:
+            if name not in pending:
+                waiting = name
+                break
+            action = outside_move(work, setup, pi, pending.pop(name), gate=gate)
+        else:
+            action = party_move(work, setup, pi, players[pi], seed=state.seed, gate=gate)
         if action is None:
             break
         action_apply(work, setup, pi, action)
-    return StepResult(round_close(state, setup, work), tuple(work.events))
+    if pending:
+        raise InvalidOffer(f"it is not the turn of {', '.join(sorted(pending))}")
+    new_state = round_close(state, setup, work, paused=waiting is not None)
+    if waiting is None and not new_state.finished and players[0] is OUTSIDE:
+        waiting = setup.party_names[0]  # the next round opens with an outside move
+    return StepResult(new_state, tuple(work.events), waiting_for=waiting)
+
+
+def waiting_for(
+    state: NegotiationState, strategies: Mapping[str, Strategy] | Sequence[Strategy]
+) -> str | None:
+    """The outside party whose move a running negotiation waits for, if any."""
+    if state.finished:
+        return None
+    name = state.parties[state.turn]
+    player = strategies[name] if isinstance(strategies, Mapping) else list(strategies)[state.turn]
+    return name if player is OUTSIDE else None
 
 
 def round_start(state: NegotiationState, setup: NegotiationSetup, now: str | None) -> RoundRecord:
@@ -333,6 +383,7 @@ def round_start(state: NegotiationState, setup: NegotiationSetup, now: str | Non
         accepted_by=list(state.accepted_by),
         best_joint=state.best_joint,
         best_joint_round=state.best_joint_round,
+        turn=state.turn,
     )
     if (
         setup.deadline is not None
@@ -402,6 +453,42 @@ def party_move(
         Event(EventKind.ESCALATED, work.round, name, None, reason),
     )
     return None
+
+
+def outside_move(
+    work: RoundRecord, setup: NegotiationSetup, pi: int, move: Offer, *, gate: Gate | None
+) -> Offer | None:
+    """An outside party's turn: its move, checked like any other.
+
+    In: the round's record, the party's index, the move it sent, the policy gate.
+    The move must keep the protocol (its own sender; an accept names the standing
+    offer's terms) and, when it carries terms, the outcome space, the fixed terms
+    and its own expiry. Out: the move to apply; or None when the turn ended the
+    negotiation (the standing offer lapsed; the gate escalated). Raises InvalidOffer
+    for a malformed move and MoveRefused when the gate blocks it: nothing is played
+    and the party may send another.
+    """
+    name = setup.party_names[pi]
+    if not _standing_still_valid(work, name):
+        return None
+    standing_offer, _ = _standing_for(work, name)
+    _check_action(setup, move, name, standing_offer, frozenset())
+    if move.performative in _PROPOSALS:
+        validate_offer(move, setup.space, setup.fixed_terms, now_round=work.round, now=work.now)
+    if gate is None or move.performative in (Performative.REJECT, Performative.WITHDRAW):
+        return move
+    decision = gate(move, name)
+    if decision.verdict == "allow":
+        return move
+    if decision.verdict == "escalate":
+        reason = decision.reason or f"policy gate escalated {name}'s {move.performative}"
+        work.end(
+            Cause.POLICY_ESCALATION,
+            reason,
+            Event(EventKind.ESCALATED, work.round, name, move, reason),
+        )
+        return None
+    raise MoveRefused(decision.reason or f"{name}'s {move.performative} is not allowed")
 
 
 def _standing_still_valid(work: RoundRecord, name: str) -> bool:
@@ -518,7 +605,7 @@ def action_apply(work: RoundRecord, setup: NegotiationSetup, pi: int, action: Of
 
 
 def round_close(
-    state: NegotiationState, setup: NegotiationSetup, work: RoundRecord
+    state: NegotiationState, setup: NegotiationSetup, work: RoundRecord, *, paused: bool = False
 ) -> NegotiationState:
     """Apply the stop rules to a round that is still running and build the next state.
 
@@ -526,11 +613,15 @@ def round_close(
     negotiation ends (cause ``stalled``) when the best joint utility has not improved
     for ``setup.stall_rounds`` rounds, else (cause ``max_rounds``) when
     ``setup.max_rounds`` are used.
-    Out: the state after the round (its round number advances only while running).
+    A round ``paused`` at an outside party's turn stays open: no stop rule applies
+    yet and the state keeps its round and turn.
+    Out: the state after the round (its round number advances only while running;
+    ``turn`` is 0 after a whole round, else the party that moved last or waits).
     """
     rnd = work.round
-    next_round = rnd + 1 if work.running else rnd
-    if work.running:
+    closes = work.running and not paused
+    next_round = rnd + 1 if closes else rnd
+    if closes:
         if (
             setup.stall_rounds is not None
             and next_round - work.best_joint_round > setup.stall_rounds
@@ -550,6 +641,7 @@ def round_close(
         proposal_senders=tuple(work.senders[: work.n_known].tolist()),
         proposal_outcomes=tuple(work.proposals[: work.n_known].tolist()),
         round=next_round,
+        turn=0 if closes or work.status == Status.AGREED else work.turn,
         status=work.status,
         standing=work.standing,
         accepted_by=tuple(work.accepted_by),

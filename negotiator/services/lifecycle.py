@@ -24,6 +24,7 @@ from negotiator.models import (
     NegotiationStatus,
     Participant,
     Playbook,
+    SeatKind,
 )
 from negotiator.services.errors import Conflict, ServiceError, TransitionError
 from negotiator.services.roles import actor_of
@@ -136,12 +137,46 @@ def _strategies_check(spec: Mapping[str, Any], strategies: Mapping[str, str]) ->
             raise ServiceError(f"Unknown strategy '{name}' for role '{role}'.")
 
 
+def _seats_check(spec: Mapping[str, Any], seats: Mapping[str, str]) -> None:
+    roles = {r["name"]: r for r in spec["roles"]}
+    unknown_roles = set(seats) - set(roles)
+    if unknown_roles:
+        raise ServiceError(f"Unknown roles: {', '.join(sorted(unknown_roles))}.")
+    for role, seat in seats.items():
+        allowed = roles[role].get("seats") or [SeatKind.BUILTIN]
+        if seat not in SeatKind.values:
+            raise ServiceError(
+                f"Unknown seat kind {seat!r} for role '{role}'; known: {', '.join(SeatKind.values)}."
+            )
+        if seat not in allowed:
+            raise ServiceError(
+                f"Role '{role}' cannot be a {SeatKind(seat).label.lower()} seat; "
+                f"the playbook allows: {', '.join(allowed)}."
+            )
+
+
+def _seat_of(role: str, seats: Mapping[str, str]) -> str:
+    return seats.get(role, SeatKind.BUILTIN)
+
+
+def _strategy_of(
+    role: Mapping[str, Any], strategies: Mapping[str, str], seats: Mapping[str, str]
+) -> str:
+    """The strategy that plays a role: none for an outside seat."""
+    if _seat_of(role["name"], seats) != SeatKind.BUILTIN:
+        return ""
+    return strategies.get(role["name"], role["strategy"])
+
+
 def _participants_create(
-    negotiation: Negotiation, spec: Mapping[str, Any], strategies: Mapping[str, str]
+    negotiation: Negotiation,
+    spec: Mapping[str, Any],
+    strategies: Mapping[str, str],
+    seats: Mapping[str, str],
 ) -> None:
     """One participant per playbook role, with a copy of its private profile. A
     strategy chosen for this negotiation replaces the role's strategy and its
-    parameters."""
+    parameters; an outside seat has no strategy of ours."""
     groups = {
         g.name: g
         for g in Group.objects.filter(
@@ -154,7 +189,8 @@ def _participants_create(
                 negotiation=negotiation,
                 role=role["name"],
                 label=role.get("label") or role["name"],
-                strategy=strategies.get(role["name"], role["strategy"]),
+                seat=_seat_of(role["name"], seats),
+                strategy=_strategy_of(role, strategies, seats),
                 strategy_params=(
                     {} if role["name"] in strategies else role.get("strategy_params") or {}
                 ),
@@ -174,11 +210,14 @@ def negotiation_create(
     title: str = "",
     overrides: LimitOverrides | None = None,
     strategies: Mapping[str, str] | None = None,
+    seats: Mapping[str, str] | None = None,
     seed: int | None = None,
     start: bool = True,
 ) -> Negotiation:
     """Create a negotiation under the playbook's current version and (by default)
-    start it in the background."""
+    start it in the background. ``seats`` gives a role an outside seat (an agent
+    over A2A, a person in the portal) where its playbook role allows it; the
+    others are played by our strategies."""
     version = playbook.current_version
     if version is None:
         raise ServiceError(
@@ -187,7 +226,9 @@ def negotiation_create(
     spec = version.spec
     limits = limits_resolve(spec, overrides or LimitOverrides())
     strategies = dict(strategies or {})
+    seats = dict(seats or {})
     _strategies_check(spec, strategies)
+    _seats_check(spec, seats)
     with transaction.atomic():
         negotiation = Negotiation.objects.create(
             playbook=playbook,
@@ -198,31 +239,46 @@ def negotiation_create(
             seed=seed if seed is not None else random.SystemRandom().randrange(2**31),
             started_by=user if getattr(user, "pk", None) else None,
         )
-        _participants_create(negotiation, spec, strategies)
+        _participants_create(negotiation, spec, strategies, seats)
         audit_append(
             negotiation=negotiation,
             kind="negotiation.created",
             actor=actor_of(user),
             user=user,
-            payload={
-                "playbook": playbook.name,
-                "playbook_version": version.number,
-                "playbook_digest": version.digest,
-                "max_rounds": limits.max_rounds,
-                "deadline_minutes": limits.deadline_minutes,
-                "pace_seconds": limits.pace_seconds,
-                "seed": negotiation.seed,
-                "participants": [
-                    {"role": r["name"], "strategy": strategies.get(r["name"], r["strategy"])}
-                    for r in spec["roles"]
-                ],
-            },
+            payload=_created_payload(negotiation, version, limits, strategies, seats),
         )
         if start:
             negotiation_start(
                 negotiation=negotiation, user=user, deadline_minutes=limits.deadline_minutes
             )
     return negotiation
+
+
+def _created_payload(
+    negotiation: Negotiation,
+    version,
+    limits: Limits,
+    strategies: Mapping[str, str],
+    seats: Mapping[str, str],
+) -> dict[str, Any]:
+    roles = version.spec["roles"]
+    return {
+        "playbook": version.spec["name"],
+        "playbook_version": version.number,
+        "playbook_digest": version.digest,
+        "max_rounds": limits.max_rounds,
+        "deadline_minutes": limits.deadline_minutes,
+        "pace_seconds": limits.pace_seconds,
+        "seed": negotiation.seed,
+        "participants": [
+            {
+                "role": r["name"],
+                "seat": _seat_of(r["name"], seats),
+                "strategy": _strategy_of(r, strategies, seats),
+            }
+            for r in roles
+        ],
+    }
 
 
 def negotiation_start(

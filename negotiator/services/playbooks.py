@@ -14,7 +14,7 @@ from negotiator.engine import measures
 from negotiator.engine.outcomes import OutcomeSpace, issue_from_dict
 from negotiator.engine.preferences import profile_from_dict
 from negotiator.engine.strategies import STRATEGIES, make_strategy
-from negotiator.models import Playbook, PlaybookVersion
+from negotiator.models import Playbook, PlaybookVersion, SeatKind
 from negotiator.services.errors import ServiceError
 from negotiator.services.roles import actor_of
 
@@ -55,6 +55,7 @@ def playbook_spec(playbook: Playbook) -> dict[str, Any]:
                 "strategy_params": role.strategy_params or {},
                 "profile": role.profile or {},
                 "owner_group": role.owner_group.name if role.owner_group_id else None,
+                "seats": list(role.seats or [SeatKind.BUILTIN]),
             }
             for role in playbook.roles.select_related("owner_group")
         ],
@@ -65,6 +66,8 @@ def playbook_spec(playbook: Playbook) -> dict[str, Any]:
             "stall_threshold": playbook.stall_threshold,
             "stall_window": playbook.stall_window,
             "pace_seconds": playbook.pace_seconds,
+            "turn_deadline_minutes": playbook.turn_deadline_minutes,
+            "on_turn_timeout": playbook.on_turn_timeout,
         },
         "value_expression": playbook.value_expression,
         "risk_expression": playbook.risk_expression,
@@ -117,6 +120,7 @@ def playbook_spec_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
                 make_strategy(strategy, **(role.get("strategy_params") or {}))
             except (TypeError, ValueError) as exc:
                 errors.append((f"roles[{i}].strategy_params", str(exc)))
+        errors.extend(_seat_errors(i, role.get("seats", [SeatKind.BUILTIN])))
         try:
             profile = profile_from_dict(role.get("profile") or {})
             if space is not None:
@@ -136,6 +140,21 @@ def playbook_spec_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
             except ValueError as exc:
                 errors.append((key, str(exc)))
     return errors
+
+
+def _seat_errors(index: int, seats: Any) -> list[tuple[str, str]]:
+    path = f"roles[{index}].seats"
+    if not isinstance(seats, list) or not seats:
+        return [(path, 'list the seat kinds this role allows, e.g. ["builtin"]')]
+    known = set(SeatKind.values)
+    unknown = [str(s) for s in seats if s not in known]
+    if unknown:
+        return [
+            (path, f"unknown seat kind {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        ]
+    if len(set(seats)) != len(seats):
+        return [(path, "a seat kind is listed twice")]
+    return []
 
 
 def playbook_publish(*, playbook: Playbook, user=None) -> PlaybookVersion:

@@ -29,7 +29,6 @@ def table_utility(setup: NegotiationSetup, role: str, terms: Mapping[str, Any]) 
 def offer_rows(
     *,
     negotiation_id: int,
-    round_number: int,
     sent: Sequence[EngineOffer],
     setup: NegotiationSetup,
     roles: Sequence[str],
@@ -48,7 +47,7 @@ def offer_rows(
             OfferRow(
                 id=None,
                 negotiation_id=negotiation_id,
-                round=round_number,
+                round=offer.round,
                 sender=offer.sender,
                 performative=str(offer.performative),
                 terms=terms,
@@ -72,14 +71,13 @@ def offer_rows(
 def check_rows(
     *,
     negotiation_id: int,
-    round_number: int,
     records: Sequence[GateRecord],
     offer_ids: Mapping[str, int],
     version_pks: Mapping[tuple[int, int], int],
     now: datetime,
 ) -> list[CheckRow]:
-    """One row per policy result of every attempt this round. A blocked attempt
-    was never sent, so its checks name no offer."""
+    """One row per policy result of every attempt (each in the round it was made).
+    A blocked attempt was never sent, so its checks name no offer."""
     rows = []
     for record in records:
         offer_id = offer_ids.get(record.offer.id) if record.verdict != "block" else None
@@ -90,7 +88,7 @@ def check_rows(
                     negotiation_id=negotiation_id,
                     offer_id=offer_id,
                     policy_version_id=version_pks[(res.policy_id, res.policy_version)],
-                    round=round_number,
+                    round=record.offer.round,
                     sender=record.party,
                     stage=record.stage,
                     terms=terms,
@@ -104,12 +102,17 @@ def check_rows(
     return rows
 
 
-def _check_entry(record: GateRecord, round_number: int) -> AuditEntry:
+def actor_for(party: str, seat: str) -> str:
+    """How a party is named in the audit trail: our agent, or the outside seat."""
+    return f"agent:{party}" if seat == "builtin" else f"{seat}:{party}"
+
+
+def _check_entry(record: GateRecord, actor: str) -> AuditEntry:
     return AuditEntry(
         kind="offer.blocked" if record.verdict == "block" else "policy.checked",
-        actor=f"agent:{record.party}",
+        actor=actor,
         payload={
-            "round": round_number,
+            "round": record.offer.round,
             "party": record.party,
             "stage": record.stage,
             "verdict": record.verdict,
@@ -132,10 +135,10 @@ def _check_entry(record: GateRecord, round_number: int) -> AuditEntry:
     )
 
 
-def _offer_entry(offer: OfferRow) -> AuditEntry:
+def _offer_entry(offer: OfferRow, actor: str) -> AuditEntry:
     return AuditEntry(
         kind=f"offer.{offer.performative}",
-        actor=f"agent:{offer.sender}",
+        actor=actor,
         payload={
             "offer_id": offer.id,
             "engine_id": offer.engine_id,
@@ -173,13 +176,14 @@ def audit_entries(
     offers: Sequence[OfferRow],
     versions: Sequence[PolicyVersion],
     previous_version_ids: list[int] | None,
+    actors: Mapping[str, str],
 ) -> list[AuditEntry]:
     """The round's audit events in chain order: the policy versions in force when
     they changed since the last round (a policy edited, added or switched off
     takes effect here), every check with the offer it judged (blocked attempts
-    included), then every offer sent."""
-    entries = [_check_entry(record, round_number) for record in records]
-    entries += [_offer_entry(offer) for offer in offers]
+    included), then every offer sent. ``actors`` names each party in the trail."""
+    entries = [_check_entry(record, actors[record.party]) for record in records]
+    entries += [_offer_entry(offer, actors[offer.sender]) for offer in offers]
     if previous_version_ids != sorted(v.pk for v in versions):
         entries.insert(0, _versions_entry(versions, round_number, previous_version_ids))
     return entries

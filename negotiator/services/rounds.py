@@ -1,17 +1,21 @@
 """One round of a negotiation, the hot path of the product, as a pipeline of
-named steps. The round task calls :func:`negotiation_run_round`, which reads top
-to bottom:
+named steps. The round task calls :func:`negotiation_run_round`; an outside
+seat's move (A2A, portal, API) comes in through :func:`negotiation_advance` with
+the move. Both read top to bottom:
 
 1. round_context_load: claim the round by compare-and-set and load what it needs
    (participants, policy versions in force, playbook version); nothing due → stop
-2. engine_inputs_for: the engine setup, the stored state, strategies, policy gate
-3. the engine step (negotiator.engine.protocol.step)
+2. engine_inputs_for: the engine setup, the stored state, strategies (an outside
+   seat is ``OUTSIDE``: its move comes with the call), the policy gate
+3. engine_advance: the engine step; after an outside move closes a round, our
+   built-in seats answer at once, in the same transaction
 4. round_records_build: offer, check and audit records and the next stored state
 5. round_store.round_write: everything in the caller's transaction
-6. round_continue (schedule the next round) or round_conclude (the agreement goes
-   to the approval gate; any other ending becomes the matching status)
+6. round_continue (schedule the next round), round_wait (an outside seat's turn:
+   its deadline starts and it is told) or round_conclude (the agreement goes to
+   the approval gate; any other ending becomes the matching status)
 
-Steps 2 and 4 need no database except assigning offer ids on SQLite. A live
+Steps 2–4 need no database except assigning offer ids on SQLite. A live
 negotiation plays exactly as the simulator does: the stored state round-trips
 every field of the engine's state (tests/negotiator/test_parity.py).
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +32,9 @@ from django.utils import timezone
 from negotiator import bridge, round_store
 from negotiator.audit import AuditEntry
 from negotiator.engine.governance import PolicyGate
+from negotiator.engine.offers import Offer as EngineOffer
 from negotiator.engine.protocol import (
+    OUTSIDE,
     Cause,
     NegotiationSetup,
     NegotiationState,
@@ -39,11 +45,11 @@ from negotiator.engine.protocol import (
 )
 from negotiator.engine.strategies import Strategy, make_strategy
 from negotiator.models import Negotiation, NegotiationStatus, Participant, PolicyVersion
-from negotiator.round_store import CheckRow, OfferRow, RoundReads
+from negotiator.round_store import CheckRow, OfferRow, RoundReads, Waiting
 from negotiator.services import round_records, worker_cache
 from negotiator.services.agreements import agreement_record
 from negotiator.services.lifecycle import negotiation_transition
-from negotiator.services.scheduling import round_schedule
+from negotiator.services.scheduling import SEAT_TURN, round_schedule, task_enqueue_on_commit
 
 # How a round that ends without an agreement leaves the negotiation, by the
 # engine's cause. Stalls and escalations wait for a person.
@@ -85,33 +91,70 @@ class RoundRecords:
     engine_state: dict
 
 
+@dataclass(frozen=True)
+class Advanced:
+    """What a round did: the engine state after it, the offers it stored (ids
+    assigned), and the outside seat it now waits for (None: no one)."""
+
+    state: NegotiationState
+    offers: list[OfferRow]
+    waiting_for: str | None
+
+
 def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
     """Run one round if it is still due. Returns False when there was nothing to do
     (already run, negotiation not running): a duplicate or late task is a no-op."""
     with transaction.atomic():
-        context = round_context_load(negotiation_id, round_number)
-        if context is None:
-            return False
-        inputs = engine_inputs_for(context)
-        now = timezone.now()
-        result = step(
-            inputs.state, inputs.setup, inputs.strategies, gate=inputs.gate, now=now.isoformat()
+        return (
+            negotiation_advance(negotiation_id=negotiation_id, round_number=round_number)
+            is not None
         )
-        records = round_records_build(context, inputs, result, now=now)
-        round_store.round_write(
-            context.negotiation,
-            context.reads,
-            offers=records.offers,
-            checks=records.checks,
-            audit_entries=records.audit,
-            engine_state=records.engine_state,
-            now=now,
+
+
+def negotiation_advance(
+    *,
+    negotiation_id: int,
+    round_number: int,
+    moves: Mapping[str, EngineOffer] | None = None,
+) -> Advanced | None:
+    """Play the round that is due at ``round_number``, with the moves of outside
+    seats whose turn it is. Runs inside the caller's transaction; None when the
+    round is not due any more (claimed by someone else, negotiation not running).
+    Raises engine InvalidOffer / MoveRefused for a move that cannot be played;
+    the caller's transaction then rolls back and nothing changes."""
+    context = round_context_load(negotiation_id, round_number)
+    if context is None:
+        return None
+    inputs = engine_inputs_for(context)
+    now = timezone.now()
+    result = engine_advance(inputs, moves or {}, now=now)
+    records = round_records_build(context, inputs, result, now=now)
+    waiting = round_waiting(context, result, now=now)
+    if waiting is not None and waiting.started_at == now:
+        records.audit.append(
+            AuditEntry(
+                kind="negotiation.turn_started",
+                actor="system",
+                payload={"party": waiting.party, "due_at": waiting.due_at.isoformat()},
+            )
         )
-        if result.state.status == Status.RUNNING:
-            round_continue(context.negotiation)
-        else:
-            round_conclude(context.negotiation, result.state)
-    return True
+    round_store.round_write(
+        context.negotiation,
+        context.reads,
+        offers=records.offers,
+        checks=records.checks,
+        audit_entries=records.audit,
+        engine_state=records.engine_state,
+        now=now,
+        waiting=waiting,
+    )
+    if result.state.finished:
+        round_conclude(context.negotiation, result.state)
+    elif waiting is not None:
+        task_enqueue_on_commit(SEAT_TURN, negotiation_id, waiting.party, False)
+    else:
+        round_continue(context.negotiation)
+    return Advanced(result.state, records.offers, result.waiting_for)
 
 
 def round_context_load(negotiation_id: int, round_number: int) -> RoundContext | None:
@@ -141,7 +184,8 @@ def round_context_load(negotiation_id: int, round_number: int) -> RoundContext |
 def engine_inputs_for(context: RoundContext) -> EngineInputs:
     """What the engine step needs: the setup (shared between negotiations of the
     same configuration), the state stored by the last round (or a fresh one),
-    each party's strategy and the policy gate that checks every offer."""
+    each party's strategy (OUTSIDE for an outside seat) and the policy gate that
+    checks every offer, ours and theirs."""
     negotiation = context.negotiation
     setup = worker_cache.setup_for(negotiation, context.participants, context.versions)
     stored = negotiation.engine_state
@@ -149,10 +193,32 @@ def engine_inputs_for(context: RoundContext) -> EngineInputs:
         bridge.state_from_dict(stored) if stored else initial_state(setup, seed=negotiation.seed)
     )
     strategies = {
-        p.role: make_strategy(p.strategy, **(p.strategy_params or {})) for p in context.participants
+        p.role: OUTSIDE if p.is_outside else make_strategy(p.strategy, **(p.strategy_params or {}))
+        for p in context.participants
     }
     gate = worker_cache.policy_gate_for(negotiation, context.versions, context.participants)
     return EngineInputs(setup=setup, state=state, strategies=strategies, gate=gate)
+
+
+def engine_advance(
+    inputs: EngineInputs, moves: Mapping[str, EngineOffer], *, now: datetime
+) -> StepResult:
+    """The engine step. When an outside move closed a round, the next round runs
+    too, so our built-in seats answer before the outside seat's next turn."""
+    first = step(
+        inputs.state,
+        inputs.setup,
+        inputs.strategies,
+        gate=inputs.gate,
+        now=now.isoformat(),
+        moves=moves,
+    )
+    if not moves or first.waiting_for or first.state.finished:
+        return first
+    second = step(
+        first.state, inputs.setup, inputs.strategies, gate=inputs.gate, now=now.isoformat()
+    )
+    return StepResult(second.state, first.events + second.events, second.waiting_for)
 
 
 def round_records_build(
@@ -165,7 +231,6 @@ def round_records_build(
     stored = negotiation.engine_state or {}
     offers = round_records.offer_rows(
         negotiation_id=negotiation.pk,
-        round_number=context.round_number,
         sent=result.state.history[len(inputs.state.history) :],
         setup=inputs.setup,
         roles=[p.role for p in context.participants],
@@ -178,23 +243,36 @@ def round_records_build(
         offers=offers,
         checks=round_records.check_rows(
             negotiation_id=negotiation.pk,
-            round_number=context.round_number,
             records=records,
             offer_ids=offer_ids,
             version_pks={(v.policy_id, v.number): v.pk for v in context.versions},
             now=now,
         ),
         audit=round_records.audit_entries(
-            round_number=context.round_number,
+            round_number=inputs.state.round,
             records=records,
             offers=offers,
             versions=context.versions,
             previous_version_ids=stored.get("policy_versions"),
+            actors={p.role: round_records.actor_for(p.role, p.seat) for p in context.participants},
         ),
         engine_state=round_records.engine_state_stored(
             result.state, offer_ids=offer_ids, versions=context.versions
         ),
     )
+
+
+def round_waiting(context: RoundContext, result: StepResult, *, now: datetime) -> Waiting | None:
+    """The outside seat's turn after this round, with its deadline (the playbook's
+    turn deadline); a turn that was already running keeps its deadline."""
+    party = result.waiting_for
+    if party is None or result.state.finished:
+        return None
+    negotiation = context.negotiation
+    if negotiation.waiting_for == party and negotiation.turn_due_at is not None:
+        return Waiting(party, negotiation.turn_started_at or now, negotiation.turn_due_at)
+    minutes = negotiation.playbook_version.spec["limits"].get("turn_deadline_minutes", 60)
+    return Waiting(party, now, now + timedelta(minutes=minutes))
 
 
 def round_continue(negotiation: Negotiation) -> None:

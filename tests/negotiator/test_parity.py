@@ -74,5 +74,9 @@ def test_every_strategy_plays_the_same_through_the_worker_as_in_memory(
         stored, memory = offers_stored(negotiation), offers_in_memory(negotiation)
         assert len(stored) > 2, negotiation.title
         if stored != memory:
-            differ.append(f"{negotiation.title}: {len(stored)} stored vs {len(memory)} in memory")
+            first = next(i for i, (a, b) in enumerate(zip(stored, memory, strict=False)) if a != b)
+            differ.append(
+                f"{negotiation.title}: offer {first} differs: "
+                f"{stored[first]} stored vs {memory[first]} in memory"
+            )
     assert differ == []

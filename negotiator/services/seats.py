@@ -1,0 +1,353 @@
+"""Outside seats: their credentials (issued once, stored as a hash, scoped to one
+seat, expiring, revocable), the moves they send (checked like ours, idempotent by
+message id), and telling them it is their turn.
+
+The doors (A2A, portal, REST API) authenticate with :func:`seat_credential_verify`
+and play a move with :func:`seat_move_submit`; each door registers how its seats
+are told about their turn with :func:`seat_notifier_register`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from negotiator import bridge
+from negotiator.audit import audit_append
+from negotiator.engine.errors import InvalidOffer, MoveRefused
+from negotiator.engine.offers import Offer as EngineOffer
+from negotiator.engine.offers import Performative
+from negotiator.models import (
+    CredentialKind,
+    Negotiation,
+    NegotiationStatus,
+    Participant,
+    SeatCredential,
+    SeatMessage,
+)
+from negotiator.services.errors import Conflict, NotAllowed, ServiceError
+from negotiator.services.roles import actor_of
+from negotiator.services.rounds import negotiation_advance
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CREDENTIAL_DAYS = 30
+MAX_RATIONALE = 2000
+MAX_MESSAGE_ID = 200
+
+
+class MoveInvalid(ServiceError):
+    """The move breaks the protocol or the offer format; ``problems`` lists each."""
+
+    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class MoveBlocked(ServiceError):
+    """A policy blocks the move: it was not played; the seat may send another."""
+
+
+class OutOfTurn(Conflict):
+    """It is not this seat's turn (or the negotiation is not running)."""
+
+
+# --------------------------------------------------------------------------
+# Credentials
+# --------------------------------------------------------------------------
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def seat_credential_issue(
+    *,
+    participant: Participant,
+    kind: str = CredentialKind.TOKEN,
+    user=None,
+    valid_for: timedelta = timedelta(days=DEFAULT_CREDENTIAL_DAYS),
+) -> tuple[SeatCredential, str]:
+    """A new credential for one outside seat. Returns it with its secret, which is
+    not stored anywhere: show it once."""
+    if not participant.is_outside:
+        raise ServiceError(
+            f"'{participant.role}' is played by our own strategy; it needs no credential."
+        )
+    if valid_for <= timedelta(0) or valid_for > timedelta(days=366):
+        raise ServiceError("A credential must be valid for between a minute and a year.")
+    secret = ("nt_" if kind == CredentialKind.TOKEN else "ni_") + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        credential = SeatCredential.objects.create(
+            participant=participant,
+            kind=kind,
+            secret_hash=_hash(secret),
+            prefix=secret[:10],
+            created_by=user if getattr(user, "pk", None) else None,
+            expires_at=timezone.now() + valid_for,
+        )
+        audit_append(
+            negotiation=participant.negotiation_id,
+            kind="seat.credential_issued",
+            actor=actor_of(user),
+            user=user,
+            payload={
+                "credential": credential.pk,
+                "party": participant.role,
+                "kind": kind,
+                "prefix": credential.prefix,
+                "expires_at": credential.expires_at.isoformat(),
+            },
+        )
+    return credential, secret
+
+
+def seat_credential_verify(*, secret: str, kind: str | None = None) -> SeatCredential:
+    """The live credential for a secret. Raises NotAllowed without saying which
+    check failed (unknown, expired, revoked, wrong kind), so a guesser learns nothing."""
+    if not isinstance(secret, str) or not 10 <= len(secret) <= 200:
+        raise NotAllowed("This credential is not valid.")
+    credential = (
+        SeatCredential.objects.select_related("participant", "participant__negotiation")
+        .filter(secret_hash=_hash(secret))
+        .first()
+    )
+    now = timezone.now()
+    if (
+        credential is None
+        or credential.revoked_at is not None
+        or credential.expires_at <= now
+        or (kind is not None and credential.kind != kind)
+    ):
+        raise NotAllowed("This credential is not valid.")
+    return credential
+
+
+def seat_credential_use_record(*, credential: SeatCredential, address: str, what: str) -> None:
+    """Every use of an outside credential is audited: who, when, from where, for what."""
+    now = timezone.now()
+    with transaction.atomic():
+        SeatCredential.objects.filter(pk=credential.pk).update(
+            last_used_at=now, last_used_from=address[:64], uses=credential.uses + 1
+        )
+        audit_append(
+            negotiation=credential.participant.negotiation_id,
+            kind="seat.credential_used",
+            actor=f"{credential.participant.seat}:{credential.participant.role}",
+            payload={
+                "credential": credential.pk,
+                "prefix": credential.prefix,
+                "address": address[:64],
+                "what": what[:80],
+            },
+        )
+
+
+def seat_credential_revoke(*, credential: SeatCredential, user=None) -> SeatCredential:
+    with transaction.atomic():
+        updated = SeatCredential.objects.filter(pk=credential.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=user if getattr(user, "pk", None) else None
+        )
+        if updated:
+            audit_append(
+                negotiation=credential.participant.negotiation_id,
+                kind="seat.credential_revoked",
+                actor=actor_of(user),
+                user=user,
+                payload={"credential": credential.pk, "prefix": credential.prefix},
+            )
+    credential.refresh_from_db()
+    return credential
+
+
+# --------------------------------------------------------------------------
+# Moves
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoveInput:
+    """An outside seat's move, already parsed from its door's format."""
+
+    performative: str
+    terms: Mapping[str, Any] = field(default_factory=dict)
+    fixed_terms_hash: str = ""
+    rationale: str = ""
+    in_reply_to: int | None = None  # our offer id it answers (optional; checked)
+    expires_at: str | None = None
+    assumptions: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    """What a move led to, as recorded for its message id (a replay gets the same)."""
+
+    negotiation_id: int
+    status: str
+    waiting_for: str
+    offer_ids: tuple[int, ...]
+    replayed: bool = False
+
+    def as_reply(self) -> dict[str, Any]:
+        return {
+            "negotiation": self.negotiation_id,
+            "status": self.status,
+            "waiting_for": self.waiting_for,
+            "offer_ids": list(self.offer_ids),
+        }
+
+
+def _engine_move(
+    participant: Participant, negotiation: Negotiation, move: MoveInput
+) -> EngineOffer:
+    """The engine offer for a move, after the checks that need no engine: its
+    size, its performative and the offer it answers (a stale reply is refused)."""
+    try:
+        performative = Performative(move.performative)
+    except ValueError:
+        raise MoveInvalid(
+            [f"performative must be one of {', '.join(p.value for p in Performative)}"]
+        ) from None
+    if len(move.rationale) > MAX_RATIONALE:
+        raise MoveInvalid([f"the message is longer than {MAX_RATIONALE:,} characters"])
+    state = bridge.state_from_dict(negotiation.engine_state)
+    standing = state.history[state.standing] if state.standing is not None else None
+    offer_pks = negotiation.engine_state.get("offer_pks") or {}
+    standing_id = offer_pks.get(standing.id) if standing else None
+    if move.in_reply_to is not None and move.in_reply_to != standing_id:
+        raise MoveInvalid(
+            [f"in_reply_to {move.in_reply_to} is not the offer on the table ({standing_id})"]
+        )
+    terms = dict(move.terms)
+    if performative == Performative.ACCEPT and standing is not None and not terms:
+        terms = dict(standing.terms)  # "accept" alone accepts what is on the table
+    return EngineOffer(
+        performative=performative,
+        sender=participant.role,
+        terms=terms,
+        fixed_terms_hash=move.fixed_terms_hash,
+        round=state.round,
+        expires_at=move.expires_at,
+        assumptions=tuple(move.assumptions),
+        dependencies=tuple(move.dependencies),
+        in_reply_to=standing.id if standing else None,
+        rationale=move.rationale,
+    )
+
+
+def seat_move_submit(
+    *, participant: Participant, move: MoveInput, message_id: str, actor: str = ""
+) -> MoveResult:
+    """Play an outside seat's move, checked exactly like our own moves (protocol,
+    outcome space, fixed terms, expiry, our policies), and let our built-in seats
+    answer at once. The same ``message_id`` again returns the recorded result and
+    changes nothing. Raises OutOfTurn (409), MoveInvalid (400) or MoveBlocked; then
+    nothing changed."""
+    if not message_id or len(message_id) > MAX_MESSAGE_ID:
+        raise MoveInvalid([f"a message id of 1 to {MAX_MESSAGE_ID} characters is required"])
+    replay = _recorded(participant, message_id)
+    if replay is not None:
+        return replay
+    negotiation = Negotiation.objects.get(pk=participant.negotiation_id)
+    if (
+        negotiation.status != NegotiationStatus.RUNNING
+        or negotiation.waiting_for != participant.role
+    ):
+        raise OutOfTurn(_not_your_turn(negotiation, participant))
+    engine_move = _engine_move(participant, negotiation, move)
+    try:
+        with transaction.atomic():
+            advanced = negotiation_advance(
+                negotiation_id=negotiation.pk,
+                round_number=negotiation.current_round,
+                moves={participant.role: engine_move},
+            )
+            if advanced is None:  # someone else moved the negotiation on meanwhile
+                raise OutOfTurn(
+                    "The negotiation moved on while your message arrived; fetch it again."
+                )
+            negotiation.refresh_from_db(fields=["status", "waiting_for"])
+            result = MoveResult(
+                negotiation_id=negotiation.pk,
+                status=negotiation.status,
+                waiting_for=negotiation.waiting_for,
+                offer_ids=tuple(o.id for o in advanced.offers),
+            )
+            SeatMessage.objects.create(
+                participant=participant,
+                message_id=message_id,
+                offer_id=result.offer_ids[0] if result.offer_ids else None,
+                reply=result.as_reply(),
+            )
+    except MoveRefused as exc:
+        raise MoveBlocked(str(exc)) from None
+    except InvalidOffer as exc:
+        raise MoveInvalid(exc.problems) from None
+    except IntegrityError:  # the same message id raced in twice: the first one won
+        replay = _recorded(participant, message_id)
+        if replay is None:
+            raise
+        return replay
+    return result
+
+
+def _recorded(participant: Participant, message_id: str) -> MoveResult | None:
+    message = SeatMessage.objects.filter(participant=participant, message_id=message_id).first()
+    if message is None:
+        return None
+    reply = message.reply
+    return MoveResult(
+        negotiation_id=reply["negotiation"],
+        status=reply["status"],
+        waiting_for=reply["waiting_for"],
+        offer_ids=tuple(reply["offer_ids"]),
+        replayed=True,
+    )
+
+
+def _not_your_turn(negotiation: Negotiation, participant: Participant) -> str:
+    if negotiation.status != NegotiationStatus.RUNNING:
+        return (
+            f"The negotiation is {negotiation.get_status_display().lower()}; no move is expected."
+        )
+    if negotiation.waiting_for:
+        return f"It is not your turn: the negotiation waits for {negotiation.waiting_for}."
+    return "It is not your turn yet: the other side is moving; try again shortly."
+
+
+# --------------------------------------------------------------------------
+# Telling a seat it is its turn
+# --------------------------------------------------------------------------
+
+Notifier = Callable[[Negotiation, Participant, bool], None]
+_NOTIFIERS: dict[str, Notifier] = {}
+
+
+def seat_notifier_register(seat: str, notifier: Notifier) -> None:
+    """How seats of one kind are told about their turn (a door registers it)."""
+    _NOTIFIERS[seat] = notifier
+
+
+def seat_turn_notify(*, negotiation_id: int, party: str, reminder: bool = False) -> bool:
+    """Tell an outside seat that the negotiation waits for its move (or remind it).
+    False when there is nothing to tell any more or no one to tell it to."""
+    negotiation = Negotiation.objects.filter(pk=negotiation_id).first()
+    if negotiation is None or negotiation.waiting_for != party:
+        return False
+    participant = negotiation.participants.get(role=party)
+    notifier = _NOTIFIERS.get(participant.seat)
+    if notifier is None:
+        # An agent that calls us polls for its turn; nothing to push.
+        log.info("negotiation %s waits for %s (%s)", negotiation_id, party, participant.seat)
+        return False
+    notifier(negotiation, participant, reminder)
+    return True
