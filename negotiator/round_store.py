@@ -102,6 +102,7 @@ AUDIT_FIELDS = (
     "chain",
     "negotiation_id",
     "seq",
+    "hash_version",
     "kind",
     "actor",
     "user_id",
@@ -109,6 +110,7 @@ AUDIT_FIELDS = (
     "payload_json",
     "prev_hash",
     "hash",
+    "mac",
 )
 
 
