@@ -52,6 +52,7 @@ __all__ = [
     "canonical_json",
     "chain_of",
     "event_record",
+    "stamp",
 ]
 
 

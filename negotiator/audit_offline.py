@@ -169,23 +169,35 @@ def _event_fault(chain: str, event: EventRecord, expected_seq: int, prev_hash: s
 
 
 def verify_events(
-    chain: str, events: Iterable[EventRecord], *, at_seq: int | None = None
+    chain: str,
+    events: Iterable[EventRecord],
+    *,
+    at_seq: int | None = None,
+    after: tuple[int, str] = (0, GENESIS),
 ) -> ChainReport:
-    """Walk a chain from its first event: sequence without gaps, each event linked
-    to the one before and its hash recomputed from its fields."""
-    prev_hash, count, redacted, hash_at, v2 = GENESIS, 0, 0, None, False
+    """Walk a chain: sequence without gaps, each event linked to the one before
+    and its hash recomputed from its fields. From the first event, or from
+    ``after`` (seq, hash), a head already verified."""
+    last_seq, prev_hash = after
+    count, redacted, hash_at, v2 = 0, 0, None, False
     for event in events:
         count += 1
-        fault = _event_fault(chain, event, count, prev_hash, v2)
+        fault = _event_fault(chain, event, last_seq + 1, prev_hash, v2)
         if fault:
-            return ChainReport(chain, count, False, event.seq, event.id, fault, count - 1)
+            return ChainReport(chain, count, False, event.seq, event.id, fault, last_seq)
         v2 = v2 or event.hash_version >= HASH_VERSION
         redacted += event.payload_json is None
         if event.seq == at_seq:
             hash_at = event.hash
-        prev_hash = event.hash
+        last_seq, prev_hash = event.seq, event.hash
     return ChainReport(
-        chain, count, True, last_seq=count, last_hash=prev_hash, redacted=redacted, hash_at=hash_at
+        chain,
+        count,
+        True,
+        last_seq=last_seq,
+        last_hash=prev_hash,
+        redacted=redacted,
+        hash_at=hash_at,
     )
 
 

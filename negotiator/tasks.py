@@ -4,11 +4,16 @@ module."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from negotiator.services import rounds, scheduling, sweeper, workers
+from negotiator.services import checkpoints, rounds, scheduling, sweeper, workers
+from negotiator.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name=scheduling.RECORD_HEARTBEAT)
@@ -33,3 +38,15 @@ def run_round(negotiation_id: int, round_number: int) -> bool:
 @shared_task(name=scheduling.SWEEP_NEGOTIATIONS)
 def sweep_negotiations() -> list[int]:
     return sweeper.negotiations_sweep(stale_after_seconds=settings.NEGOTIATOR_SWEEP_AFTER_SECONDS)
+
+
+@shared_task(name=scheduling.AUDIT_CHECKPOINT)
+def audit_checkpoint() -> int | None:
+    """Beat writes one every AUDIT_CHECKPOINT_EVERY_SECONDS. A refusal (the trail
+    disagrees with the last checkpoint) is logged as an error and not retried:
+    it needs a person, and every later run refuses again until one looks."""
+    try:
+        return checkpoints.checkpoint_write().number
+    except ServiceError as exc:
+        log.error("audit checkpoint not written: %s", exc)
+        return None

@@ -17,6 +17,11 @@ urlpatterns = [
     path("negotiations/<int:pk>/plan.json", views.negotiation_plan, name="negotiation_plan"),
     path("negotiations/<int:pk>/audit/", views.negotiation_audit, name="negotiation_audit"),
     path(
+        "negotiations/<int:pk>/audit/checkpoint.json",
+        views.negotiation_audit_checkpoint,
+        name="negotiation_audit_checkpoint",
+    ),
+    path(
         "negotiations/<int:pk>/audit.<str:fmt>",
         views.negotiation_audit_export,
         name="negotiation_audit_export",

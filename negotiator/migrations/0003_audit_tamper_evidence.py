@@ -39,30 +39,29 @@ def _on_postgresql(sql):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('negotiator', '0002_rounds_update_in_place'),
+        ("negotiator", "0002_rounds_update_in_place"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='auditevent',
-            name='audit_append_only',
+            model_name="auditevent",
+            name="audit_append_only",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='auditevent',
-            name='audit_no_truncate',
+            model_name="auditevent",
+            name="audit_no_truncate",
         ),
         # Existing rows were hashed by version 1 and keep it.
         migrations.AddField(
-            model_name='auditevent',
-            name='hash_version',
+            model_name="auditevent",
+            name="hash_version",
             field=models.PositiveSmallIntegerField(default=1),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='mac',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="auditevent",
+            name="mac",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.RunPython(
             _on_postgresql(APPEND_ONLY), _on_postgresql(DROP_APPEND_ONLY), elidable=False

@@ -21,6 +21,7 @@ from negotiator.celery import app
 RUN_ROUND = "negotiator.tasks.run_round"
 RECORD_HEARTBEAT = "negotiator.tasks.record_heartbeat"
 SWEEP_NEGOTIATIONS = "negotiator.tasks.sweep_negotiations"
+AUDIT_CHECKPOINT = "negotiator.tasks.audit_checkpoint"
 
 log = logging.getLogger(__name__)
 _held = threading.local()
