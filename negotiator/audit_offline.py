@@ -261,7 +261,7 @@ def records_problems(
             continue
         differ = _offer_differences(offer, found[1], found[2])
         if differ:
-            verb = "differs" if len(differ) == 1 else "differ"
+            verb = "differ" if len(differ) > 1 or differ == ["terms"] else "differs"
             problems.append(
                 f"offer {offer['id']}: {' and '.join(differ)} {verb} from audit event #{found[0]}"
             )
