@@ -591,10 +591,15 @@ def _verify_checkpoint(
     problem = chain_against_head(report, head, label)
     if problem:
         verdict.tampered.append(problem)
-    else:
-        verdict.lines.append(
-            f"ok  {label} recorded {head['events']} events of {report.chain}; "
-            f"event #{head['seq']} matches"
+        return
+    verdict.lines.append(
+        f"ok  {label} recorded {head['events']} events of {report.chain}; "
+        f"event #{head['seq']} matches"
+    )
+    if report.ok and report.last_seq > head["seq"]:
+        verdict.unverified.append(
+            f"events #{head['seq'] + 1}-#{report.last_seq} are newer than {label}: they follow "
+            "the chain, but no signature vouches for them yet (ask for a newer checkpoint)"
         )
 
 

@@ -94,15 +94,15 @@ def _old_recipe(prev_hash, chain, seq, kind, actor, created_at, payload_json):
 
 
 def test_version_1_hashes_as_before_and_version_2_covers_negotiation_and_user():
-    fields = dict(
-        prev_hash=off.GENESIS,
-        chain="negotiation:5",
-        seq=1,
-        kind="negotiation.created",
-        actor="user:ann",
-        created_at="2026-01-01T00:00:00+00:00",
-        payload_json='{"a":1}',
-    )
+    fields = {
+        "prev_hash": off.GENESIS,
+        "chain": "negotiation:5",
+        "seq": 1,
+        "kind": "negotiation.created",
+        "actor": "user:ann",
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "payload_json": '{"a":1}',
+    }
     v1 = off.event_digest(version=1, negotiation_id=5, user_id=3, **fields)
     assert v1 == _old_recipe(*fields.values())
     assert v1 == off.event_digest(version=1, negotiation_id=9, user_id=None, **fields)
@@ -118,16 +118,16 @@ def _chain(n: int, versions=None) -> list[off.EventRecord]:
     events, prev = [], off.GENESIS
     for seq in range(1, n + 1):
         version = versions[seq - 1] if versions else 2
-        fields = dict(
-            chain="negotiation:5",
-            seq=seq,
-            negotiation_id=5,
-            user_id=None,
-            kind="x",
-            actor="system",
-            created_at="2026-01-01T00:00:00+00:00",
-            payload_json=json.dumps({"i": seq}),
-        )
+        fields = {
+            "chain": "negotiation:5",
+            "seq": seq,
+            "negotiation_id": 5,
+            "user_id": None,
+            "kind": "x",
+            "actor": "system",
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "payload_json": json.dumps({"i": seq}),
+        }
         digest = off.event_digest(version=version, prev_hash=prev, **fields)
         events.append(off.EventRecord(hash_version=version, prev_hash=prev, hash=digest, **fields))
         prev = digest
