@@ -158,6 +158,24 @@ def test_with_a_key_but_no_checkpoint_yet_it_says_so(signing, procurement):  # n
     assert "No checkpoint: truncation cannot be detected" in NO_CHECKPOINT
 
 
+def test_manage_check_warns_in_production_without_a_key():
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AUDIT_CHECKPOINT")},
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 60,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "negotiator.W001" in result.stderr + result.stdout
+    assert "No audit checkpoint key is configured" in result.stderr + result.stdout
+
+
 def test_production_without_a_key_gets_a_warning_and_a_bad_key_an_error(settings):
     settings.DEBUG = False
     settings.AUDIT_CHECKPOINT_KEY = ""
