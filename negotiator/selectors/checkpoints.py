@@ -13,15 +13,19 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, OuterRef, Subquery
+from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.utils import timezone
 
-from negotiator.audit_key import checkpoint_key
+from negotiator.audit_key import checkpoint_key, signature_verify
 from negotiator.audit_offline import (
+    ChainReport,
     CheckpointCheck,
+    chain_against_head,
     checkpoint_verify,
     head_leaf,
     inclusion_proof,
@@ -86,28 +90,38 @@ def _read(path: Path) -> Any:
         return {"unreadable": str(exc)}
 
 
+def _check(document: Any, public: bytes, number: int | None) -> CheckpointCheck:
+    check = checkpoint_verify(document, public, verify_signature=signature_verify)
+    if number is not None and check.number != number:
+        check.problems.append(f"its file is named #{number} but it says #{check.number}")
+    return check
+
+
 def checkpoint_status() -> CheckpointStatus:
     """The newest checkpoint whose signature verifies with the configured key,
-    and every checkpoint among the newest that does not."""
+    and the newer ones (and a latest.json) that do not."""
     key = checkpoint_key()
     if key is None:
         return CheckpointStatus(key_configured=False)
     directory = Path(settings.AUDIT_CHECKPOINT_DIR)
     numbers = checkpoint_numbers(directory)
-    candidates = [(f"checkpoint #{n}", n, checkpoint_file(directory, n)) for n in numbers[:SCAN]]
-    if (directory / LATEST).exists():
-        candidates.append((LATEST, None, directory / LATEST))
     best: tuple[CheckpointCheck, dict] | None = None
     problems = []
-    for name, number, path in candidates:
-        document = _read(path)
-        check = checkpoint_verify(document, key.public)
-        if number is not None and check.number != number:
-            check.problems.append(f"its file is named #{number} but it says #{check.number}")
-        if not check.valid:
-            problems += [f"{name}: {p}" for p in check.problems]
-        elif best is None or check.number > best[0].number:
+    for number in numbers[:SCAN]:
+        document = _read(checkpoint_file(directory, number))
+        check = _check(document, key.public, number)
+        if check.valid:
             best = (check, document)
+            break
+        problems += [f"checkpoint #{number}: {p}" for p in check.problems]
+    if (directory / LATEST).exists():
+        document = _read(directory / LATEST)
+        if best is None or document != best[1]:
+            check = _check(document, key.public, None)
+            if not check.valid:
+                problems += [f"{LATEST}: {p}" for p in check.problems]
+            elif best is None or check.number > best[0].number:
+                best = (check, document)
     return CheckpointStatus(
         key_configured=True,
         latest=best[0] if best else None,
@@ -149,3 +163,60 @@ def chain_heads() -> list[dict[str, Any]]:
         {"chain": r["chain"], "seq": r["seq"], "hash": r["hash"], "events": r["events"]}
         for r in rows
     ]
+
+
+def heads_compared(status: CheckpointStatus, *, batch: int = 500) -> list[str]:
+    """Every chain the latest checkpoint recorded, compared with its head now:
+    missing, shorter, or a different event at the checkpointed seq. A quick
+    global look (a few queries); `verify_audit` recomputes every hash."""
+    if status.latest is None:
+        return []
+    now = {h["chain"]: h for h in chain_heads()}
+    recorded = sorted(status.latest.heads.items())
+    problems, present = [], []
+    for chain, head in recorded:
+        current = now.get(chain)
+        if current is None or current["seq"] < head["seq"]:
+            report = ChainReport(
+                chain,
+                current["events"] if current else 0,
+                True,
+                last_seq=current["seq"] if current else 0,
+            )
+            problems.append(chain_against_head(report, head, status.label))
+        else:
+            present.append((chain, head))
+    for start in range(0, len(present), batch):
+        part = present[start : start + batch]
+        match = Q()
+        for chain, head in part:
+            match |= Q(chain=chain, seq=head["seq"])
+        hashes = {
+            (c, s): h
+            for c, s, h in AuditEvent.objects.filter(match).values_list("chain", "seq", "hash")
+        }
+        for chain, head in part:
+            report = ChainReport(
+                chain,
+                now[chain]["events"],
+                True,
+                last_seq=now[chain]["seq"],
+                hash_at=hashes.get((chain, head["seq"])),
+            )
+            problem = chain_against_head(report, head, status.label)
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def checkpoint_age_seconds(status: CheckpointStatus) -> float | None:
+    if status.latest is None:
+        return None
+    created = datetime.fromisoformat(status.latest.created_at)
+    return max(0.0, (timezone.now() - created).total_seconds())
+
+
+def public_key_pem() -> str:
+    """The public key auditors verify checkpoints with ("" without a key)."""
+    key = checkpoint_key()
+    return key.public_pem() if key else ""

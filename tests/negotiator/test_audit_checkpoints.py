@@ -328,3 +328,27 @@ call_command("verify_audit")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[1, 1, 2]" in result.stdout
     assert "1 chains, 3 events: all verified." in result.stdout
+
+
+@pytest.mark.django_db
+def test_the_audit_status_page_compares_every_chain_for_auditors(signing, procurement, client):  # noqa: F811
+    from django.contrib.auth import get_user_model
+
+    negotiation = approved(procurement)
+    client.force_login(get_user_model().objects.create_user("olga", password="pw"))
+    assert client.get("/audit/").status_code == 403
+    assert client.get("/audit/checkpoint.json").status_code == 403
+    client.force_login(_superuser())
+    assert "No checkpoint: truncation cannot be detected" in client.get("/audit/").content.decode()
+    assert client.get("/audit/checkpoint.json").status_code == 404
+
+    checkpoint_write()
+    body = client.get("/audit/").content.decode()
+    assert "Every chain matches checkpoint #1." in body
+    assert client.get("/audit/checkpoint.json").json()["signed"]["number"] == 1
+    pem = client.get("/audit/public-key.pem").content.decode()
+    assert pem == checkpoint_key().public_pem()
+
+    as_superuser("DELETE FROM negotiator_auditevent WHERE chain = %s", [chain_of(negotiation)])
+    body = client.get("/audit/").content.decode()
+    assert f"negotiation:{negotiation.pk} is missing: checkpoint #1 recorded" in body

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from negotiator import audit_offline as off
-from negotiator.audit_key import private_key_parse, public_key_pem
+from negotiator.audit_key import private_key_parse, public_key_pem, signature_verify
 from tests.negotiator.audit_fixtures import OFFLINE
 
 
@@ -37,9 +37,11 @@ def test_ed25519_agrees_with_the_cryptography_package():
         message = rng.randbytes(rng.randrange(0, 200))
         signature = key.sign(message)
         assert off.ed25519_verify(public, message, signature)
+        assert signature_verify(public, message, signature)  # the server's faster check
         flipped = bytearray(signature)
         flipped[rng.randrange(64)] ^= 1 << rng.randrange(8)
         assert not off.ed25519_verify(public, message, bytes(flipped))
+        assert not signature_verify(public, message, bytes(flipped))
         assert not off.ed25519_verify(public, message + b"!", signature)
         other = Ed25519PrivateKey.from_private_bytes(rng.randbytes(32)).public_key()
         assert not off.ed25519_verify(other.public_bytes_raw(), message, signature)
