@@ -87,7 +87,7 @@ def event_mac(key: bytes, event_hash: str) -> str:
     """The authentication code the server stores with an event: only a holder of
     the key can make one, so an event a database administrator appended (with a
     correct hash) does not carry a valid one. The hash already covers every field."""
-    return hmac.new(key, event_hash.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, event_hash.encode(), "sha256").hex()
 
 
 # --------------------------------------------------------------------------
