@@ -223,3 +223,33 @@ def test_tampering_is_detected(tamper, sealed, admin_client, tmp_path):
     response = admin_client.get(f"/negotiations/{sealed.pk}/plan.json")
     assert response.status_code == 409
     assert "does not verify against its audit trail" in response.json()["error"]
+
+
+def test_a_redacted_export_is_not_called_verified(sealed, client, tmp_path, django_user_model):
+    """A viewer who may not see a party's private values gets its payloads
+    redacted; those events' hashes cannot be recomputed from the export, and the
+    offline verifier says so instead of passing them."""
+    from django.contrib.auth.models import Group
+
+    viewer = django_user_model.objects.create_user("vera", password="pw")
+    viewer.groups.add(Group.objects.get_or_create(name="Operators")[0])
+    client.force_login(viewer)
+    export = json.loads(client.get(f"/negotiations/{sealed.pk}/audit.json").content)
+    assert export["redacted"] is True
+    hidden = [e["seq"] for e in export["events"] if e["payload_json"] is None]
+    assert hidden
+    (tmp_path / "checkpoint.json").write_bytes(
+        client.get(f"/negotiations/{sealed.pk}/audit/checkpoint.json").content
+    )
+    (tmp_path / "key.pem").write_text(checkpoint_key().public_pem())
+    result = run_offline(
+        tmp_path,
+        export,
+        "--checkpoint",
+        str(tmp_path / "checkpoint.json"),
+        "--key-file",
+        str(tmp_path / "key.pem"),
+    )
+    assert result.returncode == 2, result.stdout
+    assert f"{len(hidden)} events were redacted in this export" in result.stdout
+    assert "ok  hash chain" in result.stdout
