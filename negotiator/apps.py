@@ -5,3 +5,6 @@ class NegotiatorConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "negotiator"
     verbose_name = "Negotiations"
+
+    def ready(self) -> None:
+        from negotiator import checks  # noqa: F401  (registers the system checks)

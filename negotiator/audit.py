@@ -4,24 +4,56 @@ hash = sha256(prev_hash + canonical JSON of the event). One chain per
 negotiation (``negotiation:<id>``) and one ``global`` chain for configuration
 changes. Appends to one chain are serialised (an advisory lock on PostgreSQL;
 SQLite serialises all writers), so concurrent writers cannot fork a chain.
+
+The recipe (which fields, hash versions 1 and 2) is defined once, in the
+standard-library module ``negotiator.audit_offline`` that auditors run. With a
+checkpoint key configured (``negotiator.audit_key``) each event also carries an
+authentication code, which someone with database access but without the key
+cannot make; signed checkpoints (``negotiator.services.checkpoints``) catch a
+chain cut short or rewritten with recomputed hashes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from negotiator.audit_key import checkpoint_key
+from negotiator.audit_offline import (
+    GENESIS,
+    GLOBAL_CHAIN,
+    HASH_VERSION,
+    ChainReport,
+    EventRecord,
+    canonical_json,
+    chain_name,
+    event_digest,
+    event_mac,
+    verify_events,
+)
 from negotiator.models import AuditEvent, Negotiation
 
-GENESIS = "0" * 64
-GLOBAL_CHAIN = "global"
+__all__ = [
+    "GENESIS",
+    "GLOBAL_CHAIN",
+    "AuditEntry",
+    "ChainReport",
+    "audit_append",
+    "audit_append_many",
+    "audit_build",
+    "audit_verify_all",
+    "audit_verify_chain",
+    "canonical_json",
+    "chain_of",
+    "event_record",
+    "stamp",
+]
 
 
 @dataclass(frozen=True)
@@ -35,38 +67,15 @@ class AuditEntry:
     user: Any = None
 
 
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
 def chain_of(negotiation: Negotiation | int | None) -> str:
     if negotiation is None:
         return GLOBAL_CHAIN
-    pk = negotiation if isinstance(negotiation, int) else negotiation.pk
-    return f"negotiation:{pk}"
+    return chain_name(negotiation if isinstance(negotiation, int) else negotiation.pk)
 
 
-def event_digest(
-    *,
-    prev_hash: str,
-    chain: str,
-    seq: int,
-    kind: str,
-    actor: str,
-    created_at: str,
-    payload_json: str,
-) -> str:
-    body = canonical_json(
-        {
-            "chain": chain,
-            "seq": seq,
-            "kind": kind,
-            "actor": actor,
-            "created_at": created_at,
-            "payload": payload_json,
-        }
-    )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+def stamp(moment: datetime) -> str:
+    """An event's time as it is hashed (UTC, ISO 8601)."""
+    return moment.astimezone(UTC).isoformat()
 
 
 def chain_lock_key(chain: str) -> int:
@@ -138,91 +147,70 @@ def audit_build(
     """Unsaved events that continue the chain from ``head`` (seq, hash), which the
     caller has read under the chain's lock (None: the chain is empty)."""
     seq, prev_hash = head or (0, GENESIS)
-    stamp = created_at.astimezone(UTC).isoformat()
+    created = stamp(created_at)
+    key = checkpoint_key()
     rows = []
     for entry in entries:
         seq += 1
         payload_json = canonical_json(entry.payload or {})
+        user = entry.user
+        user_id = user.pk if getattr(user, "pk", None) else None
         digest = event_digest(
+            version=HASH_VERSION,
             prev_hash=prev_hash,
             chain=chain,
             seq=seq,
+            negotiation_id=negotiation_id,
+            user_id=user_id,
             kind=entry.kind,
             actor=entry.actor,
-            created_at=stamp,
+            created_at=created,
             payload_json=payload_json,
         )
-        user = entry.user
         rows.append(
             AuditEvent(
                 chain=chain,
                 negotiation_id=negotiation_id,
                 seq=seq,
+                hash_version=HASH_VERSION,
                 kind=entry.kind,
                 actor=entry.actor,
-                user=user if getattr(user, "pk", None) else None,
+                user_id=user_id,
                 created_at=created_at,
                 payload_json=payload_json,
                 prev_hash=prev_hash,
                 hash=digest,
+                mac=event_mac(key.mac_key, digest) if key else "",
             )
         )
         prev_hash = digest
     return rows
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    chain: str
-    events: int
-    ok: bool
-    broken_seq: int | None = None
-    broken_id: int | None = None
-    reason: str = ""
-
-    def describe(self) -> str:
-        if self.ok:
-            return f"{self.chain}: {self.events} events, verified"
-        return (
-            f"{self.chain}: broken at event #{self.broken_seq} (id {self.broken_id}): {self.reason}"
-        )
-
-
-def verify_events(chain: str, events: Iterable[AuditEvent]) -> ChainReport:
-    prev_hash = GENESIS
-    expected_seq = 1
-    count = 0
-    for event in events:
-        count += 1
-        if event.seq != expected_seq:
-            return ChainReport(
-                chain, count, False, event.seq, event.pk, f"expected sequence {expected_seq}"
-            )
-        if event.prev_hash != prev_hash:
-            return ChainReport(
-                chain, count, False, event.seq, event.pk, "previous hash does not match"
-            )
-        digest = event_digest(
-            prev_hash=prev_hash,
-            chain=chain,
-            seq=event.seq,
-            kind=event.kind,
-            actor=event.actor,
-            created_at=event.created_at.astimezone(UTC).isoformat(),
-            payload_json=event.payload_json,
-        )
-        if digest != event.hash:
-            return ChainReport(
-                chain, count, False, event.seq, event.pk, "content does not match its hash"
-            )
-        prev_hash = event.hash
-        expected_seq += 1
-    return ChainReport(chain, count, True)
+def event_record(event: AuditEvent) -> EventRecord:
+    """A stored event as the verifier (negotiator.audit_offline) reads it."""
+    return EventRecord(
+        seq=event.seq,
+        hash_version=event.hash_version,
+        chain=event.chain,
+        negotiation_id=event.negotiation_id,
+        user_id=event.user_id,
+        kind=event.kind,
+        actor=event.actor,
+        created_at=stamp(event.created_at),
+        payload_json=event.payload_json,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+        id=event.pk,
+        mac=event.mac,
+    )
 
 
-def audit_verify_chain(chain: str) -> ChainReport:
+def audit_verify_chain(chain: str, *, at_seq: int | None = None) -> ChainReport:
+    """Recompute one chain's hashes from its first event (``at_seq``: also report
+    the hash of the event at that seq, a checkpoint's head)."""
     events = AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000)
-    return verify_events(chain, events)
+    return verify_events(chain, (event_record(e) for e in events), at_seq=at_seq)
 
 
 def audit_verify_all(negotiation_id: int | None = None) -> list[ChainReport]:

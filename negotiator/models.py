@@ -529,28 +529,23 @@ class PolicyCheck(models.Model):
         return f"{'pass' if self.passed else self.severity}: {self.message}"
 
 
-@pgtrigger.register(
-    pgtrigger.Protect(
-        name="audit_append_only",
-        operation=pgtrigger.Update | pgtrigger.Delete,
-    ),
-    pgtrigger.Trigger(
-        name="audit_no_truncate",
-        operation=pgtrigger.Truncate,
-        level=pgtrigger.Statement,
-        when=pgtrigger.Before,
-        func="RAISE EXCEPTION 'audit events are append-only: TRUNCATE is not allowed'; RETURN NULL;",
-    ),
-)
 class AuditEvent(models.Model):
     """Append-only, hash-chained record. One chain per negotiation; a global chain
-    (negotiation NULL) records configuration changes that are not tied to one."""
+    (negotiation NULL) records configuration changes that are not tied to one.
+
+    On PostgreSQL, plain triggers (migration 0004_audit_tamper_evidence, not
+    pgtrigger, whose triggers any session can switch off with pgtrigger.ignore)
+    refuse UPDATE, DELETE and TRUNCATE; the application's role should also lack
+    those privileges (README, "Two database roles")."""
 
     chain = models.CharField(max_length=40, help_text="negotiation:<id> or global")
     negotiation = models.ForeignKey(
         Negotiation, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
     )
     seq = models.PositiveIntegerField()
+    # The hash recipe (negotiator/audit_offline.py): rows written before version
+    # 2 keep 1 and verify as they were hashed.
+    hash_version = models.PositiveSmallIntegerField(default=1)
     kind = models.CharField(max_length=60)
     actor = models.CharField(max_length=150, help_text="user:<name>, agent:<role> or system")
     user = models.ForeignKey(
@@ -568,6 +563,9 @@ class AuditEvent(models.Model):
     payload_json = models.TextField(default="{}")
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # HMAC of the hash under a key outside the database (negotiator/audit_key.py);
+    # empty when no key was configured.
+    mac = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["chain", "seq"]

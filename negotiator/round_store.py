@@ -111,6 +111,7 @@ AUDIT_FIELDS = (
     "chain",
     "negotiation_id",
     "seq",
+    "hash_version",
     "kind",
     "actor",
     "user_id",
@@ -118,6 +119,7 @@ AUDIT_FIELDS = (
     "payload_json",
     "prev_hash",
     "hash",
+    "mac",
 )
 
 

@@ -312,3 +312,38 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Audit checkpoints (tamper evidence beyond the database) ---------------
+# A signed checkpoint records every audit chain's head; it is written outside
+# the database so that whoever controls the database cannot cut or rewrite a
+# chain unnoticed. The key is an Ed25519 private key (PEM, or base64 of its
+# 32-byte seed), inline or in a file; keep it off the database host. Without a
+# key, events carry no authentication code and no checkpoints are written (the
+# audit pages and `verify_audit` say so; a system check warns when DEBUG=0).
+AUDIT_CHECKPOINT_KEY = env_str("AUDIT_CHECKPOINT_KEY", "").strip()
+AUDIT_CHECKPOINT_KEY_FILE = env_str("AUDIT_CHECKPOINT_KEY_FILE", "").strip()
+if AUDIT_CHECKPOINT_KEY and AUDIT_CHECKPOINT_KEY_FILE:
+    raise ImproperlyConfigured("Set AUDIT_CHECKPOINT_KEY or AUDIT_CHECKPOINT_KEY_FILE, not both.")
+# One JSON file per checkpoint plus latest.json; put it on storage the database
+# administrator cannot write (another host, a WORM bucket mount).
+AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints"))).resolve()
+AUDIT_CHECKPOINT_EVERY_SECONDS = env_int("AUDIT_CHECKPOINT_EVERY_SECONDS", 300, minimum=10)
+if AUDIT_CHECKPOINT_KEY or AUDIT_CHECKPOINT_KEY_FILE:
+    CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+        "task": "negotiator.tasks.audit_checkpoint",
+        "schedule": float(AUDIT_CHECKPOINT_EVERY_SECONDS),
+    }
+# Two database roles (README, "Two database roles"): DATABASE_URL is the
+# application's role, which may insert audit events but never update or delete
+# them; `manage.py migrate` connects with DATABASE_MIGRATE_URL (the owner of the
+# tables) and then grants the application's role what it needs.
+DATABASE_MIGRATE_URL = os.environ.get("DATABASE_MIGRATE_URL", "").strip()
+if DATABASE_MIGRATE_URL:
+    try:
+        _migrate_db = dj_database_url.parse(DATABASE_MIGRATE_URL)
+    except Exception as exc:
+        raise ImproperlyConfigured(f"DATABASE_MIGRATE_URL is not a valid URL: {exc}") from None
+    if not IS_POSTGRES or _migrate_db.get("ENGINE") != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_MIGRATE_URL needs PostgreSQL in both DATABASE_URL and DATABASE_MIGRATE_URL."
+        )

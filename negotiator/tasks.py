@@ -4,11 +4,16 @@ module."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from negotiator.services import rounds, scheduling, seats, sweeper, workers
+from negotiator.services import checkpoints, rounds, scheduling, seats, sweeper, workers
+from negotiator.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name=scheduling.RECORD_HEARTBEAT)
@@ -40,3 +45,15 @@ def sweep_negotiations() -> list[int]:
 @shared_task(name=scheduling.SEAT_TURN)
 def seat_turn(negotiation_id: int, party: str, reminder: bool = False) -> bool:
     return seats.seat_turn_notify(negotiation_id=negotiation_id, party=party, reminder=reminder)
+
+
+@shared_task(name=scheduling.AUDIT_CHECKPOINT)
+def audit_checkpoint() -> int | None:
+    """Beat writes one every AUDIT_CHECKPOINT_EVERY_SECONDS. A refusal (the trail
+    disagrees with the last checkpoint) is logged as an error and not retried:
+    it needs a person, and every later run refuses again until one looks."""
+    try:
+        return checkpoints.checkpoint_write().number
+    except ServiceError as exc:
+        log.error("audit checkpoint not written: %s", exc)
+        return None

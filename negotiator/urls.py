@@ -17,10 +17,17 @@ urlpatterns = [
     path("negotiations/<int:pk>/plan.json", views.negotiation_plan, name="negotiation_plan"),
     path("negotiations/<int:pk>/audit/", views.negotiation_audit, name="negotiation_audit"),
     path(
+        "negotiations/<int:pk>/audit/checkpoint.json",
+        views.negotiation_audit_checkpoint,
+        name="negotiation_audit_checkpoint",
+    ),
+    path(
         "negotiations/<int:pk>/audit.<str:fmt>",
         views.negotiation_audit_export,
         name="negotiation_audit_export",
     ),
+    path("audit/", views.audit_status, name="audit_status"),
+    path("audit/<str:what>", views.audit_checkpoint_download, name="audit_checkpoint_download"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

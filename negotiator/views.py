@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from negotiator import health, permissions
-from negotiator.audit import audit_verify_chain, chain_of
+from negotiator.audit import chain_of
 from negotiator.forms import (
     CloseForm,
     NegotiationForm,
@@ -31,7 +31,8 @@ from negotiator.forms import (
 )
 from negotiator.models import Negotiation
 from negotiator.selectors import audit as audit_view
-from negotiator.selectors import charts, formatting, lists, negotiations
+from negotiator.selectors import audit_trail, charts, formatting, lists, negotiations
+from negotiator.selectors import checkpoints as checkpoint_view
 from negotiator.selectors.health import heartbeat_latest_age_seconds
 from negotiator.services import lifecycle, plans
 from negotiator.services.errors import ServiceError
@@ -341,7 +342,7 @@ def negotiation_plan(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def negotiation_audit(request: HttpRequest, pk: int) -> HttpResponse:
     negotiation = _negotiation_or_404(pk)
-    report = audit_verify_chain(chain_of(negotiation))
+    trail = audit_trail.negotiation_trail(negotiation)
     redactor = audit_view.redactor_for(negotiation, request.user)
     paginator = Paginator(audit_view.audit_events(negotiation), audit_view.AUDIT_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
@@ -351,7 +352,9 @@ def negotiation_audit(request: HttpRequest, pk: int) -> HttpResponse:
         "negotiator/audit.html",
         {
             "negotiation": negotiation,
-            "report": report,
+            "trail": trail,
+            "report": trail.report,
+            "may_audit": permissions.is_auditor(request.user),
             "page": page,
             "rows": rows,
             "redacted": not redactor.sees_all,
@@ -374,4 +377,50 @@ def negotiation_audit_export(request: HttpRequest, pk: int, fmt: str) -> HttpRes
         document = audit_view.audit_document(negotiation, redactor)
         response = JsonResponse(document, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="negotiation-{pk}-audit.{fmt}"'
+    return response
+
+
+@require_GET
+def negotiation_audit_checkpoint(request: HttpRequest, pk: int) -> HttpResponse:
+    """The latest signed checkpoint cut down to this negotiation's chain, for
+    auditors to verify an export offline (negotiator/audit_offline.py)."""
+    negotiation = _negotiation_or_404(pk)
+    status = checkpoint_view.checkpoint_status()
+    extract = checkpoint_view.checkpoint_extract(status, chain_of(negotiation))
+    if extract is None:
+        reason = status.warning or f"{status.label} was written before this negotiation began."
+        return JsonResponse({"error": reason}, status=404)
+    response = JsonResponse(extract, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="negotiation-{pk}-checkpoint.json"'
+    return response
+
+
+@require_GET
+def audit_status(request: HttpRequest) -> HttpResponse:
+    """Auditors: the latest checkpoint and every chain it recorded compared with
+    the database now (the full check is `manage.py verify_audit`)."""
+    if not permissions.is_auditor(request.user):
+        raise PermissionDenied("Only auditors may see every audit chain.")
+    status = checkpoint_view.checkpoint_status()
+    context = {
+        "status": status,
+        "age": checkpoint_view.checkpoint_age_seconds(status),
+        "problems": [*status.problems, *checkpoint_view.heads_compared(status)],
+    }
+    return render(request, "negotiator/audit_status.html", context)
+
+
+@require_GET
+def audit_checkpoint_download(request: HttpRequest, what: str) -> HttpResponse:
+    """Auditors: the whole latest checkpoint, or the public key to verify it."""
+    if not permissions.is_auditor(request.user):
+        raise PermissionDenied("Only auditors may download the whole checkpoint.")
+    status = checkpoint_view.checkpoint_status()
+    if what == "public-key.pem" and checkpoint_view.public_key_pem():
+        response = HttpResponse(checkpoint_view.public_key_pem(), content_type="text/plain")
+    elif what == "checkpoint.json" and status.document is not None:
+        response = JsonResponse(status.document, json_dumps_params={"indent": 2})
+    else:
+        raise Http404(status.warning or "No such download.")
+    response["Content-Disposition"] = f'attachment; filename="audit-{what}"'
     return response

@@ -1,5 +1,7 @@
 """A negotiation's audit trail as a viewer may see it: payloads with the privacy
-rule applied, pages of events and the JSON/CSV export."""
+rule applied, pages of events and the JSON/CSV export. The JSON export carries
+every field of each event's hash, so auditors can verify it offline with
+``negotiator/audit_offline.py``."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from negotiator import permissions
-from negotiator.audit import audit_verify_chain, chain_of
+from negotiator.audit import chain_of, stamp
+from negotiator.audit_offline import EXPORT_FORMAT
 from negotiator.models import AuditEvent, Negotiation, Participant, PolicyCheck
+from negotiator.selectors.audit_trail import TrailReport, negotiation_records, trail_verify
 
 AUDIT_PAGE_SIZE = 200
 
@@ -150,32 +154,58 @@ def audit_csv_lines(negotiation: Negotiation, redactor: Redactor) -> Iterator[st
         )
 
 
-def audit_document(negotiation: Negotiation, redactor: Redactor) -> dict[str, Any]:
-    """The audit trail as one JSON document, with the chain's verification."""
-    report = audit_verify_chain(chain_of(negotiation))
+def _export_event(event: AuditEvent, redactor: Redactor) -> dict[str, Any]:
+    payload = event.payload
+    shown = redactor.payload(event.kind, payload)
     return {
+        "seq": event.seq,
+        "hash_version": event.hash_version,
+        "chain": event.chain,
+        "negotiation_id": event.negotiation_id,
+        "user_id": event.user_id,
+        "created_at": stamp(event.created_at),
+        "kind": event.kind,
+        "actor": event.actor,
+        "payload": shown,
+        # The exact text the hash covers, unless redaction changed the payload:
+        # then this event's hash cannot be recomputed from the export.
+        "payload_json": event.payload_json if shown == payload else None,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def audit_document(
+    negotiation: Negotiation, redactor: Redactor, trail: TrailReport | None = None
+) -> dict[str, Any]:
+    """The audit trail as one JSON document: every event with all it takes to
+    recompute its hash, the rows it must agree with, and the server's verdict."""
+    trail = trail or trail_verify(chain_of(negotiation))
+    report = trail.report
+    records = negotiation_records(negotiation.pk) or {}
+    return {
+        "format": EXPORT_FORMAT,
         "negotiation": negotiation.pk,
         "title": str(negotiation),
-        "chain": report.chain,
+        "chain": trail.chain,
         "verification": {
-            "ok": report.ok,
+            "ok": trail.ok,
             "events": report.events,
             "broken_seq": report.broken_seq,
             "reason": report.reason,
-            "summary": report.describe(),
+            "problems": trail.problems,
+            "warnings": trail.warnings,
+            "checkpoint": trail.checkpoint_note,
+            "summary": trail.describe(),
         },
         "redacted": not redactor.sees_all,
         "exported_at": timezone.now().isoformat(),
+        "records": {
+            "agreed_terms": records.get("agreed_terms"),
+            "plan": records.get("plan"),
+            "offers": records.get("offers", []),
+        },
         "events": [
-            {
-                "seq": e.seq,
-                "created_at": e.created_at.isoformat(),
-                "kind": e.kind,
-                "actor": e.actor,
-                "payload": redactor.payload(e.kind, e.payload),
-                "prev_hash": e.prev_hash,
-                "hash": e.hash,
-            }
-            for e in audit_events(negotiation).iterator(chunk_size=1000)
+            _export_event(e, redactor) for e in audit_events(negotiation).iterator(chunk_size=1000)
         ],
     }

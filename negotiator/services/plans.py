@@ -10,7 +10,8 @@ from django.utils import timezone
 from negotiator.audit import audit_append
 from negotiator.engine import measures
 from negotiator.models import Negotiation, NegotiationStatus
-from negotiator.services.errors import ServiceError
+from negotiator.selectors.audit_trail import negotiation_trail
+from negotiator.services.errors import Conflict, ServiceError
 
 
 def deal_measure(expression: str, terms: Mapping[str, Any]) -> float | None:
@@ -80,5 +81,13 @@ def plan_export(*, negotiation: Negotiation) -> dict[str, Any]:
         raise ServiceError(
             f"Negotiation #{negotiation.pk} is {negotiation.get_status_display().lower()}; "
             "only approved negotiations have a final plan."
+        )
+    # A plan is exported only while it agrees with the trail that recorded it.
+    trail = negotiation_trail(negotiation)
+    if not trail.ok:
+        raise Conflict(
+            f"The final plan of negotiation #{negotiation.pk} does not verify against its "
+            f"audit trail ({'; '.join(trail.problems[:3])}); it is not exported. "
+            f"Run `manage.py verify_audit --negotiation {negotiation.pk}` and tell an administrator."
         )
     return negotiation.plan

@@ -22,6 +22,7 @@ RUN_ROUND = "negotiator.tasks.run_round"
 RECORD_HEARTBEAT = "negotiator.tasks.record_heartbeat"
 SWEEP_NEGOTIATIONS = "negotiator.tasks.sweep_negotiations"
 SEAT_TURN = "negotiator.tasks.seat_turn"
+AUDIT_CHECKPOINT = "negotiator.tasks.audit_checkpoint"
 
 log = logging.getLogger(__name__)
 _held = threading.local()

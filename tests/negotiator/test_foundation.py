@@ -125,6 +125,8 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "negotiator.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://negotiator.example.com",
     "SECURE_HTTPS": "1",
+    # The audit checkpoint key (README: AUDIT_CHECKPOINT_KEY_FILE); a fixed test seed.
+    "AUDIT_CHECKPOINT_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 }
 
 
