@@ -48,7 +48,11 @@ def operator(transactional_db):
 
     roles_ensure()
     user = get_user_model().objects.create_user(username="opal", password=PASSWORD)
-    user.groups.add(Group.objects.get(name="Operators"), Group.objects.get(name="Auditors"))
+    procurement_team, _ = Group.objects.get_or_create(name="Procurement")
+    # An operator of the team that owns the procurement playbook (and an auditor).
+    user.groups.add(
+        Group.objects.get(name="Operators"), Group.objects.get(name="Auditors"), procurement_team
+    )
     return user
 
 
