@@ -6,6 +6,8 @@ the day it is added."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -342,3 +344,23 @@ def test_admin_lists_only_the_staff_members_teams(client, world):
     assert TEAM_A_TITLE in page and TEAM_B_TITLE not in page
     response = client.get(f"/admin/negotiator/negotiation/{world['theirs'].pk}/change/")
     assert response.status_code == 302  # admin's "does not exist" redirect
+
+
+def test_negotiations_from_before_teams_adopt_their_playbooks_team(world):
+    from django.core.management import call_command
+
+    from negotiator.models import AuditEvent
+
+    old = world["pending"]
+    Negotiation.objects.filter(pk__in=[old.pk, world["theirs"].pk]).update(team=None)
+    Negotiation.objects.filter(pk=world["done"].pk).update(team=Group.objects.get(name="Sales"))
+    out = io.StringIO()
+    call_command("adopt_playbook_teams", stdout=out)
+    assert "2 negotiation(s)" in out.getvalue()
+    teams = dict(Negotiation.objects.values_list("pk", "team__name"))
+    assert teams[old.pk] == "Procurement" and teams[world["theirs"].pk] == "Marketing"
+    assert teams[world["done"].pk] == "Sales"  # one with a team keeps it
+    event = AuditEvent.objects.filter(negotiation=old, kind="negotiation.team_set").get()
+    assert event.payload == {"team": "Procurement", "from": "playbook"}
+    call_command("adopt_playbook_teams", stdout=out)
+    assert "0 negotiation(s)" in out.getvalue()
