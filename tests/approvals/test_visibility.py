@@ -33,9 +33,7 @@ def client_for(user) -> Client:
 
 @pytest.fixture
 def routed(playbook, groups, make_route, agree, people):
-    """A Procurement deal waiting for one member of Approvers."""
-    playbook.team = groups["Procurement"]
-    playbook.save()
+    """A Procurement deal (the fixture playbook's team) waiting for one member of Approvers."""
     make_route()
     negotiation = agree()
     assert negotiation.team == groups["Procurement"]
