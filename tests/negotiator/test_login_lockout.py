@@ -128,3 +128,23 @@ def test_behind_a_proxy_the_forwarded_address_counts(client, settings):
     assert login_client_address(request) == "203.0.113.9"  # what our proxy saw
     settings.NEGOTIATOR_LOGIN_PROXY_COUNT = 3
     assert login_client_address(request) == "10.0.0.1"  # fewer hops than proxies
+
+
+def _age_attempts(minutes: float) -> None:
+    """Move the clock of the recorded attempts back, as if `minutes` had passed."""
+    for row in AccessAttempt.objects.all():
+        row.attempt_time -= timedelta(minutes=minutes)
+        row.save(update_fields=["attempt_time"])
+
+
+def test_any_attempt_while_locked_starts_the_wait_again(client):
+    make_user("lena")
+    fail_until_locked(client)
+    _age_attempts(10)
+    assert attempt(client, "wrong-again").status_code == 429
+    _age_attempts(10)  # 20 minutes after the lock, 10 after the last try
+    assert attempt(client, PASSWORD).status_code == 429  # refused, and the wait restarts
+    _age_attempts(14)
+    assert attempt(client, PASSWORD).status_code == 429
+    _age_attempts(15.1)
+    assert attempt(client, PASSWORD).status_code == 302
