@@ -1,4 +1,18 @@
-"""Reads for the approval views, tasks and the nav badge."""
+"""Reads for the approval views, tasks and the nav badge.
+
+Who sees a request (visible_requests; anyone else gets a 404):
+
+- everyone who sees its negotiation (its team; Auditors and superusers see all,
+  negotiator.selectors.visibility.negotiations_visible_to);
+- members of a group it is routed to: its current approver group, its leading
+  route's approver and escalation groups, and every matched route's group, so
+  an approver outside the negotiation's team can still decide what is routed to
+  their group (the request page shows what they need to decide);
+- colleagues with an active delegation from such a member;
+- whoever has decided it (for themselves or on someone's behalf).
+
+Seeing a request is not deciding it: approval_permission decides that.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +24,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from approvals.models import (
@@ -21,11 +35,10 @@ from approvals.models import (
     DecisionKind,
     Delegation,
 )
+from negotiator import permissions
 from negotiator.engine.policies import fmt_number
 from negotiator.models import Negotiation, Participant, Playbook, PolicyCheck
-
-AUDITORS = "Auditors"
-
+from negotiator.selectors.visibility import negotiations_visible_to
 
 # --------------------------------------------------------------------------
 # Who may do what
@@ -33,13 +46,11 @@ AUDITORS = "Auditors"
 
 
 def _group_ids(user) -> set[int]:
-    return set(user.groups.values_list("pk", flat=True))
+    return set(permissions.group_ids(user))
 
 
 def is_auditor(user) -> bool:
-    return user.is_authenticated and (
-        user.is_superuser or user.groups.filter(name=AUDITORS).exists()
-    )
+    return permissions.is_auditor(user)
 
 
 def active_delegations_to(user, *, now=None) -> QuerySet[Delegation]:
@@ -102,24 +113,12 @@ def decided_identities(request: ApprovalRequest) -> set[int]:
 
 
 def approval_can_view(*, request: ApprovalRequest, user) -> bool:
-    if not user.is_authenticated:
-        return False
-    if is_auditor(user):
-        return True
-    groups = {request.approver_group_id, request.route.approver_group_id}
-    if request.route.escalation_group_id:
-        groups.add(request.route.escalation_group_id)
-    groups |= set(request.routes.values_list("approver_group_id", flat=True))
-    if groups & (_group_ids(user) | _delegated_group_ids(user)):
-        return True
-    return request.decisions.filter(Q(user=user) | Q(on_behalf_of=user)).exists()
+    return visible_requests(user).filter(pk=request.pk).exists()
 
 
 def may_see_private(*, user, participant: Participant) -> bool:
     """A party's private profile: superusers, Auditors, and that party's owners."""
-    if user.is_superuser or is_auditor(user):
-        return True
-    return participant.owner_group_id is not None and participant.owner_group_id in _group_ids(user)
+    return permissions.may_see_private(user, participant)
 
 
 def approval_count(*, request: ApprovalRequest) -> int:
@@ -167,23 +166,34 @@ def approver_emails(*, request: ApprovalRequest) -> list[str]:
 
 
 def visible_requests(user) -> QuerySet[ApprovalRequest]:
+    """The requests this person may open (the rule is in this module's docstring)."""
     qs = ApprovalRequest.objects.select_related(
         "negotiation", "negotiation__playbook", "route", "approver_group"
     )
-    if is_auditor(user):
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if permissions.visible_team_ids(user) is None:
         return qs
-    groups = _group_ids(user) | _delegated_group_ids(user)
+    groups = sorted(_group_ids(user) | _delegated_group_ids(user))
+    routed = ApprovalRequest.routes.through.objects.filter(
+        approvalrequest_id=OuterRef("pk"), approvalroute__approver_group__in=groups
+    )
+    decided = ApprovalDecision.objects.filter(request_id=OuterRef("pk")).filter(
+        Q(user=user) | Q(on_behalf_of=user)
+    )
     return qs.filter(
-        Q(approver_group__in=groups)
+        Q(negotiation__in=negotiations_visible_to(user))
+        | Q(approver_group__in=groups)
         | Q(route__approver_group__in=groups)
         | Q(route__escalation_group__in=groups)
-        | Q(decisions__user=user)
-        | Q(decisions__on_behalf_of=user)
-    ).distinct()
+        | Exists(routed)
+        | Exists(decided)
+    )
 
 
 def waiting_for(user) -> QuerySet[ApprovalRequest]:
-    """Pending requests this person can decide and has not decided yet."""
+    """Pending requests this person can decide and has not decided yet (all of
+    them routed to their groups, so all of them visible to them)."""
     qs = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING).select_related(
         "negotiation", "negotiation__playbook", "route", "approver_group"
     )
@@ -239,14 +249,14 @@ def inbox_requests(user, filters: InboxFilters) -> list[ApprovalRequest]:
     return rows
 
 
-def filter_choices() -> dict[str, Any]:
+def filter_choices(user) -> dict[str, Any]:
+    """Routes (configuration, the same for everyone) and the playbooks of the
+    requests this person sees."""
+    seen = visible_requests(user).values("negotiation__playbook_id")
     return {
         "routes": list(ApprovalRoute.objects.order_by("order", "name").values_list("pk", "name")),
         "playbooks": list(
-            Playbook.objects.filter(negotiations__approval_requests__isnull=False)
-            .distinct()
-            .order_by("name")
-            .values_list("pk", "name")
+            Playbook.objects.filter(pk__in=seen).order_by("name").values_list("pk", "name")
         ),
         "statuses": [("waiting", "Waiting for me"), *ApprovalStatus.choices, ("all", "All")],
     }
@@ -297,8 +307,9 @@ class RouteMetrics:
         return "—" if rate is None else f"{rate:.0%}"
 
 
-def approval_metrics(*, days: int, now=None) -> tuple[RouteMetrics, list[RouteMetrics]]:
-    """(all routes together, per route) over requests opened in the last `days` days.
+def approval_metrics(*, user, days: int, now=None) -> tuple[RouteMetrics, list[RouteMetrics]]:
+    """(all routes together, per route) over the requests this person sees that
+    opened in the last `days` days.
 
     Time to decision counts human decisions only (approved, rejected, changes
     requested); the approval rate is approved / closed (expired counts as closed)."""
@@ -306,8 +317,10 @@ def approval_metrics(*, days: int, now=None) -> tuple[RouteMetrics, list[RouteMe
     since = now - timedelta(days=days)
     total = RouteMetrics("All routes")
     per: dict[int, RouteMetrics] = {}
-    rows = ApprovalRequest.objects.filter(created_at__gte=since).values_list(
-        "route_id", "route__name", "status", "created_at", "decided_at"
+    rows = (
+        visible_requests(user)
+        .filter(created_at__gte=since)
+        .values_list("route_id", "route__name", "status", "created_at", "decided_at")
     )
     for route_id, name, status, created, decided in rows:
         metrics = per.setdefault(route_id, RouteMetrics(name))
@@ -417,6 +430,14 @@ def request_detail(*, request: ApprovalRequest, user) -> dict[str, Any]:
         "approvals_done": approval_count(request=request),
         "overdue": request.is_pending and request.due_at < timezone.now(),
         "currency": spec.get("currency", ""),
-        "later_requests": list(negotiation.approval_requests.exclude(pk=request.pk).order_by("pk")),
+        "later_requests": list(
+            visible_requests(user)
+            .filter(negotiation=negotiation)
+            .exclude(pk=request.pk)
+            .order_by("pk")
+        ),
+        # An approver outside the negotiation's team decides from this page;
+        # the negotiation's own pages stay with its team (they would be a 404).
+        "may_open_negotiation": permissions.may_see_negotiation(user, negotiation),
         "own_policies": list(negotiation.own_policies.order_by("pk")),
     }

@@ -6,7 +6,7 @@ One view serves the page and, for htmx requests, the partial it targets.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -36,11 +36,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
         playbook=form.value("playbook", None),
     )
     days = form.value("days", 30)
-    total, per_route = selectors.approval_metrics(days=days)
+    total, per_route = selectors.approval_metrics(user=request.user, days=days)
     context = {
         "rows": selectors.inbox_requests(request.user, filters),
         "filters": filters,
-        "choices": selectors.filter_choices(),
+        "choices": selectors.filter_choices(request.user),
         "days": days,
         "periods": selectors.PERIODS,
         "metrics_total": total,
@@ -54,20 +54,22 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "approvals/inbox.html", context)
 
 
-def _load(pk: int) -> ApprovalRequest:
-    return get_object_or_404(
-        ApprovalRequest.objects.select_related(
-            "negotiation",
-            "negotiation__playbook",
-            "negotiation__playbook_version",
-            "negotiation__started_by",
-            "route",
-            "route__approver_group",
-            "approver_group",
-            "offer",
-        ),
-        pk=pk,
-    )
+def _load(request: HttpRequest, pk: int) -> ApprovalRequest:
+    """The request if this person may see it; otherwise a 404, exactly like a
+    missing one, so ids of other teams' requests are never confirmed."""
+    try:
+        return (
+            selectors.visible_requests(request.user)
+            .select_related(
+                "negotiation__playbook_version",
+                "negotiation__started_by",
+                "route__approver_group",
+                "offer",
+            )
+            .get(pk=pk)
+        )
+    except ApprovalRequest.DoesNotExist:
+        raise Http404("No such approval request.") from None
 
 
 def _detail_context(request: HttpRequest, approval: ApprovalRequest, **extra) -> dict:
@@ -82,11 +84,7 @@ def _detail_context(request: HttpRequest, approval: ApprovalRequest, **extra) ->
 
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    approval = _load(pk)
-    if not selectors.approval_can_view(request=approval, user=request.user):
-        return _forbidden(
-            request, "Only the approvers of this request, auditors and admins can open it."
-        )
+    approval = _load(request, pk)
     context = _detail_context(request, approval)
     if request.htmx and request.htmx.target == "decision-panel":
         return render(request, "approvals/detail.html#decision-panel", context)
@@ -95,9 +93,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
-    approval = _load(pk)
-    if not selectors.approval_can_view(request=approval, user=request.user):
-        return _forbidden(request, "Only the approvers of this request can decide it.")
+    approval = _load(request, pk)
     form = DecisionForm(request.POST)
     status = 200
     error = ""
@@ -119,7 +115,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             status, error = 409, str(exc)
         except ServiceError as exc:
             status, error = 400, str(exc)
-    approval = _load(pk)
+    approval = _load(request, pk)
     if not error:
         done = f"Recorded: {form.cleaned_data['decision'].replace('_', ' ')}."
         if not request.htmx:

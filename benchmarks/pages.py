@@ -13,7 +13,11 @@ Targets: list and negotiation pages p95 < 150 ms, poll p95 < 30 ms.
 
 Usage (PostgreSQL must be up):
 
-    .venv/bin/python benchmarks/pages.py [--requests 200] [--reseed]
+    .venv/bin/python benchmarks/pages.py [--requests 200] [--reseed] [--as-member]
+
+With --as-member the pages are timed as a member of one of two teams that share
+the negotiations half and half (the team filter is in every query), instead of
+as a superuser.
 """
 
 from __future__ import annotations
@@ -223,6 +227,29 @@ def seed() -> int:
     return template.pk
 
 
+def member_of_half_the_negotiations(long_id: int):
+    """A user (no superuser) in one of two teams that own half the negotiations each."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.db.models.functions import Mod
+
+    from negotiator.models import Negotiation
+
+    mine = Group.objects.get_or_create(name="Bench team")[0]
+    other = Group.objects.get_or_create(name="Bench other team")[0]
+    unassigned = Negotiation.objects.filter(team=None).annotate(parity=Mod("id", 2))
+    if unassigned.exists():
+        unassigned.filter(parity=0).update(team=mine)
+        Negotiation.objects.filter(team=None).update(team=other)
+        Negotiation.objects.filter(pk=long_id).update(team=mine)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE negotiator_negotiation")
+    user = get_user_model().objects.get_or_create(username="bench-member")[0]
+    user.groups.add(mine)
+    return user
+
+
 def timed(client, url: str, n: int, headers: dict | None = None, expect=(200,)) -> list[float]:
     for _ in range(5):  # warm up
         client.get(url, headers=headers or {})
@@ -247,6 +274,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--as-member", action="store_true", help="as a team member, not admin")
     args = parser.parse_args()
     ensure_database(args.reseed)
     setup_django()
@@ -258,7 +286,10 @@ def main() -> None:
     from negotiator.models import Negotiation, Offer
 
     client = Client()
-    client.force_login(get_user_model().objects.get(username="bench"))
+    if args.as_member:
+        client.force_login(member_of_half_the_negotiations(long_id))
+    else:
+        client.force_login(get_user_model().objects.get(username="bench"))
     negotiation = Negotiation.objects.get(pk=long_id)
     ids = list(
         Offer.objects.filter(negotiation_id=long_id).order_by("id").values_list("id", flat=True)

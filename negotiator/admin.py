@@ -34,6 +34,7 @@ from negotiator.models import (
     Role,
     WorkerHeartbeat,
 )
+from negotiator.selectors.visibility import negotiations_visible_to
 from negotiator.services.errors import ServiceError
 from negotiator.services.plans import deal_measure
 from negotiator.services.playbooks import playbook_publish
@@ -218,8 +219,16 @@ class PublishFailed(Exception):
 
 @admin.register(Playbook)
 class PlaybookAdmin(admin.ModelAdmin):
-    list_display = ["name", "pattern", "version_number", "max_rounds", "pace_seconds", "updated_at"]
-    list_filter = ["pattern"]
+    list_display = [
+        "name",
+        "team",
+        "pattern",
+        "version_number",
+        "max_rounds",
+        "pace_seconds",
+        "updated_at",
+    ]
+    list_filter = ["pattern", "team"]
     search_fields = ["name", "description"]
     inlines = [
         PlaybookIssueInline,
@@ -230,7 +239,10 @@ class PlaybookAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ["current_version"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "pattern", "currency", "current_version"]}),
+        (
+            None,
+            {"fields": ["name", "description", "team", "pattern", "currency", "current_version"]},
+        ),
         (
             "Protocol limits",
             {
@@ -585,14 +597,19 @@ class NegotiationAdmin(admin.ModelAdmin):
         "pk",
         "title",
         "playbook",
+        "team",
         "status",
         "current_round",
         "max_rounds",
         "created_at",
     ]
-    list_filter = ["status", "playbook"]
+    list_filter = ["status", "playbook", "team"]
     search_fields = ["title", "playbook__name"]
     readonly_fields = [f.name for f in Negotiation._meta.fields]
+
+    def get_queryset(self, request):
+        # The team rule holds in admin too: staff see their teams' negotiations.
+        return negotiations_visible_to(request.user)
 
     def has_add_permission(self, request) -> bool:
         return False

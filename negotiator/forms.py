@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import QueryDict
 
 from negotiator.engine.strategies import STRATEGIES, describe_strategies
@@ -37,10 +38,6 @@ def list_filters_from(query: QueryDict) -> ListFilters:
     return ListFilterForm(query).filters()
 
 
-def published_playbooks():
-    return Playbook.objects.exclude(current_version=None).select_related("current_version")
-
-
 class NegotiationForm(forms.Form):
     playbook = forms.ModelChoiceField(
         queryset=Playbook.objects.none(),
@@ -65,9 +62,16 @@ class NegotiationForm(forms.Form):
         label="Pace (seconds between rounds)",
     )
 
-    def __init__(self, *args: Any, playbook: Playbook | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        playbooks: QuerySet[Playbook],
+        playbook: Playbook | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`playbooks`: the ones this person may start from (their teams')."""
         super().__init__(*args, **kwargs)
-        self.fields["playbook"].queryset = published_playbooks()
+        self.fields["playbook"].queryset = playbooks
         self.selected = playbook
         if playbook is None and self.is_bound:
             try:

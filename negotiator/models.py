@@ -110,6 +110,17 @@ class Playbook(models.Model):
         default=TurnTimeout.ESCALATE,
         help_text="When an outside seat misses its turn deadline.",
     )
+    team = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        # Deleting a team hides its negotiations from everyone but auditors
+        # (fail closed) rather than deleting history.
+        on_delete=models.SET_NULL,
+        related_name="playbooks",
+        help_text="The group that owns this playbook: its members see and act on its "
+        "negotiations. Without a team only auditors and superusers see them.",
+    )
     current_version = models.ForeignKey(
         "PlaybookVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -383,6 +394,17 @@ class Negotiation(models.Model):
     playbook_version = models.ForeignKey(
         PlaybookVersion, on_delete=models.PROTECT, related_name="negotiations"
     )
+    # The playbook's team when the negotiation was created, kept here so that
+    # who-sees-what is one indexed filter and moving a playbook to another team
+    # does not move its past negotiations (negotiator/permissions.py).
+    team = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # negotiation_team_idx leads with it
+    )
     title = models.CharField(max_length=200, blank=True)
     status = models.CharField(
         max_length=20, choices=NegotiationStatus.choices, default=NegotiationStatus.DRAFT
@@ -428,6 +450,9 @@ class Negotiation(models.Model):
             # updated_at), so PostgreSQL can update the row in place (a HOT
             # update) instead of adding an entry to every index each round.
             models.Index(fields=["status", "-created_at"], name="negotiation_list_idx"),
+            # The same list and the home page for a member of some teams:
+            # team_id IN (their groups), by status, newest first.
+            models.Index(fields=["team", "status", "-created_at"], name="negotiation_team_idx"),
         ]
 
     def __str__(self) -> str:

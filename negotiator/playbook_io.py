@@ -131,6 +131,11 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
     with transaction.atomic():
         playbook, _ = Playbook.objects.select_for_update().get_or_create(name=document["name"])
         playbook.description = document.get("description", "")
+        # The owning team, by group name (created if new, like a role's owner
+        # group); a document without one leaves the playbook without a team.
+        playbook.team = (
+            Group.objects.get_or_create(name=document["team"])[0] if document.get("team") else None
+        )
         playbook.pattern = spec["pattern"]
         playbook.currency = spec["currency"]
         playbook.max_rounds = limits["max_rounds"]
@@ -249,10 +254,14 @@ def playbook_export(playbook: Playbook) -> dict[str, Any]:
         if policy.scope == PolicyScope.ROLE:
             item["role"] = policy.role_name
         policies.append(item)
-    return {
+    document: dict[str, Any] = {
         "format": FORMAT,
         "name": playbook.name,
         "description": playbook.description,
+    }
+    if playbook.team_id:
+        document["team"] = playbook.team.name
+    return document | {
         "pattern": spec["pattern"],
         "currency": spec["currency"],
         "limits": spec["limits"],

@@ -9,10 +9,12 @@ variable, so a typo in production never silently falls back to a default.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -89,6 +91,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "pgtrigger",
+    "axes",
+    "csp",
     "negotiator",
     "approvals",
     "demo",
@@ -96,6 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,6 +110,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "negotiator.urls"
@@ -178,6 +185,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+AUTHENTICATION_BACKENDS = [
+    # First: refuses every attempt while a username + address is locked out.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Login throttling (django-axes) --------------------------------------
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock
+# that pair out for LOGIN_LOCKOUT_MINUTES; a correct password is refused too
+# while locked. Admins unlock in admin (Axes → Access attempts, delete) or with
+# `manage.py axes_reset_username <name>`. A successful login resets the count.
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+NEGOTIATOR_LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=NEGOTIATOR_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "negotiator.views.login_locked_out"
+# Behind N reverse proxies the client's address is the Nth from the right of
+# X-Forwarded-For; with 0 only REMOTE_ADDR is trusted (otherwise a client could
+# claim a new address per attempt).
+NEGOTIATOR_LOGIN_PROXY_COUNT = env_int("LOGIN_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "negotiator.views.login_client_address"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -214,6 +245,24 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): nothing inline, nothing evaluated, no
+# other origin. Scripts are static files (htmx from django-htmx, static/js/app.js);
+# colours and progress bars are classes and SVG attributes, not style="…".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 
 # --- Email (console by default; SMTP when EMAIL_URL-style vars are set) ----
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -285,10 +334,23 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # re-enqueued by the sweeper: the cure for lost messages and killed workers.
 NEGOTIATOR_SWEEP_AFTER_SECONDS = env_int("NEGOTIATOR_SWEEP_AFTER_SECONDS", 60, minimum=1)
 NEGOTIATOR_SWEEP_EVERY_SECONDS = env_int("NEGOTIATOR_SWEEP_EVERY_SECONDS", 30, minimum=1)
+# Beat asks a worker to record a heartbeat this often; /healthz reports the
+# worker stale (and the instance degraded, 503) when the newest is older than
+# the max age (default three periods, so one late beat is not an alarm).
+NEGOTIATOR_HEARTBEAT_EVERY_SECONDS = env_int("NEGOTIATOR_HEARTBEAT_EVERY_SECONDS", 30, minimum=1)
+NEGOTIATOR_HEARTBEAT_MAX_AGE_SECONDS = env_int(
+    "NEGOTIATOR_HEARTBEAT_MAX_AGE_SECONDS", 3 * NEGOTIATOR_HEARTBEAT_EVERY_SECONDS, minimum=1
+)
+if NEGOTIATOR_HEARTBEAT_MAX_AGE_SECONDS <= NEGOTIATOR_HEARTBEAT_EVERY_SECONDS:
+    raise ImproperlyConfigured(
+        "NEGOTIATOR_HEARTBEAT_MAX_AGE_SECONDS must be larger than "
+        f"NEGOTIATOR_HEARTBEAT_EVERY_SECONDS ({NEGOTIATOR_HEARTBEAT_MAX_AGE_SECONDS} <= "
+        f"{NEGOTIATOR_HEARTBEAT_EVERY_SECONDS}), or every healthy worker reads as stale."
+    )
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "worker-heartbeat": {
         "task": "negotiator.tasks.record_heartbeat",
-        "schedule": 30.0,
+        "schedule": float(NEGOTIATOR_HEARTBEAT_EVERY_SECONDS),
     },
     "sweep-negotiations": {
         "task": "negotiator.tasks.sweep_negotiations",

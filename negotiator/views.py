@@ -3,8 +3,10 @@ requests, its partial. Reads come from selectors, writes go through services."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import (
@@ -22,29 +24,30 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from negotiator import health, permissions
 from negotiator.audit import chain_of
-from negotiator.forms import (
-    CloseForm,
-    NegotiationForm,
-    ResumeForm,
-    list_filters_from,
-    published_playbooks,
-)
+from negotiator.forms import CloseForm, NegotiationForm, ResumeForm, list_filters_from
 from negotiator.models import Negotiation
 from negotiator.selectors import audit as audit_view
 from negotiator.selectors import audit_trail, charts, formatting, lists, negotiations
 from negotiator.selectors import checkpoints as checkpoint_view
-from negotiator.selectors.health import heartbeat_latest_age_seconds
+from negotiator.selectors.visibility import playbooks_startable_by
 from negotiator.services import lifecycle, plans
 from negotiator.services.errors import ServiceError
 
 POLL_STOP = 286  # htmx stops a polling trigger on this status
 
 
-def _negotiation_or_404(pk: int) -> Negotiation:
+def _negotiation_or_404(request: HttpRequest, pk: int) -> Negotiation:
+    """The negotiation if this user may see it. Another team's negotiation is a
+    404, exactly like a missing one, so its id is never confirmed."""
     try:
-        return negotiations.negotiation_for_page(pk)
+        return negotiations.negotiation_for_page(pk, user=request.user)
     except Negotiation.DoesNotExist:
         raise Http404("No such negotiation.") from None
+
+
+def _may_act_or_403(request: HttpRequest, negotiation: Negotiation, action: str) -> None:
+    if not permissions.may_act_on(request.user, negotiation):
+        raise PermissionDenied(f"Only operators of this negotiation's team may {action} it.")
 
 
 def _int_param(request: HttpRequest, name: str) -> int | None:
@@ -64,7 +67,7 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    summary = lists.home_summary()
+    summary = lists.home_summary(user=request.user)
     return render(
         request,
         "negotiator/home.html",
@@ -76,21 +79,38 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    db_ok, db_detail = health.database_status()
-    broker_ok, broker_detail = health.broker_status()
-    worker_age = heartbeat_latest_age_seconds() if db_ok else None
-    ok = db_ok and broker_ok
-    return JsonResponse(
-        {
-            "status": "ok" if ok else "unavailable",
-            "database": {"ok": db_ok, "detail": db_detail},
-            "broker": {"ok": broker_ok, "detail": broker_detail},
-            # Informational: a worker that has not beaten yet is not an outage
-            # of the web tier, so it does not change the status code.
-            "worker": {"last_heartbeat_seconds_ago": worker_age},
-        },
-        status=200 if ok else 503,
-    )
+    """The readiness probe: up/down per component for anyone; the details (which
+    name hosts and errors) only for logged-in staff."""
+    report = health.health_report()
+    body = report.public()
+    if request.user.is_authenticated and request.user.is_staff:
+        body["details"] = report.details
+    return JsonResponse(body, status=report.http_status)
+
+
+def login_client_address(request: HttpRequest) -> str:
+    """The address login attempts are counted under (AXES_CLIENT_IP_CALLABLE)."""
+    proxies = settings.NEGOTIATOR_LOGIN_PROXY_COUNT
+    if proxies:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def login_locked_out(request: HttpRequest, response=None, credentials=None) -> HttpResponse:
+    """What django-axes answers while a username and address are locked out: the
+    login page with the reason and what to do (AXES_LOCKOUT_CALLABLE)."""
+    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    form = AuthenticationForm(request, initial={"username": username[:150]})
+    context = {
+        "form": form,
+        "locked_out": True,
+        "lockout_minutes": settings.NEGOTIATOR_LOGIN_LOCKOUT_MINUTES,
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+    }
+    return render(request, "registration/login.html", context, status=429)
 
 
 # --------------------------------------------------------------------------
@@ -101,7 +121,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def negotiation_list(request: HttpRequest) -> HttpResponse:
     filters = list_filters_from(request.GET)
-    result = lists.negotiation_list(filters)
+    result = lists.negotiation_list(filters, user=request.user)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -125,8 +145,11 @@ def negotiation_list(request: HttpRequest) -> HttpResponse:
 def negotiation_new(request: HttpRequest) -> HttpResponse:
     if not permissions.may_operate(request.user):
         raise PermissionDenied("Only operators may start negotiations.")
+    # Operators start negotiations from their own teams' playbooks only; another
+    # team's playbook is not a valid choice (400), as if it did not exist.
+    startable = playbooks_startable_by(request.user)
     if request.method == "POST":
-        form = NegotiationForm(request.POST)
+        form = NegotiationForm(request.POST, playbooks=startable)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -153,8 +176,10 @@ def negotiation_new(request: HttpRequest) -> HttpResponse:
         playbook = None
         raw = request.GET.get("playbook", "")
         if raw.isdigit():
-            playbook = published_playbooks().filter(pk=int(raw)).first()
-        form = NegotiationForm(initial={"playbook": playbook}, playbook=playbook)
+            playbook = startable.filter(pk=int(raw)).first()
+        form = NegotiationForm(
+            initial={"playbook": playbook}, playbook=playbook, playbooks=startable
+        )
         status = 200
         if request.htmx and request.htmx.target == "playbook-details":
             return render(request, "negotiator/new.html#playbook-details", {"form": form})
@@ -171,7 +196,7 @@ def _state_context(request: HttpRequest, negotiation: Negotiation, parties) -> d
         "negotiation": negotiation,
         "parties": parties,
         "approvals": negotiations.approval_requests_of(negotiation),
-        "may_operate": permissions.may_operate(request.user),
+        "may_operate": permissions.may_act_on(request.user, negotiation),
         "resume_form": ResumeForm(),
         "close_form": CloseForm(),
         "now": timezone.now(),
@@ -185,7 +210,7 @@ def _state_context(request: HttpRequest, negotiation: Negotiation, parties) -> d
 
 @require_GET
 def negotiation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    negotiation = _negotiation_or_404(pk)
+    negotiation = _negotiation_or_404(request, pk)
     parties = negotiations.parties_of(negotiation, request.user)
     offers, has_earlier = negotiations.timeline_latest(negotiation, parties)
     context = {
@@ -214,7 +239,7 @@ def negotiation_timeline(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponseBadRequest(str(exc))
     known_status = request.GET.get("status", "")
     if before is not None:
-        negotiation = _negotiation_or_404(pk)
+        negotiation = _negotiation_or_404(request, pk)
         parties = negotiations.parties_of(negotiation, request.user)
         offers, has_earlier = negotiations.timeline_before(negotiation, parties, before)
         return render(
@@ -223,14 +248,14 @@ def negotiation_timeline(request: HttpRequest, pk: int) -> HttpResponse:
             {"negotiation": negotiation, "offers": offers, "has_earlier": has_earlier},
         )
     after = after or 0
-    head = negotiations.poll_head(pk, after=after)
+    head = negotiations.poll_head(pk, after=after, user=request.user)
     if head is None:
         raise Http404("No such negotiation.")
     unchanged = head.status == known_status and head.current_round == known_round
     if not head.has_new_offers and unchanged:
         # Nothing new: an empty answer keeps the poller going (or stops it when final).
         return HttpResponse(status=POLL_STOP if head.is_final else 204)
-    negotiation = _negotiation_or_404(pk)
+    negotiation = _negotiation_or_404(request, pk)
     parties = negotiations.parties_of(negotiation, request.user)
     meta = formatting.issue_meta(negotiation.playbook_version.spec.get("issues"))
     offers = negotiations.offer_views(
@@ -255,7 +280,7 @@ def negotiation_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def negotiation_chart(request: HttpRequest, pk: int) -> HttpResponse:
-    negotiation = _negotiation_or_404(pk)
+    negotiation = _negotiation_or_404(request, pk)
     parties = negotiations.parties_of(negotiation, request.user)
     return render(
         request,
@@ -273,7 +298,7 @@ def _action_response(
         elif notice:
             messages.success(request, notice)
         return redirect("negotiation_detail", pk=negotiation.pk)
-    negotiation = _negotiation_or_404(negotiation.pk)
+    negotiation = _negotiation_or_404(request, negotiation.pk)
     parties = negotiations.parties_of(negotiation, request.user)
     context = {
         **_state_context(request, negotiation, parties),
@@ -289,9 +314,8 @@ def _action_response(
 
 @require_POST
 def negotiation_resume(request: HttpRequest, pk: int) -> HttpResponse:
-    negotiation = _negotiation_or_404(pk)
-    if not permissions.may_operate(request.user):
-        raise PermissionDenied("Only operators may resume negotiations.")
+    negotiation = _negotiation_or_404(request, pk)
+    _may_act_or_403(request, negotiation, "resume")
     form = ResumeForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items())
@@ -310,9 +334,8 @@ def negotiation_resume(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def negotiation_close(request: HttpRequest, pk: int) -> HttpResponse:
-    negotiation = _negotiation_or_404(pk)
-    if not permissions.may_operate(request.user):
-        raise PermissionDenied("Only operators may close negotiations.")
+    negotiation = _negotiation_or_404(request, pk)
+    _may_act_or_403(request, negotiation, "close")
     form = CloseForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
@@ -324,7 +347,7 @@ def negotiation_close(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def negotiation_plan(request: HttpRequest, pk: int) -> HttpResponse:
-    negotiation = _negotiation_or_404(pk)
+    negotiation = _negotiation_or_404(request, pk)
     try:
         plan = plans.plan_export(negotiation=negotiation)
     except ServiceError as exc:
@@ -341,7 +364,7 @@ def negotiation_plan(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def negotiation_audit(request: HttpRequest, pk: int) -> HttpResponse:
-    negotiation = _negotiation_or_404(pk)
+    negotiation = _negotiation_or_404(request, pk)
     trail = audit_trail.negotiation_trail(negotiation)
     redactor = audit_view.redactor_for(negotiation, request.user)
     paginator = Paginator(audit_view.audit_events(negotiation), audit_view.AUDIT_PAGE_SIZE)
@@ -366,7 +389,7 @@ def negotiation_audit(request: HttpRequest, pk: int) -> HttpResponse:
 def negotiation_audit_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt not in ("json", "csv"):
         raise Http404("Export as .json or .csv.")
-    negotiation = _negotiation_or_404(pk)
+    negotiation = _negotiation_or_404(request, pk)
     redactor = audit_view.redactor_for(negotiation, request.user)
     if fmt == "csv":
         response = StreamingHttpResponse(
@@ -384,7 +407,7 @@ def negotiation_audit_export(request: HttpRequest, pk: int, fmt: str) -> HttpRes
 def negotiation_audit_checkpoint(request: HttpRequest, pk: int) -> HttpResponse:
     """The latest signed checkpoint cut down to this negotiation's chain, for
     auditors to verify an export offline (negotiator/audit_offline.py)."""
-    negotiation = _negotiation_or_404(pk)
+    negotiation = _negotiation_or_404(request, pk)
     status = checkpoint_view.checkpoint_status()
     extract = checkpoint_view.checkpoint_extract(status, chain_of(negotiation))
     if extract is None:

@@ -9,6 +9,8 @@ allowed to see that party (negotiator.permissions.may_see_private).
 - charts: the concession and outcome charts (server-rendered SVG coordinates)
 - audit: the audit trail with the privacy rule applied to payloads, and its export
 - health: worker liveness
+- visibility: the team rule (negotiator.permissions) as querysets; every read of
+  a negotiation for a person starts from negotiations_visible_to(user)
 
 Query counts do not grow with rows: related rows are fetched per page in one
 query each (tests/negotiator/test_query_counts.py holds this).

@@ -19,10 +19,10 @@ from negotiator.models import (
     NegotiationStatus,
     Offer,
     Participant,
-    Playbook,
     PlaybookVersion,
 )
 from negotiator.selectors.formatting import TermView, issue_meta, progress_percent, term_views
+from negotiator.selectors.visibility import negotiations_visible_to, playbooks_visible_to
 
 LIST_PAGE_SIZE = 25
 
@@ -99,8 +99,10 @@ def _search(queryset: QuerySet[Negotiation], q: str) -> QuerySet[Negotiation]:
     )
 
 
-def negotiation_list(filters: ListFilters, *, page_size: int = LIST_PAGE_SIZE) -> ListResult:
-    base = _search(Negotiation.objects.all(), filters.q)
+def negotiation_list(filters: ListFilters, *, user, page_size: int = LIST_PAGE_SIZE) -> ListResult:
+    """The page of negotiations this user sees (counts included: the chips count
+    only what the rows could show)."""
+    base = _search(negotiations_visible_to(user), filters.q)
     counts = {
         row["status"]: row["n"] for row in base.order_by().values("status").annotate(n=Count("pk"))
     }
@@ -228,25 +230,27 @@ class HomeSummary:
         return cards
 
 
-def home_summary(*, limit: int = 5) -> HomeSummary:
+def home_summary(*, user, limit: int = 5) -> HomeSummary:
+    """What this user's teams are negotiating (everything for Auditors and superusers)."""
+    visible = negotiations_visible_to(user)
     counts = {
         row["status"]: row["n"]
-        for row in Negotiation.objects.order_by().values("status").annotate(n=Count("pk"))
+        for row in visible.order_by().values("status").annotate(n=Count("pk"))
     }
     running = list(
-        _with_latest_offer(Negotiation.objects.filter(status=NegotiationStatus.RUNNING)).order_by(
+        _with_latest_offer(visible.filter(status=NegotiationStatus.RUNNING)).order_by(
             "-started_at", "-id"
         )[:limit]
     )
     escalated = list(
-        _with_latest_offer(Negotiation.objects.filter(status=NegotiationStatus.ESCALATED)).order_by(
+        _with_latest_offer(visible.filter(status=NegotiationStatus.ESCALATED)).order_by(
             "-updated_at", "-id"
         )[:limit]
     )
     recent = list(
-        _with_latest_offer(Negotiation.objects.filter(status__in=FINAL_STATUSES)).order_by(
-            "-ended_at", "-id"
-        )[:limit]
+        _with_latest_offer(visible.filter(status__in=FINAL_STATUSES)).order_by("-ended_at", "-id")[
+            :limit
+        ]
     )
     rows = {r.negotiation.pk: r for r in list_rows([*running, *escalated, *recent])}
     return HomeSummary(
@@ -254,16 +258,18 @@ def home_summary(*, limit: int = 5) -> HomeSummary:
         total=sum(counts.values()),
         running=[rows[n.pk] for n in running],
         escalated=[rows[n.pk] for n in escalated],
-        pending=pending_approvals(limit=limit),
+        pending=pending_approvals(user=user, limit=limit),
         recent=[rows[n.pk] for n in recent],
-        playbooks_ready=Playbook.objects.exclude(current_version=None).count(),
+        playbooks_ready=playbooks_visible_to(user).exclude(current_version=None).count(),
     )
 
 
-def pending_approvals(*, limit: int = 5) -> list[PendingApproval]:
-    """Deals waiting for a person, with their open request when the approvals app has one."""
+def pending_approvals(*, user, limit: int = 5) -> list[PendingApproval]:
+    """Deals of the user's teams waiting for a person, with their open request when
+    the approvals app has one."""
     negotiations = list(
-        Negotiation.objects.filter(status=NegotiationStatus.PENDING_APPROVAL)
+        negotiations_visible_to(user)
+        .filter(status=NegotiationStatus.PENDING_APPROVAL)
         .select_related("playbook")
         .defer(*HEAVY_FIELDS, "playbook__description")
         .order_by("-updated_at", "-id")[:limit]

@@ -13,6 +13,7 @@ from django.db.models import Max, Prefetch, QuerySet, Subquery
 from negotiator import agreement_hooks, permissions
 from negotiator.models import FINAL_STATUSES, Negotiation, Offer, Participant, PolicyCheck
 from negotiator.selectors.formatting import IssueMeta, TermView, issue_meta, term_views
+from negotiator.selectors.visibility import negotiations_visible_to
 
 TIMELINE_PAGE_SIZE = 30
 
@@ -74,10 +75,12 @@ class OfferView:
         return sum(1 for c in self.checks if c.outcome == "pass")
 
 
-def negotiation_for_page(pk: int) -> Negotiation:
-    """The negotiation with what its header needs; raises Negotiation.DoesNotExist."""
+def negotiation_for_page(pk: int, *, user) -> Negotiation:
+    """The negotiation with what its header needs; raises Negotiation.DoesNotExist,
+    also when it belongs to a team this user is not in."""
     return (
-        Negotiation.objects.select_related("playbook", "playbook_version", "started_by")
+        negotiations_visible_to(user)
+        .select_related("playbook", "playbook_version", "started_by")
         .defer("engine_state", "playbook__description")
         .get(pk=pk)
     )
@@ -243,8 +246,9 @@ class PollHead:
         return self.status in FINAL_STATUSES
 
 
-def poll_head(pk: int, *, after: int) -> PollHead | None:
-    head = Negotiation.objects.filter(pk=pk).values("status", "current_round").first()
+def poll_head(pk: int, *, after: int, user) -> PollHead | None:
+    """None when there is no such negotiation or this user may not see it."""
+    head = negotiations_visible_to(user).filter(pk=pk).values("status", "current_round").first()
     if head is None:
         return None
     has_new = Offer.objects.filter(negotiation_id=pk, id__gt=after).exists()

@@ -14,4 +14,5 @@ nothing else changes negotiation, playbook or policy rows.
 - scheduling: enqueueing follow-up work (the only way services reach Celery)
 - sweeper: recovery of negotiations that stopped making progress
 - worker_cache: rows and engine setups a worker keeps between rounds
+- teams: giving negotiations without a team their playbook's team
 """

@@ -233,6 +233,7 @@ def negotiation_create(
         negotiation = Negotiation.objects.create(
             playbook=playbook,
             playbook_version=version,
+            team_id=playbook.team_id,
             title=title or f"{playbook.name}",
             max_rounds=limits.max_rounds,
             pace_seconds=limits.pace_seconds,

@@ -8,6 +8,9 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
+
+from negotiator.selectors.negotiations import PARTY_COLOURS
 
 register = template.Library()
 
@@ -97,3 +100,27 @@ def humanize_key(value: str) -> str:
 @register.inclusion_tag("negotiator/_status_badge.html")
 def status_badge(negotiation) -> dict[str, Any]:
     return {"status": negotiation.status, "label": negotiation.get_status_display()}
+
+
+# The Content-Security-Policy allows no inline style attributes, so a party's
+# colour reaches the page as a class (app.css: .party-0 … .party-5 set --party).
+_PARTY_CLASSES = {colour.lower(): f"party-{i}" for i, colour in enumerate(PARTY_COLOURS)}
+
+
+@register.filter
+def party_class(colour: str) -> str:
+    """The class that gives an element a party's colour (--party); a colour
+    outside the palette gets the neutral one."""
+    return _PARTY_CLASSES.get(str(colour).lower(), "party-other")
+
+
+@register.simple_tag
+def progress_fill(percent: int) -> str:
+    """A progress bar's fill as SVG geometry: a width attribute, not an inline
+    style, so it needs no 'unsafe-inline' in the style policy."""
+    value = max(0, min(100, int(percent or 0)))
+    return format_html(
+        '<svg class="progress-fill" viewBox="0 0 100 1" preserveAspectRatio="none" '
+        'aria-hidden="true" focusable="false"><rect width="{}" height="1"/></svg>',
+        value,
+    )

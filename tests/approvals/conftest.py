@@ -86,6 +86,7 @@ def playbook(groups):
         deadline_minutes=120,
         offer_ttl_rounds=3,
         value_expression="price",
+        team=groups["Procurement"],  # the buyer's side runs it
     )
     for i, (name, lo, hi, step, unit) in enumerate(
         [

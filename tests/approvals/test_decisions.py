@@ -34,8 +34,10 @@ def client_for(user) -> Client:
         ("admin", 200, 302),
         ("initiator", 200, 403),  # in the approver group, but started the negotiation
         ("auditor", 200, 403),  # may read everything, decides nothing
-        ("outsider", 403, 403),
-        ("director", 403, 403),  # approver of another group
+        # Neither in the negotiation's team nor in a group it is routed to: for
+        # them the request does not exist (404, like a missing id).
+        ("outsider", 404, 404),
+        ("director", 404, 404),  # approver of another group
     ],
 )
 def test_permission_matrix(pending, people, who, page, decide):
@@ -199,7 +201,7 @@ def delegate(people, *, to="colleague", start=-1, end=24):
 
 def test_a_delegate_decides_on_the_delegators_behalf_and_both_are_recorded(pending, people):
     client = client_for(people["colleague"])
-    assert client.get(reverse("approvals:detail", args=[pending.pk])).status_code == 403
+    assert client.get(reverse("approvals:detail", args=[pending.pk])).status_code == 404
     delegate(people)
     page = client.get(reverse("approvals:detail", args=[pending.pk]))
     assert page.status_code == 200

@@ -121,7 +121,7 @@ def test_metrics_median_rate_and_expired_per_route(agree, make_route, people):
     approval_decide(request=approved, user=people["approver"], decision="approve")
     approval_decide(request=rejected, user=people["approver"], decision="reject", comment="no")
     approvals_process_due(now=expired.due_at + timedelta(minutes=1))
-    total, per_route = selectors.approval_metrics(days=7)
+    total, per_route = selectors.approval_metrics(user=people["approver"], days=7)
     assert (total.opened, total.approved, total.rejected, total.expired) == (3, 1, 1, 1)
     assert total.approval_rate == pytest.approx(1 / 3)
     assert total.median_hours is not None and total.median_hours < 1
@@ -129,7 +129,7 @@ def test_metrics_median_rate_and_expired_per_route(agree, make_route, people):
     page = client_for(people["approver"]).get(reverse("approvals:inbox"), {"days": 90})
     assert "33%" in page.content.decode()
     old = timezone.now() + timedelta(days=8)
-    assert selectors.approval_metrics(days=7, now=old)[0].opened == 0
+    assert selectors.approval_metrics(user=people["approver"], days=7, now=old)[0].opened == 0
 
 
 # --- admin ------------------------------------------------------------------------------------

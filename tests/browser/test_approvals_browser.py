@@ -83,6 +83,11 @@ def test_an_approver_reads_why_and_approves_in_the_browser(
     assert negotiation.status == "approved"
     assert audit_verify_chain(chain_of(negotiation)).ok
 
+    # The approver is not in the negotiation's team: its own pages do not exist
+    # for them (the request page had all they needed to decide).
+    response = page.goto(f"{live_server.url}/negotiations/{negotiation.pk}/")
+    assert response is not None and response.status == 404
+    people["approver"].groups.add(negotiation.team)  # now a member of the team
     response = page.goto(f"{live_server.url}/negotiations/{negotiation.pk}/")
     assert response is not None and response.status == 200
     assert page.locator("#negotiation-state .badge").first.inner_text() == "Approved"

@@ -48,7 +48,11 @@ def operator(transactional_db):
 
     roles_ensure()
     user = get_user_model().objects.create_user(username="opal", password=PASSWORD)
-    user.groups.add(Group.objects.get(name="Operators"), Group.objects.get(name="Auditors"))
+    procurement_team, _ = Group.objects.get_or_create(name="Procurement")
+    # An operator of the team that owns the procurement playbook (and an auditor).
+    user.groups.add(
+        Group.objects.get(name="Operators"), Group.objects.get(name="Auditors"), procurement_team
+    )
     return user
 
 
@@ -96,28 +100,21 @@ def test_start_watch_live_audit_and_export(
         # Offers arrive while we watch; a marker on window proves there was no reload.
         page.evaluate("window.__noReload = true")
         offers = page.locator("#timeline li.offer")
-        page.wait_for_function(
-            "document.querySelectorAll('#timeline li.offer').length >= 2", timeout=30_000
-        )
+        # Locator waits, not wait_for_function: Playwright polls a string
+        # predicate with eval, which the Content-Security-Policy refuses.
+        offers.nth(1).wait_for(timeout=30_000)
         seen = offers.count()
-        page.wait_for_function(
-            f"document.querySelectorAll('#timeline li.offer').length > {seen}", timeout=30_000
-        )
+        offers.nth(seen).wait_for(timeout=30_000)
         assert page.evaluate("window.__noReload") is True
         assert page.locator("#timeline-poller[hx-trigger]").count() == 1
 
         # It settles: the header updates in place and polling stops.
-        page.wait_for_function(
-            "!document.querySelector('#negotiation-state .badge-running')", timeout=90_000
-        )
+        page.locator("#negotiation-state .badge-running").wait_for(state="detached", timeout=90_000)
         assert page.evaluate("window.__noReload") is True
         negotiation.refresh_from_db()
         assert negotiation.status != "running"
         if negotiation.is_final:
-            page.wait_for_function(
-                "!document.querySelector('#timeline-poller').hasAttribute('hx-trigger')",
-                timeout=10_000,
-            )
+            page.locator("#timeline-poller[hx-trigger]").wait_for(state="detached", timeout=10_000)
         ids = {
             int(i.split("-")[1])
             for i in page.locator("#timeline li.offer").evaluate_all("els => els.map(e => e.id)")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from negotiator.audit import audit_verify_all
 from negotiator.models import Negotiation, NegotiationStatus, Playbook
+from negotiator.selectors.visibility import negotiations_visible_to
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +36,15 @@ def test_bootstrap_demo_loads_every_state_and_is_idempotent(django_capture_on_co
     for negotiation in Negotiation.objects.filter(status=NegotiationStatus.APPROVED):
         assert negotiation.plan
     assert all(report.ok for report in audit_verify_all())
+    # Every demo negotiation belongs to a team, and both demo users see them all.
+    assert not Negotiation.objects.filter(team=None).exists()
+    assert set(Playbook.objects.values_list("team__name", flat=True)) == {
+        "Procurement",
+        "Marketing",
+    }
+    for username in ("admin", "approver"):
+        user = get_user_model().objects.get(username=username)
+        assert negotiations_visible_to(user).count() == Negotiation.objects.count()
 
     count = Negotiation.objects.count()
     with django_capture_on_commit_callbacks(execute=False):

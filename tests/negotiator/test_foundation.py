@@ -7,9 +7,11 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from tests.conftest import REPO
 
@@ -82,28 +84,95 @@ def test_htmx_is_vendored_and_csrf_header_is_sent(admin_client):
     assert "X-CSRFToken" in page
 
 
+def _beat(seconds_ago: float = 0.0) -> None:
+    """A worker heartbeat, as the beat-scheduled task records it, `seconds_ago` old."""
+    from negotiator.models import WorkerHeartbeat
+    from negotiator.services.workers import heartbeat_record
+
+    beat = heartbeat_record(token="test")
+    WorkerHeartbeat.objects.filter(pk=beat.pk).update(
+        created_at=timezone.now() - timedelta(seconds=seconds_ago)
+    )
+
+
 @pytest.mark.django_db
-def test_healthz_reports_ok_without_login(client):
+def test_healthz_is_ok_without_login_when_a_worker_reported_recently(client):
+    _beat(seconds_ago=5)
     response = client.get("/healthz")
     assert response.status_code == 200
-    body = response.json()
-    assert body["database"]["ok"] and body["broker"]["ok"]
+    # Anyone gets the verdict per component and nothing else.
+    assert response.json() == {"status": "ok", "database": "up", "broker": "up", "worker": "up"}
 
 
 @pytest.mark.django_db
-def test_healthz_reports_a_down_broker_with_503(client, monkeypatch):
+def test_healthz_is_degraded_503_when_no_worker_ever_reported(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "degraded",
+        "database": "up",
+        "broker": "up",
+        "worker": "never",
+    }
+
+
+@pytest.mark.django_db
+def test_healthz_is_degraded_503_when_the_newest_heartbeat_is_too_old(client, settings):
+    settings.NEGOTIATOR_HEARTBEAT_MAX_AGE_SECONDS = 90
+    _beat(seconds_ago=91)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "degraded"
+    assert response.json()["worker"] == "stale"
+    settings.NEGOTIATOR_HEARTBEAT_MAX_AGE_SECONDS = 120
+    assert client.get("/healthz").json()["worker"] == "up"
+
+
+@pytest.mark.django_db
+def test_healthz_reports_a_down_broker_with_503_and_no_details(client, monkeypatch):
     from negotiator.celery import app
 
+    _beat()
     # Port 1 on loopback is closed: the broker is unreachable. Celery reads the
     # env variable before its config, so both are pointed there.
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
     response = client.get("/healthz")
     assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "unavailable"
-    assert body["broker"]["ok"] is False
-    assert body["database"]["ok"] is True
+    assert response.json() == {"status": "down", "database": "up", "broker": "down", "worker": "up"}
+    # No host, port, driver or exception text for an anonymous caller.
+    for secret in ("127.0.0.1", "Error", "refused", "postgres", "redis"):
+        assert secret not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_healthz_details_are_for_logged_in_staff_only(client, django_user_model):
+    _beat(seconds_ago=12)
+    member = django_user_model.objects.create_user("mo", password="pw-long-enough-1")
+    client.force_login(member)
+    assert "details" not in client.get("/healthz").json()
+    staff = django_user_model.objects.create_user("sue", password="pw-long-enough-1", is_staff=True)
+    client.force_login(staff)
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok"
+    details = body["details"]
+    assert details["database"] == {"ok": True, "detail": "postgresql"}
+    assert details["broker"]["ok"] is True
+    assert 12 <= details["worker"]["last_heartbeat_seconds_ago"] < 60
+    assert details["worker"]["max_age_seconds"] == 90
+    assert details["worker"]["heartbeat_every_seconds"] == 30
+
+
+def test_health_status_rule():
+    from negotiator.health import HealthReport, worker_state
+
+    assert worker_state(None, 90) == "never"
+    assert worker_state(90, 90) == "up" and worker_state(90.5, 90) == "stale"
+    assert HealthReport(database=True, broker=True, worker="up").status == "ok"
+    assert HealthReport(database=True, broker=True, worker="stale").http_status == 503
+    # Heartbeats live in the database: with it down the worker is unknown, the status down.
+    report = HealthReport(database=False, broker=True, worker="unknown")
+    assert (report.status, report.http_status) == ("down", 503)
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -163,4 +232,17 @@ def test_production_refuses_the_development_secret():
 
 
 def test_healthz_payload_is_json_serialisable(client, db):
+    _beat()
     assert json.loads(client.get("/healthz").content)["status"] == "ok"
+
+
+def test_a_heartbeat_max_age_not_above_the_period_is_refused():
+    result = _manage(
+        "check",
+        env={
+            "NEGOTIATOR_HEARTBEAT_EVERY_SECONDS": "30",
+            "NEGOTIATOR_HEARTBEAT_MAX_AGE_SECONDS": "30",
+        },
+    )
+    assert result.returncode != 0
+    assert "NEGOTIATOR_HEARTBEAT_MAX_AGE_SECONDS must be larger" in result.stderr

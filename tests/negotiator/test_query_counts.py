@@ -127,3 +127,39 @@ def test_poll_without_news_is_cheap(admin_client, procurement):
     )
     # session + user, then the negotiation's head and one probe for newer offers
     assert queries(admin_client, url, HX_Request="true") <= 4
+
+
+@pytest.fixture
+def member_client(client, db):
+    """A member of the team that owns the shipped playbooks (not a superuser, so
+    the team filter is in every query)."""
+    client.force_login(make_user("mia", "Procurement", "Operators"))
+    return client
+
+
+def test_a_team_members_pages_do_not_grow_with_rows_of_any_team(member_client, procurement):
+    from negotiator.playbook_io import playbook_import
+    from tests.negotiator.conftest import load_playbook_document
+
+    media = playbook_import(load_playbook_document("media"))  # another team's
+    negotiations(procurement, 3)
+    negotiations(media, 3)
+    urls = ("/negotiations/", "/", "/approvals/")
+    small = {url: queries(member_client, url) for url in urls}
+    negotiations(procurement, 12)
+    negotiations(media, 12)
+    large = {url: queries(member_client, url) for url in urls}
+    assert small == large
+    result = member_client.get("/negotiations/").context["result"]
+    assert result.total == 15
+
+
+def test_a_team_members_poll_without_news_costs_one_query_more(member_client, procurement):
+    negotiation = negotiation_create(playbook=procurement)
+    negotiation.refresh_from_db()
+    url = (
+        f"/negotiations/{negotiation.pk}/timeline?after=0"
+        f"&round={negotiation.current_round}&status={negotiation.status}"
+    )
+    # session + user, the user's groups (the team filter), the head, the probe
+    assert queries(member_client, url, HX_Request="true") == 5

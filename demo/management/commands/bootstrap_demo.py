@@ -13,7 +13,9 @@ from negotiator.services.roles import roles_ensure
 DEMO_USERS = [
     # username, password, superuser, groups
     ("admin", "negotiator-admin", True, []),
-    ("approver", "negotiator-approver", False, ["Approvers"]),
+    # Approvers, and a member of the teams whose deals it approves, so it sees
+    # those negotiations too (the demo playbooks belong to these teams).
+    ("approver", "negotiator-approver", False, ["Approvers", "Procurement", "Marketing"]),
 ]
 
 
@@ -38,7 +40,7 @@ class Command(BaseCommand):
                     user.set_password(password)
                     user.save()
                 for name in groups:
-                    user.groups.add(Group.objects.get(name=name))
+                    user.groups.add(Group.objects.get_or_create(name=name)[0])
                 state = "created" if created else "exists"
                 self.stdout.write(f"  user {username:<9} password {password:<20} ({state})")
         if not options["no_data"]:
