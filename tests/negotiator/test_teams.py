@@ -18,8 +18,10 @@ from negotiator import permissions
 from negotiator.models import Negotiation, NegotiationStatus, Playbook
 from negotiator.playbook_io import playbook_export, playbook_import
 from negotiator.selectors.visibility import negotiations_visible_to, playbooks_startable_by
+from negotiator.services.checkpoints import checkpoint_write  # noqa: E402
 from negotiator.services.lifecycle import negotiation_create
 from negotiator.services.roles import roles_ensure
+from tests.negotiator.audit_fixtures import signing  # noqa: E402, F401
 from tests.negotiator.conftest import load_playbook_document, run_to_end
 from tests.negotiator.test_views import make_user
 
@@ -34,6 +36,7 @@ MISSING = 987_654_321
 # approval request, with the reason they are outside the team rule.
 NOT_NEGOTIATION_DATA = {
     "approvals:delegation_revoke": "a delegation is one person's, not a negotiation's",
+    "audit_checkpoint_download": "the whole checkpoint is for auditors (tested apart)",
 }
 # Approval URLs whose <pk> is an approval request.
 APPROVAL_REQUEST_URLS = {"approvals:detail", "approvals:decide"}
@@ -66,9 +69,10 @@ def agreed(playbook: Playbook, title: str) -> Negotiation:
 
 
 @pytest.fixture
-def world(db):
+def world(db, signing):  # noqa: F811
     """Team A (Procurement) with a pending and an approved deal, team B (Marketing)
-    with one of its own, and the people around them."""
+    with one of its own, and the people around them; a signed checkpoint covers
+    their audit chains."""
     roles_ensure()
     team_a = playbook_import(load_playbook_document("procurement"))
     team_b = playbook_import(load_playbook_document("media"))
@@ -99,6 +103,7 @@ def world(db):
     done.refresh_from_db()
     assert done.status == NegotiationStatus.APPROVED and done.plan
     theirs = run_to_end(negotiation_create(playbook=team_b, title=TEAM_B_TITLE, seed=2))
+    checkpoint_write()
     return {
         "team_a": team_a,
         "team_b": team_b,
