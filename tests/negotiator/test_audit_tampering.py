@@ -233,6 +233,8 @@ def test_a_redacted_export_is_not_called_verified(sealed, client, tmp_path, djan
 
     viewer = django_user_model.objects.create_user("vera", password="pw")
     viewer.groups.add(Group.objects.get_or_create(name="Operators")[0])
+    # A member of the negotiation's team, who may not see the other party's profile.
+    viewer.groups.add(sealed.team)
     client.force_login(viewer)
     export = json.loads(client.get(f"/negotiations/{sealed.pk}/audit.json").content)
     assert export["redacted"] is True

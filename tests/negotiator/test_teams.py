@@ -18,10 +18,10 @@ from negotiator import permissions
 from negotiator.models import Negotiation, NegotiationStatus, Playbook
 from negotiator.playbook_io import playbook_export, playbook_import
 from negotiator.selectors.visibility import negotiations_visible_to, playbooks_startable_by
-from negotiator.services.checkpoints import checkpoint_write  # noqa: E402
+from negotiator.services.checkpoints import checkpoint_write
 from negotiator.services.lifecycle import negotiation_create
 from negotiator.services.roles import roles_ensure
-from tests.negotiator.audit_fixtures import signing  # noqa: E402, F401
+from tests.negotiator.audit_fixtures import signing  # noqa: F401 (a fixture)
 from tests.negotiator.conftest import load_playbook_document, run_to_end
 from tests.negotiator.test_views import make_user
 
