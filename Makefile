@@ -4,40 +4,51 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format install clean-var bench
+.PHONY: run test lint format install install-dev banner clean-var
 
+# Runtime packages only: what `make run` and a production host need.
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
 	touch $@
 
-install: $(BIN)/.installed
+# Runtime plus test and lint tools: what `make test` needs.
+$(BIN)/.installed-dev: requirements-dev.txt $(BIN)/.installed
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
 
-## Set up and start the product: web server, one worker and beat (Ctrl-C stops all).
+install: $(BIN)/.installed
+install-dev: $(BIN)/.installed-dev
+
+## Set up and start the product with demo data: web server (gunicorn), one
+## worker and beat; the URL and demo logins are printed once the server answers;
+## Ctrl-C stops everything and exits 0.
 run: $(BIN)/.installed
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py bootstrap_demo
-	@echo ""
-	@echo "  Negotiator is starting at http://127.0.0.1:$(PORT)/  (log in as admin or approver; see above)"
-	@echo ""
-	PATH="$(abspath $(BIN)):$$PATH" NEGOTIATOR_PORT=$(PORT) $(BIN)/honcho start -f Procfile
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py bootstrap_demo --reset-passwords
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	PATH="$(abspath $(BIN)):$$PATH" NEGOTIATOR_PORT=$(PORT) $(BIN)/python manage.py run_local --port $(PORT)
+
+## Print the URL and demo logins again (while `make run` runs in another terminal).
+banner: $(BIN)/.installed
+	@$(BIN)/python manage.py run_local --port $(PORT) --banner-only
 
 ## Set up and run the whole test suite on PostgreSQL + Redis.
 test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/negotiator
 test: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
-test: $(BIN)/.installed
+test: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(BIN)/.installed
+format: $(BIN)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 

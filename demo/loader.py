@@ -227,6 +227,10 @@ def negotiation_played(wanted: Wanted, playbook: Playbook, user) -> Negotiation 
     return last
 
 
+def _live_runs() -> int:
+    return Negotiation.objects.filter(title__startswith=LIVE_TITLE).count()
+
+
 def demo_load() -> str:
 
     roles_ensure()
@@ -252,7 +256,8 @@ def demo_load() -> str:
         negotiation = negotiation_create(
             playbook=procurement,
             user=user,
-            title=LIVE_TITLE,
+            # Each run's live negotiation gets its own title: "… (run 3)".
+            title=f"{LIVE_TITLE} (run {_live_runs() + 1})",
             overrides=LimitOverrides(
                 max_rounds=LIVE_MAX_ROUNDS, deadline_minutes=120, pace_seconds=LIVE_PACE_SECONDS
             ),

@@ -43,6 +43,7 @@ def test_embedded_default_needs_no_server(tmp_path):
     }
     env["NEGOTIATOR_VAR_DIR"] = str(tmp_path / "var")
     env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
+    env["WORKER_LOG_LEVEL"] = "INFO"  # `make run` keeps it at WARNING; the test waits for "ready"
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
         cwd=REPO,
