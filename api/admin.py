@@ -124,6 +124,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
         choices=WebhookEventKind.choices,
         widget=forms.CheckboxSelectMultiple,

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import render
-from ninja import NinjaAPI, Query
+from ninja import NinjaAPI, Query, Status
 from ninja.openapi.docs import DocsBase
 from ninja.parser import Parser
 
@@ -195,10 +195,13 @@ def negotiation_create(request: HttpRequest, payload: schemas.NegotiationIn):
         credential_days=payload.credential_days,
     )
     negotiation = _negotiation(request, negotiation.pk)
-    return 201, {
-        "negotiation": _detail(negotiation),
-        "credentials": [_credential(request, c) for c in issued],
-    }
+    return Status(
+        201,
+        {
+            "negotiation": _detail(negotiation),
+            "credentials": [_credential(request, c) for c in issued],
+        },
+    )
 
 
 class NegotiationQuery(schemas.Input):
