@@ -73,3 +73,20 @@ def api_as(client):
         return Api(client, token_for(user))
 
     return make
+
+
+def agreed(playbook, title: str, user=None):
+    """A negotiation of this playbook that reached an agreement (waiting for
+    approval), played in-process; the first seed that agrees."""
+    from negotiator.models import NegotiationStatus
+    from negotiator.services.lifecycle import negotiation_create
+    from negotiator.services.scheduling import rounds_held
+    from tests.negotiator.conftest import run_to_end
+
+    for seed in range(1, 12):
+        with rounds_held():
+            created = negotiation_create(playbook=playbook, title=title, seed=seed, user=user)
+        negotiation = run_to_end(created)
+        if negotiation.status == NegotiationStatus.PENDING_APPROVAL:
+            return negotiation
+    raise AssertionError("no seed reached an agreement")
