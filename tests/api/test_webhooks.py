@@ -371,3 +371,67 @@ def test_resend_from_admin_sends_the_same_event_again(
     event.refresh_from_db()
     assert event.status == WebhookEventStatus.DELIVERED and event.attempts == 2
     assert AuditEvent.objects.filter(kind="api.webhook_resent", user=root).exists()
+
+
+# --------------------------------------------------------------------------
+# Admin
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_team_admins_add_endpoints_for_their_teams_only_and_see_the_secret_once(
+    teams, local_receivers, client
+):
+    from django.contrib.auth.models import Permission
+
+    admin_a = make_user("ada", "Procurement")
+    admin_a.is_staff = True
+    admin_a.save()
+    admin_a.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="api", codename__contains="webhook")
+    )
+    theirs, _ = webhook_endpoint_create(
+        team=Group.objects.get(name="Marketing"),
+        url="http://127.0.0.1:9/m",
+        events=ALL,
+        user=teams["outsider"],
+    )
+    client.force_login(admin_a)
+    form = client.get("/admin/api/webhookendpoint/add/").content.decode()
+    assert ">Procurement<" in form and ">Marketing<" not in form
+    refused = client.post(
+        "/admin/api/webhookendpoint/add/",
+        {"team": theirs.team_id, "url": "http://127.0.0.1:9/x", "events": ALL, "active": "on"},
+    )
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    bad_url = client.post(
+        "/admin/api/webhookendpoint/add/",
+        {
+            "team": Group.objects.get(name="Procurement").pk,
+            "url": "ftp://127.0.0.1/x",
+            "events": ALL,
+            "active": "on",
+        },
+    )
+    assert bad_url.status_code == 200 and WebhookEndpoint.objects.count() == 1
+    added = client.post(
+        "/admin/api/webhookendpoint/add/",
+        {
+            "team": Group.objects.get(name="Procurement").pk,
+            "url": "http://127.0.0.1:9/a",
+            "events": ["negotiation.approved", "negotiation.rejected"],
+            "active": "on",
+        },
+        follow=True,
+    )
+    secret = re.search(r"(whsec_[A-Za-z0-9_\-]+)", added.content.decode()).group(1)
+    endpoint = WebhookEndpoint.objects.get(url="http://127.0.0.1:9/a")
+    assert endpoint.events == ["negotiation.approved", "negotiation.rejected"]
+    assert secret_decrypt(endpoint) == secret and endpoint.created_by == admin_a
+    listing = client.get("/admin/api/webhookendpoint/").content.decode()
+    assert "127.0.0.1:9/a" in listing and "127.0.0.1:9/m" not in listing
+    assert (
+        secret
+        not in client.get(f"/admin/api/webhookendpoint/{endpoint.pk}/change/").content.decode()
+    )
+    assert client.get(f"/admin/api/webhookendpoint/{theirs.pk}/change/").status_code == 302
