@@ -236,10 +236,11 @@ def _attempt_record(
 
 def webhook_event_resend(*, event: WebhookEvent, user) -> None:
     """Send an event again now (an admin's action), with the same id and body; if
-    it had used up its attempts, a failure of this one ends it again."""
+    it had used up its attempts, a failure of this one ends it again. An attempt
+    in flight keeps its claim, so the two never run at once."""
     with transaction.atomic():
         WebhookEvent.objects.filter(pk=event.pk).update(
-            status=WebhookEventStatus.PENDING, next_attempt_at=timezone.now(), claimed_until=None
+            status=WebhookEventStatus.PENDING, next_attempt_at=timezone.now()
         )
         audit_append(
             kind="api.webhook_resent",

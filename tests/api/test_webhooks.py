@@ -435,3 +435,38 @@ def test_team_admins_add_endpoints_for_their_teams_only_and_see_the_secret_once(
         not in client.get(f"/admin/api/webhookendpoint/{endpoint.pk}/change/").content.decode()
     )
     assert client.get(f"/admin/api/webhookendpoint/{theirs.pk}/change/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_resend_needs_the_right_to_manage_endpoints(teams, local_receivers, client):
+    from django.contrib.auth.models import Permission
+
+    webhook_endpoint_create(
+        team=Group.objects.get(name="Procurement"),
+        url="http://127.0.0.1:9/a",
+        events=ALL,
+        user=teams["operator"],
+    )
+    negotiation_close(negotiation=_started(teams["team_a"]), user=teams["operator"])
+    event = WebhookEvent.objects.get()
+    WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEventStatus.FAILED)
+    viewer = make_user("vic", "Procurement")
+    viewer.is_staff = True
+    viewer.save()
+    viewer.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="api", codename__startswith="view_")
+    )
+    client.force_login(viewer)
+    listing = client.get("/admin/api/webhookevent/")
+    assert listing.status_code == 200 and 'value="resend"' not in listing.content.decode()
+    client.post("/admin/api/webhookevent/", {"action": "resend", "_selected_action": [event.pk]})
+    event.refresh_from_db()
+    assert event.status == WebhookEventStatus.FAILED
+    assert not AuditEvent.objects.filter(kind="api.webhook_resent").exists()
+    viewer.user_permissions.add(Permission.objects.get(codename="change_webhookendpoint"))
+    viewer = type(viewer).objects.get(pk=viewer.pk)  # permissions are cached per object
+    client.force_login(viewer)
+    client.post("/admin/api/webhookevent/", {"action": "resend", "_selected_action": [event.pk]})
+    event.refresh_from_db()
+    assert event.status == WebhookEventStatus.PENDING
+    assert AuditEvent.objects.filter(kind="api.webhook_resent", user=viewer).exists()
