@@ -11,7 +11,7 @@ from django.urls import URLPattern, path
 from api import views
 from api.auth import BearerToken
 from api.endpoints import api
-from api.errors import auth_failure_response
+from api.errors import auth_failure_response, error_response
 from api.ratelimit import RateLimited, RateLimiterUnavailable
 from api.services.tokens import TokenInvalid
 
@@ -32,6 +32,23 @@ def _openapi_access(view):
     return wrapped
 
 
+def _json_405(view):
+    """ninja answers a wrong method with a plain-text 405; callers get the API's
+    error body like every other failure."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405:
+            return response
+        allowed = response.get("Allow", "")
+        refused = error_response(405, f"{request.method} is not allowed here; use {allowed}.")
+        refused["Allow"] = allowed
+        return refused
+
+    return wrapped
+
+
 def _api_urls() -> tuple[list, str, str]:
     patterns, app_name, namespace = api.urls
     for pattern in patterns:
@@ -42,7 +59,7 @@ def _api_urls() -> tuple[list, str, str]:
         elif pattern.name != "openapi-view":
             # Operations authenticate their bearer token themselves (api.auth);
             # the docs page stays behind the login like every product page.
-            login_not_required(pattern.callback)
+            pattern.callback = login_not_required(_json_405(pattern.callback))
     return patterns, app_name, namespace
 
 

@@ -206,3 +206,15 @@ def test_superusers_make_and_revoke_tokens_in_admin(client, teams):
     staff.save()
     client.force_login(staff)
     assert client.get("/admin/api/apitoken/add/").status_code == 403
+
+
+def test_only_bearer_calls_skip_csrf_the_tokens_page_does_not(teams):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    api = Api(strict, token_for(teams["operator"]))
+    made = api.post("/negotiations", {"playbook": teams["team_a"].pk, "seed": 1})
+    assert made.status_code == 201, made.content
+    strict.force_login(teams["operator"])
+    assert strict.post("/api/tokens/", {"name": "no csrf", "days": 5}).status_code == 403
+    assert not ApiToken.objects.filter(name="no csrf").exists()

@@ -153,3 +153,34 @@ def test_the_openapi_document_needs_a_login_or_a_token_and_the_docs_page_a_login
     assert 'data-openapi-url="/api/openapi.json"' in html
     assert "/static/ninja/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
     assert "default-src 'self'" in page["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/negotiations/abc",
+        "/negotiations/-1",
+        "/negotiations/99999999999999999999999999",
+        "/negotiations/1.5/offers",
+        "/approvals/99999999999999999999999999",
+        "/negotiations/1/offers?after=-1",
+        "/negotiations/1/checks?limit=100000",
+        "/negotiations?created_after=2026-13-45",
+    ],
+)
+def test_bad_ids_and_parameters_are_4xx_never_500(client, teams, path):
+    api = Api(client, token_for(teams["operator"]))
+    url, _, query = path.partition("?")
+    params = dict(p.split("=") for p in query.split("&")) if query else {}
+    response = api.get(url, **params)
+    assert response.status_code in (400, 404), (path, response.status_code, response.content)
+    assert error_of(response)["message"]
+    posted = api.post(url + "/decision" if url.startswith("/approvals") else url, {})
+    assert posted.status_code in (400, 404, 405), (path, posted.status_code)
+    assert error_of(posted)["message"]
+
+
+def test_a_wrong_method_is_a_405_with_the_error_body(client, teams):
+    response = Api(client, token_for(teams["operator"])).post("/playbooks", {})
+    assert response.status_code == 405 and response["Allow"] == "GET"
+    assert error_of(response)["code"] == "method_not_allowed"
