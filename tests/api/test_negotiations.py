@@ -312,3 +312,19 @@ def test_the_audit_export_is_the_audit_pages_document_redacted_for_the_caller(ap
     assert auditor["redacted"] is False
     assert "Details are private to the seller." not in str(auditor["events"])
     assert len(auditor["events"]) == len(member["events"])
+
+
+def test_the_lists_query_count_does_not_grow_with_the_page(api_as, teams):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = api_as(teams["operator"])
+    api.get("/me")  # the token's first use is recorded (once a minute), not counted here
+    _start(teams["team_a"], "first", 1)
+    with CaptureQueriesContext(connection) as one:
+        assert len(api.get("/negotiations").json()["results"]) == 1
+    for seed in range(2, 12):
+        _start(teams["team_a"], f"more {seed}", seed)
+    with CaptureQueriesContext(connection) as eleven:
+        assert len(api.get("/negotiations").json()["results"]) == 11
+    assert len(eleven) == len(one), [q["sql"][:120] for q in eleven]
