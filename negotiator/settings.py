@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "csp",
     "negotiator",
     "approvals",
+    "ninja",  # the REST API's OpenAPI docs page serves Swagger UI from static files
+    "api",
     "demo",
 ]
 
@@ -409,3 +411,50 @@ if DATABASE_MIGRATE_URL:
         raise ImproperlyConfigured(
             "DATABASE_MIGRATE_URL needs PostgreSQL in both DATABASE_URL and DATABASE_MIGRATE_URL."
         )
+
+# --- REST API and webhooks (the api app) -----------------------------------
+# Per-token rate limit: at most API_RATE_LIMIT requests in each window of
+# API_RATE_WINDOW_SECONDS; over it the API answers 429 with Retry-After. The
+# counters live in the cache below, shared by every web process.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 120, minimum=1)
+API_RATE_WINDOW_SECONDS = env_int("API_RATE_WINDOW_SECONDS", 60, minimum=1)
+# A shared cache: CACHE_URL (redis://…), else the Redis broker's server, else (the
+# embedded default, no Redis) files under var/cache, which one host's processes share.
+CACHE_URL = env_str("CACHE_URL", "").strip()
+if not CACHE_URL and urlparse(CELERY_BROKER_URL).scheme.startswith("redis"):
+    CACHE_URL = CELERY_BROKER_URL
+if CACHE_URL:
+    if not urlparse(CACHE_URL).scheme.startswith("redis"):
+        raise ImproperlyConfigured(
+            f"CACHE_URL scheme {urlparse(CACHE_URL).scheme!r}: use redis://."
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "negotiator",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+# Webhooks: deliveries go only to https:// URLs on public addresses unless these
+# allow otherwise (a test receiver on 127.0.0.1; never in production: an address
+# inside the network would let anyone who may add an endpoint probe it).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# Attempt n+1 waits WEBHOOK_RETRY_BASE_SECONDS * 2**(n-1), at most
+# WEBHOOK_RETRY_MAX_SECONDS; after WEBHOOK_MAX_ATTEMPTS the event is failed.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600, minimum=1)
+# Signing secrets are stored encrypted (Fernet) under a key derived from this
+# (default: SECRET_KEY); changing it makes stored secrets unreadable, and their
+# endpoints fail closed until an admin rotates their secret.
+WEBHOOK_SECRET_KEY = env_str("WEBHOOK_SECRET_KEY", "") or SECRET_KEY
+CELERY_BEAT_SCHEDULE["webhooks-due"] = {"task": "api.tasks.webhooks_due", "schedule": 30.0}

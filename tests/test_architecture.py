@@ -9,10 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("negotiator", "approvals", "demo")
+PACKAGES = ("negotiator", "approvals", "api", "demo")
 # Modules that hold the product's writes and reads (DESIGN.md: services and
 # selectors by capability), held to the size limits below.
-LAYERED = ("negotiator/services", "negotiator/selectors", "approvals/services")
+LAYERED = (
+    "negotiator/services",
+    "negotiator/selectors",
+    "approvals/services",
+    "api/services",
+    "api/selectors",
+)
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 # A function may be longer when splitting it would hurt reading; it says why in
@@ -111,11 +117,14 @@ def test_no_module_imports_another_that_imports_it_back():
 
 
 def test_dependencies_point_one_way():
-    """engine ← negotiator ← approvals ← demo: nothing imports upward."""
+    """engine ← negotiator ← approvals ← api (the REST door) and demo: nothing
+    imports upward, and neither api nor demo imports the other."""
     upward = {
-        "negotiator.engine": ("negotiator.", "approvals", "demo"),
-        "negotiator": ("approvals", "demo"),
-        "approvals": ("demo",),
+        "negotiator.engine": ("negotiator.", "approvals", "api", "demo"),
+        "negotiator": ("approvals", "api", "demo"),
+        "approvals": ("api", "demo"),
+        "api": ("demo",),
+        "demo": ("api",),
     }
     wrong = []
     for module, targets in import_graph().items():

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from negotiator import bridge
+from negotiator import bridge, status_hooks
 from negotiator.audit import audit_append
 from negotiator.engine.protocol import Status
 from negotiator.engine.strategies import STRATEGIES
@@ -88,6 +88,9 @@ def negotiation_transition(
         actor=actor or actor_of(user),
         user=user,
         payload={"from": source, "to": to, "reason": reason, **(extra or {})},
+    )
+    status_hooks.status_changed(
+        negotiation=negotiation, source=source, reason=reason, actor=actor or actor_of(user)
     )
     return negotiation
 
