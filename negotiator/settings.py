@@ -273,6 +273,38 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "negotiator@localhost")
 
+# Where people reach this instance (https://negotiator.example.com): links in
+# mails sent by workers (approval notices, an outside person's turn notices) are
+# built on it. Empty: a link made in a request uses that request's host.
+NEGOTIATOR_BASE_URL = env_str("NEGOTIATOR_BASE_URL", "").strip().rstrip("/")
+if NEGOTIATOR_BASE_URL and not NEGOTIATOR_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"NEGOTIATOR_BASE_URL={NEGOTIATOR_BASE_URL!r} must start with http:// or https://."
+    )
+
+# --- Cache (the outside doors count requests in it for their rate limits) --
+# Several web processes need one shared cache (CACHE_URL=redis://host:6379/1);
+# the default is per process.
+CACHE_URL = env_str("CACHE_URL", "").strip()
+if CACHE_URL and urlparse(CACHE_URL).scheme not in {"redis", "rediss"}:
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r} must be a redis:// or rediss:// URL.")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- The portal (an outside person's invite link) ------------------------
+# Requests a minute one address may make to the portal (wrong links count), and
+# one invite link may make; how long a new invite link stays valid.
+PORTAL_RATE_PER_ADDRESS = env_int("PORTAL_RATE_PER_ADDRESS", 60, minimum=1)
+PORTAL_RATE_PER_LINK = env_int("PORTAL_RATE_PER_LINK", 30, minimum=1)
+PORTAL_INVITE_DAYS = env_int("PORTAL_INVITE_DAYS", 30, minimum=1)
+if PORTAL_INVITE_DAYS > 366:
+    raise ImproperlyConfigured(f"PORTAL_INVITE_DAYS={PORTAL_INVITE_DAYS} must be at most 366.")
+
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip()
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
