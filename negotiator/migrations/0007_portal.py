@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('negotiator', '0005_teams'),
+        ("negotiator", "0005_teams"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='participant',
-            name='invitee_email',
+            model_name="participant",
+            name="invitee_email",
             field=models.EmailField(blank=True, max_length=254),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='invitee_name',
+            model_name="participant",
+            name="invitee_name",
             field=models.CharField(blank=True, max_length=120),
         ),
     ]
