@@ -115,6 +115,7 @@ def negotiation_create_with_seats(
     title: str = "",
     overrides: lifecycle.LimitOverrides | None = None,
     strategies: Mapping[str, str] | None = None,
+    seed: int | None = None,
 ) -> tuple[Negotiation, list[IssuedCredential]]:
     """Create a negotiation whose ``seats`` may be outside ones, and the first
     credential of each outside seat, in one transaction; then mail each invited
@@ -137,6 +138,7 @@ def negotiation_create_with_seats(
             overrides=overrides,
             strategies=strategies,
             seats=seats,
+            seed=seed,
         )
         outside = [p for p in negotiation.participants.all() if p.is_outside]
         for participant in outside:
