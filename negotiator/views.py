@@ -35,7 +35,7 @@ from negotiator.selectors import audit_trail, charts, formatting, lists, negotia
 from negotiator.selectors import checkpoints as checkpoint_view
 from negotiator.selectors import seats as seat_view
 from negotiator.selectors.visibility import playbooks_startable_by
-from negotiator.services import invites, lifecycle, plans, seats
+from negotiator.services import invites, lifecycle, plans
 from negotiator.services.errors import ServiceError
 
 POLL_STOP = 286  # htmx stops a polling trigger on this status
@@ -482,7 +482,7 @@ def seat_credential_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         return _seats_response(
             request, negotiation, notice=f"{credential.prefix}… was already revoked."
         )
-    seats.seat_credential_revoke(credential=credential, user=request.user)
+    invites.outside_credential_revoke(credential=credential, user=request.user)
     return _seats_response(
         request, negotiation, notice=f"Revoked {credential.prefix}…: it opens nothing any more."
     )

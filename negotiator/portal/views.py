@@ -19,7 +19,7 @@ from negotiator.models import CredentialKind, Participant, SeatCredential, SeatK
 from negotiator.portal.forms import ACTIONS, PortalMoveForm, term_field
 from negotiator.portal.ratelimit import LimiterUnavailable, rate_allow
 from negotiator.selectors import portal as portal_view
-from negotiator.services import seats
+from negotiator.services import invites, seats
 from negotiator.services.errors import NotAllowed
 from negotiator.views import login_client_address
 
@@ -70,7 +70,7 @@ def _credential(request: HttpRequest, secret: str) -> SeatCredential | HttpRespo
     allowed = _allowed(f"portal:link:{credential.pk}", settings.PORTAL_RATE_PER_LINK)
     if not allowed:
         return _refused(request, 429 if allowed is False else 503)
-    seats.seat_credential_use_record(
+    invites.seat_use_record(
         credential=credential, address=address, what=f"portal {request.method.lower()}"
     )
     return credential
@@ -145,14 +145,26 @@ def _move(request: HttpRequest, participant: Participant, view, secret: str) -> 
         return _render(request, view, form, status=409)
     try:
         seats.seat_move_submit(
-            participant=participant,
-            move=_move_input(form, view),
-            message_id=message_id,
+            participant=participant, move=_move_input(form, view), message_id=message_id
         )
-    except seats.MoveInvalid as exc:
+    except (seats.MoveInvalid, seats.MoveBlocked, seats.OutOfTurn) as exc:
+        if portal_view.move_outcome(participant, message_id) is not None:
+            # The same form, posted twice at once: the first post played it while
+            # this one was checked against the table as it then stood.
+            return done
+        return _move_refused(request, participant, form, exc)
+    return done
+
+
+def _move_refused(
+    request: HttpRequest, participant: Participant, form: PortalMoveForm, exc: Exception
+) -> HttpResponse:
+    """A move the service refused, on the page as it stands now, errors in place."""
+    view = portal_view.portal_view(participant)
+    if isinstance(exc, seats.MoveInvalid):
         form.show_problems(exc.problems)
         return _render(request, view, form, status=400)
-    except seats.MoveBlocked:
+    if isinstance(exc, seats.MoveBlocked):
         # Our policies are not the counterpart's to read: say what to do, not which rule.
         form.add_error(
             None,
@@ -160,13 +172,8 @@ def _move(request: HttpRequest, participant: Participant, view, secret: str) -> 
             "under. Change the terms or your message and send it again.",
         )
         return _render(request, view, form, status=400)
-    except seats.OutOfTurn:
-        if portal_view.move_outcome(participant, message_id) is not None:
-            return done  # the same form, posted twice at once: the first one played
-        fresh = portal_view.portal_view(participant)
-        form.add_error(None, _not_now(fresh))
-        return _render(request, fresh, form, status=409)
-    return done
+    form.add_error(None, _not_now(view))
+    return _render(request, view, form, status=409)
 
 
 def _move_input(form: PortalMoveForm, view) -> seats.MoveInput:

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
 from django.urls import reverse
@@ -42,6 +42,8 @@ from negotiator.services.errors import ServiceError
 from negotiator.services.seats import (
     DEFAULT_CREDENTIAL_DAYS,
     seat_credential_issue,
+    seat_credential_revoke,
+    seat_credential_use_record,
     seat_notifier_register,
 )
 
@@ -72,6 +74,31 @@ class IssuedCredential:
     agent_card: str = ""  # where an agent finds how to talk to us
     mailed_to: str = ""  # the invite went to this address
     mail_failed: bool = False  # the invite could not be mailed: pass the link on
+
+
+def negotiation_lock(negotiation_id: int) -> None:
+    """Lock the negotiation's row before writing to its audit chain; call inside
+    a transaction. A round locks the row, then the chain; an audit append alone
+    takes the chain, then (checking its foreign key) the row: run side by side,
+    the two orders deadlock (seen with a person's page view during their own
+    move). Row first, everywhere, and they queue instead."""
+    Negotiation.objects.select_for_update(no_key=True).filter(pk=negotiation_id).exists()
+
+
+def seat_use_record(*, credential: SeatCredential, address: str, what: str) -> None:
+    """Record a use of an outside credential (seats.seat_credential_use_record),
+    in the lock order of a round."""
+    with transaction.atomic():
+        negotiation_lock(credential.participant.negotiation_id)
+        seat_credential_use_record(credential=credential, address=address, what=what)
+
+
+def outside_credential_revoke(*, credential: SeatCredential, user=None) -> SeatCredential:
+    """Revoke an outside credential (seats.seat_credential_revoke), in the lock
+    order of a round."""
+    with transaction.atomic():
+        negotiation_lock(credential.participant.negotiation_id)
+        return seat_credential_revoke(credential=credential, user=user)
 
 
 def portal_link(base_url: str, secret: str) -> str:
@@ -164,6 +191,7 @@ def seat_credential_new(
     if participant.seat == SeatKind.PERSON and not participant.invitee_email:
         raise ServiceError(f"The outside person for '{role}' has no e-mail address to invite.")
     with transaction.atomic():
+        negotiation_lock(negotiation.pk)
         issued = _issue(participant, user=user, base_url=base_url)
     return _mailed(issued, negotiation, user)
 
@@ -199,6 +227,22 @@ def _others(negotiation: Negotiation, participant: Participant) -> str:
     return " and ".join(labels) or "the other side"
 
 
+def _reply_to(user) -> list[str]:
+    """Replies reach the person on our side (the product's own sender address
+    is no one's inbox)."""
+    email = getattr(user, "email", "") if getattr(user, "is_authenticated", False) else ""
+    return [email] if email else []
+
+
+def _send(subject: str, body: str, to: str, *, reply_to: list[str]) -> None:
+    questions = (
+        "Questions? Reply to this e-mail."
+        if reply_to
+        else "Questions? Ask the person who invited you."
+    )
+    EmailMessage(subject, f"{body}\n{questions}\n", None, [to], reply_to=reply_to).send()
+
+
 def _invited_by(user) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return "You are invited"
@@ -231,12 +275,11 @@ def _mailed(issued: IssuedCredential, negotiation: Negotiation, user) -> IssuedC
     participant = issued.credential.participant
     failed = False
     try:
-        send_mail(
+        _send(
             f"Invitation to negotiate: {negotiation}",
             _invite_body(negotiation, participant, issued, user),
-            None,
-            [participant.invitee_email],
-            fail_silently=False,
+            participant.invitee_email,
+            reply_to=_reply_to(user),
         )
     except Exception:  # SMTP down or refused: the operator still has the link
         log.exception(
@@ -244,6 +287,7 @@ def _mailed(issued: IssuedCredential, negotiation: Negotiation, user) -> IssuedC
         )
         failed = True
     with transaction.atomic():
+        negotiation_lock(negotiation.pk)
         audit_append(
             negotiation=negotiation,
             kind="seat.invite_mailed",
@@ -291,17 +335,17 @@ def seat_turn_mail(negotiation: Negotiation, participant: Participant, reminder:
         return
     subject = "Reminder: your turn" if reminder else "Your turn"
     try:
-        send_mail(
+        _send(
             f"{subject}: {negotiation}",
             _turn_body(negotiation, participant, reminder),
-            None,
-            [participant.invitee_email],
-            fail_silently=False,
+            participant.invitee_email,
+            reply_to=_reply_to(negotiation.started_by),
         )
     except Exception:  # the reminder (or the person's next visit) is the second chance
         log.exception("negotiation %s: mailing the turn notice failed", negotiation.pk)
         return
     with transaction.atomic():
+        negotiation_lock(negotiation.pk)
         audit_append(
             negotiation=negotiation,
             kind="seat.turn_notice_mailed",

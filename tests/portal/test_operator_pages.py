@@ -34,7 +34,10 @@ def page(response) -> str:
 
 @pytest.fixture
 def operator(procurement):
-    return make_user("olga", "Operators", "Procurement")
+    user = make_user("olga", "Operators", "Procurement")
+    user.email = "olga@acme.example"
+    user.save()
+    return user
 
 
 @pytest.fixture
@@ -115,6 +118,8 @@ def test_inviting_a_person_shows_the_link_once_and_mails_it(signed_in, procureme
     [invite] = mail.outbox
     assert invite.to == ["sam@globex.example"] and link in invite.body
     assert "olga invites you" in invite.body and "Q3 parts" in invite.subject
+    assert invite.reply_to == ["olga@acme.example"]  # a reply reaches the operator
+    assert "Questions? Reply to this e-mail." in invite.body
     # The secret exists nowhere after this response.
     secret = link.rsplit("/", 2)[1]
     credential = SeatCredential.objects.get(participant=seller)

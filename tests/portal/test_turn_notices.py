@@ -46,6 +46,8 @@ def test_a_later_turn_is_mailed_without_a_link_that_opens_anything(seat, client)
     assert "Open the invitation link we e-mailed you" in notice.body
     assert seat.secret not in notice.body and not re.search(r"ni_[\w-]{10,}", notice.body)
     assert [e.payload for e in notices(seat)] == [{"party": "seller", "reminder": False}]
+    # Started by no one in particular: replies would reach no one, so none are asked for.
+    assert notice.reply_to == [] and "Ask the person who invited you." in notice.body
 
 
 @override_settings(NEGOTIATOR_BASE_URL="https://negotiator.example.com")
