@@ -8,3 +8,6 @@ class NegotiatorConfig(AppConfig):
 
     def ready(self) -> None:
         from negotiator import checks  # noqa: F401  (registers the system checks)
+        from negotiator.services.invites import invite_notifier_register
+
+        invite_notifier_register()  # outside people hear of their turn by mail

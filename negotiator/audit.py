@@ -126,10 +126,20 @@ def audit_append_many(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_append must run inside transaction.atomic()")
     chain = chain_of(negotiation)
-    head = _lock_chain_head(chain)
     negotiation_id = (
         negotiation if isinstance(negotiation, int) else getattr(negotiation, "pk", None)
     )
+    if negotiation_id is not None and connection.vendor == "postgresql":
+        # Lock order: the negotiation's row, then its chain — as a round takes
+        # them. Inserting an event checks its foreign key (a key-share lock on the
+        # row); taken after the chain lock it would deadlock with a round that
+        # holds the row and waits for the chain.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM negotiator_negotiation WHERE id = %s FOR KEY SHARE",
+                [negotiation_id],
+            )
+    head = _lock_chain_head(chain)
     rows = audit_build(
         entries, chain=chain, negotiation_id=negotiation_id, head=head, created_at=timezone.now()
     )

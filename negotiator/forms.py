@@ -10,8 +10,9 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 
 from negotiator.engine.strategies import STRATEGIES, describe_strategies
-from negotiator.models import NegotiationStatus, Playbook
+from negotiator.models import NegotiationStatus, Playbook, SeatKind
 from negotiator.selectors.lists import SORTS, ListFilters
+from negotiator.services.invites import Invitee
 
 
 class ListFilterForm(forms.Form):
@@ -47,7 +48,7 @@ class NegotiationForm(forms.Form):
     title = forms.CharField(
         required=False,
         max_length=200,
-        help_text="Optional; defaults to the playbook's name.",
+        help_text="Optional; defaults to the playbook's name. Outside counterparts see it.",
     )
     max_rounds = forms.IntegerField(
         required=False, min_value=1, max_value=10_000, label="Max rounds"
@@ -92,15 +93,82 @@ class NegotiationForm(forms.Form):
                     initial=role.get("strategy", "default"),
                     label=f"Strategy of {role.get('label') or role['name']}",
                 )
-                self.roles.append({**role, "field": name})
+                self.roles.append({**role, "field": name, **self._seat_fields(role)})
             for field_name in ("max_rounds", "deadline_minutes", "pace_seconds"):
                 default = self.limits.get(field_name)
                 if default is not None:
                     self.fields[field_name].widget.attrs["placeholder"] = f"{default:g}"
         self.fields["pace_seconds"].widget.attrs["step"] = "0.5"
 
+    def _seat_fields(self, role: dict[str, Any]) -> dict[str, str]:
+        """Who plays a role, when its playbook allows more than our strategy: a
+        seat kind, and for an outside person their name and e-mail (the invite)."""
+        allowed = [s for s in role.get("seats") or [SeatKind.BUILTIN] if s in SeatKind.values]
+        if len(allowed) < 2:
+            return {"seat_label": SeatKind(allowed[0]).label if allowed else ""}
+        label = role.get("label") or role["name"]
+        out = {"seat_field": f"seat_{role['name']}"}
+        # Not required: a post without it (an older form, a script) keeps the default.
+        self.fields[out["seat_field"]] = forms.ChoiceField(
+            required=False,
+            choices=[(s, SeatKind(s).label) for s in allowed],
+            initial=SeatKind.BUILTIN if SeatKind.BUILTIN in allowed else allowed[0],
+            label=f"Who plays {label}",
+        )
+        if SeatKind.PERSON in allowed:
+            out["name_field"] = f"invitee_name_{role['name']}"
+            out["email_field"] = f"invitee_email_{role['name']}"
+            self.fields[out["name_field"]] = forms.CharField(
+                required=False, max_length=120, label="Their name"
+            )
+            self.fields[out["email_field"]] = forms.EmailField(
+                required=False, label="Their e-mail", help_text="The invite link is mailed here."
+            )
+        return out
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for role in self.roles:
+            if data.get(role.get("seat_field", "")) != SeatKind.PERSON:
+                continue
+            for key, what in (("name_field", "name"), ("email_field", "e-mail address")):
+                if not data.get(role[key]) and role[key] not in self.errors:
+                    self.add_error(role[key], f"An outside person needs a {what} to be invited.")
+        return data
+
     def role_fields(self) -> list[tuple[dict[str, Any], forms.BoundField]]:
-        return [(role, self[role["field"]]) for role in self.roles]
+        """(role, strategy field) per role; ``role["bound"]`` holds its seat fields."""
+        return [
+            ({**role, "bound": self.seat_fields(role)}, self[role["field"]]) for role in self.roles
+        ]
+
+    def seat_fields(self, role: dict[str, Any]) -> dict[str, forms.BoundField]:
+        """The role's seat, name and e-mail fields (those it has) for the template."""
+        return {
+            key: self[role[key]]
+            for key in ("seat_field", "name_field", "email_field")
+            if key in role
+        }
+
+    def seats(self) -> dict[str, str]:
+        """The roles given an outside seat."""
+        out = {}
+        for role in self.roles:
+            seat = self.cleaned_data.get(role.get("seat_field", ""))
+            if seat and seat != SeatKind.BUILTIN:
+                out[role["name"]] = seat
+        return out
+
+    def invitees(self) -> dict[str, Invitee]:
+        """The person invited to each outside person seat."""
+        return {
+            role["name"]: Invitee(
+                name=self.cleaned_data.get(role["name_field"], ""),
+                email=self.cleaned_data.get(role["email_field"], ""),
+            )
+            for role in self.roles
+            if self.cleaned_data.get(role.get("seat_field", "")) == SeatKind.PERSON
+        }
 
     def strategies(self) -> dict[str, str]:
         """Only the roles whose strategy differs from the playbook's default."""

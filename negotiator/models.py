@@ -474,6 +474,10 @@ class Participant(models.Model):
     profile = models.JSONField(help_text="Private: a copy of the role's preference profile.")
     owner_group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL)
     seat = models.CharField(max_length=20, choices=SeatKind.choices, default=SeatKind.BUILTIN)
+    # An outside person's seat: whom its invite link and turn notices are mailed
+    # to (the link's secret is never stored, so the mail goes out when it is made).
+    invitee_name = models.CharField(max_length=120, blank=True)
+    invitee_email = models.EmailField(blank=True)
     order = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -275,6 +275,24 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "negotiator@localhost")
 
+# Where people reach this instance (https://negotiator.example.com): links in
+# mails sent by workers (approval notices, an outside person's turn notices) are
+# built on it. Empty: a link made in a request uses that request's host.
+NEGOTIATOR_BASE_URL = env_str("NEGOTIATOR_BASE_URL", "").strip().rstrip("/")
+if NEGOTIATOR_BASE_URL and not NEGOTIATOR_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"NEGOTIATOR_BASE_URL={NEGOTIATOR_BASE_URL!r} must start with http:// or https://."
+    )
+
+# --- The portal (an outside person's invite link) ------------------------
+# Requests a minute one address may make to the portal (wrong links count), and
+# one invite link may make; how long a new invite link stays valid.
+PORTAL_RATE_PER_ADDRESS = env_int("PORTAL_RATE_PER_ADDRESS", 60, minimum=1)
+PORTAL_RATE_PER_LINK = env_int("PORTAL_RATE_PER_LINK", 30, minimum=1)
+PORTAL_INVITE_DAYS = env_int("PORTAL_INVITE_DAYS", 30, minimum=1)
+if PORTAL_INVITE_DAYS > 366:
+    raise ImproperlyConfigured(f"PORTAL_INVITE_DAYS={PORTAL_INVITE_DAYS} must be at most 366.")
+
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip()
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
@@ -418,8 +436,9 @@ if DATABASE_MIGRATE_URL:
 # counters live in the cache below, shared by every web process.
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 120, minimum=1)
 API_RATE_WINDOW_SECONDS = env_int("API_RATE_WINDOW_SECONDS", 60, minimum=1)
-# A shared cache: CACHE_URL (redis://…), else the Redis broker's server, else (the
-# embedded default, no Redis) files under var/cache, which one host's processes share.
+# A shared cache (the outside doors count requests in it for their rate limits):
+# CACHE_URL (redis://…), else the Redis broker's server, else (the embedded
+# default, no Redis) files under var/cache, which one host's processes share.
 CACHE_URL = env_str("CACHE_URL", "").strip()
 if not CACHE_URL and urlparse(CELERY_BROKER_URL).scheme.startswith("redis"):
     CACHE_URL = CELERY_BROKER_URL

@@ -15,6 +15,16 @@ urlpatterns = [
     path("negotiations/<int:pk>/resume/", views.negotiation_resume, name="negotiation_resume"),
     path("negotiations/<int:pk>/close/", views.negotiation_close, name="negotiation_close"),
     path("negotiations/<int:pk>/plan.json", views.negotiation_plan, name="negotiation_plan"),
+    path(
+        "negotiations/<int:pk>/seats/issue/",
+        views.seat_credential_issue,
+        name="seat_credential_issue",
+    ),
+    path(
+        "negotiations/<int:pk>/seats/revoke/",
+        views.seat_credential_revoke,
+        name="seat_credential_revoke",
+    ),
     path("negotiations/<int:pk>/audit/", views.negotiation_audit, name="negotiation_audit"),
     path(
         "negotiations/<int:pk>/audit/checkpoint.json",
@@ -33,4 +43,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("approvals/", include("approvals.urls")),
     path("api/", include("api.urls")),
+    path("portal/", include("negotiator.portal.urls")),
 ]

@@ -3,10 +3,13 @@ requests, its partial. Reads come from selectors, writes go through services."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import (
@@ -19,6 +22,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,8 +33,9 @@ from negotiator.models import Negotiation
 from negotiator.selectors import audit as audit_view
 from negotiator.selectors import audit_trail, charts, formatting, lists, negotiations
 from negotiator.selectors import checkpoints as checkpoint_view
+from negotiator.selectors import seats as seat_view
 from negotiator.selectors.visibility import playbooks_startable_by
-from negotiator.services import lifecycle, plans
+from negotiator.services import invites, lifecycle, plans
 from negotiator.services.errors import ServiceError
 
 POLL_STOP = 286  # htmx stops a polling trigger on this status
@@ -151,26 +156,17 @@ def negotiation_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = NegotiationForm(request.POST, playbooks=startable)
         if form.is_valid():
-            data = form.cleaned_data
+            once = _form_once(request)
+            if once and not _once_claim(once):
+                return _started_before(request, form, cache.get(once))
             try:
-                negotiation = lifecycle.negotiation_create(
-                    playbook=data["playbook"],
-                    user=request.user,
-                    title=data["title"],
-                    overrides=lifecycle.LimitOverrides(
-                        max_rounds=data["max_rounds"],
-                        deadline_minutes=data["deadline_minutes"],
-                        pace_seconds=data["pace_seconds"],
-                    ),
-                    strategies=form.strategies(),
-                )
+                started, response = _negotiation_start(request, form)
             except ServiceError as exc:
                 form.add_error(None, str(exc))
+                _once_set(once, None)
             else:
-                messages.success(
-                    request, f"Started “{negotiation}”. Offers appear below as it runs."
-                )
-                return redirect("negotiation_detail", pk=negotiation.pk)
+                _once_set(once, started)
+                return response
         status = 400
     else:
         playbook = None
@@ -183,7 +179,101 @@ def negotiation_new(request: HttpRequest) -> HttpResponse:
         status = 200
         if request.htmx and request.htmx.target == "playbook-details":
             return render(request, "negotiator/new.html#playbook-details", {"form": form})
-    return render(request, "negotiator/new.html", {"form": form}, status=status)
+    context = {"form": form, "once": uuid.uuid4().hex}
+    return render(request, "negotiator/new.html", context, status=status)
+
+
+FORM_ONCE_SECONDS = 3600
+
+
+def _form_once(request: HttpRequest) -> str:
+    """The cache key of this rendering of the form: posted twice (a reload of the
+    page that shows credentials once, a double click) it starts one negotiation."""
+    token = request.POST.get("once", "")
+    if len(token) != 32 or not all(c in "0123456789abcdef" for c in token):
+        return ""
+    return f"negotiation-new:{request.user.pk}:{token}"
+
+
+def _once_claim(key: str) -> bool:
+    """False when this rendering of the form was posted before. Without a working
+    cache every post counts as the first (as before the guard existed)."""
+    try:
+        return cache.add(key, 0, FORM_ONCE_SECONDS)
+    except Exception:
+        return True
+
+
+def _once_set(key: str, negotiation_pk: int | None) -> None:
+    """Remember what the post started (None: it failed, so it may be sent again)."""
+    if not key:
+        return
+    try:
+        if negotiation_pk is None:
+            cache.delete(key)
+        else:
+            cache.set(key, negotiation_pk, FORM_ONCE_SECONDS)
+    except Exception:
+        return
+
+
+def _started_before(request: HttpRequest, form: NegotiationForm, pk: int | None) -> HttpResponse:
+    if not pk:
+        form.add_error(None, "This form is being sent already; wait a moment, then reload.")
+        context = {"form": form, "once": uuid.uuid4().hex}
+        return render(request, "negotiator/new.html", context, status=409)
+    messages.info(
+        request,
+        "This form was sent before and started the negotiation below; it was not started "
+        "again. Credentials of outside seats are shown only once: issue new ones here if "
+        "you did not copy them.",
+    )
+    return redirect("negotiation_detail", pk=pk)
+
+
+def _negotiation_start(request: HttpRequest, form: NegotiationForm) -> tuple[int, HttpResponse]:
+    """Start the negotiation the form describes. With outside seats, the page that
+    shows their credentials once; otherwise the negotiation's page."""
+    data = form.cleaned_data
+    common = {
+        "playbook": data["playbook"],
+        "user": request.user,
+        "title": data["title"],
+        "overrides": lifecycle.LimitOverrides(
+            max_rounds=data["max_rounds"],
+            deadline_minutes=data["deadline_minutes"],
+            pace_seconds=data["pace_seconds"],
+        ),
+        "strategies": form.strategies(),
+    }
+    seats = form.seats()
+    if seats:
+        negotiation, issued = invites.negotiation_create_with_seats(
+            seats=seats, invitees=form.invitees(), base_url=_base_url(request), **common
+        )
+        response = _credentials_page(request, negotiation, issued, started=True)
+    else:
+        negotiation = lifecycle.negotiation_create(**common)
+        messages.success(request, f"Started “{negotiation}”. Offers appear below as it runs.")
+        response = redirect("negotiation_detail", pk=negotiation.pk)
+    return negotiation.pk, response
+
+
+def _base_url(request: HttpRequest) -> str:
+    return invites.base_url_for(request.build_absolute_uri("/"))
+
+
+def _credentials_page(
+    request: HttpRequest, negotiation: Negotiation, issued, *, started: bool
+) -> HttpResponse:
+    """Secrets shown once: the page is never cached, by the browser or anyone."""
+    response = render(
+        request,
+        "negotiator/credentials_issued.html",
+        {"negotiation": negotiation, "issued": issued, "started": started},
+    )
+    add_never_cache_headers(response)
+    return response
 
 
 # --------------------------------------------------------------------------
@@ -200,6 +290,7 @@ def _state_context(request: HttpRequest, negotiation: Negotiation, parties) -> d
         "resume_form": ResumeForm(),
         "close_form": CloseForm(),
         "now": timezone.now(),
+        "turn": seat_view.turn_of(negotiation, parties),
         "progress": formatting.progress_percent(negotiation.current_round, negotiation.max_rounds),
         "plan_terms": formatting.term_views(
             negotiation.agreed_terms,
@@ -224,6 +315,7 @@ def negotiation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             formatting.issue_meta(negotiation.playbook_version.spec.get("issues")).values()
         ),
         "fixed_terms": negotiation.playbook_version.spec.get("fixed_terms", {}),
+        "outside_seats": seat_view.outside_seats_of(negotiation),
     }
     return render(request, "negotiator/detail.html", context)
 
@@ -343,6 +435,78 @@ def negotiation_close(request: HttpRequest, pk: int) -> HttpResponse:
     except ServiceError as exc:
         return _action_response(request, negotiation, error=str(exc))
     return _action_response(request, negotiation, notice="Closed: the negotiation was cancelled.")
+
+
+# --------------------------------------------------------------------------
+# Outside seats' credentials
+# --------------------------------------------------------------------------
+
+
+@require_POST
+def seat_credential_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new credential for one outside seat (posted: ``role``), shown once; a
+    person's new invite link is mailed to them as well."""
+    negotiation = _negotiation_or_404(request, pk)
+    _may_act_or_403(request, negotiation, "issue credentials for")
+    try:
+        issued = invites.seat_credential_new(
+            negotiation=negotiation,
+            role=request.POST.get("role", ""),
+            user=request.user,
+            base_url=_base_url(request),
+        )
+    except ServiceError as exc:
+        return _seats_response(request, negotiation, error=str(exc))
+    if not request.htmx:
+        return _credentials_page(request, negotiation, [issued], started=False)
+    response = _seats_response(request, negotiation, issued=[issued])
+    add_never_cache_headers(response)
+    return response
+
+
+@require_POST
+def seat_credential_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke one of this negotiation's credentials (posted: ``credential``); from
+    then on it opens nothing."""
+    negotiation = _negotiation_or_404(request, pk)
+    _may_act_or_403(request, negotiation, "revoke credentials of")
+    raw = request.POST.get("credential", "")
+    credential = (
+        seat_view.credential_of(negotiation, int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    )
+    if credential is None:
+        return _seats_response(
+            request, negotiation, error="No such credential on this negotiation."
+        )
+    if credential.revoked_at is not None:
+        return _seats_response(
+            request, negotiation, notice=f"{credential.prefix}… was already revoked."
+        )
+    invites.outside_credential_revoke(credential=credential, user=request.user)
+    return _seats_response(
+        request, negotiation, notice=f"Revoked {credential.prefix}…: it opens nothing any more."
+    )
+
+
+def _seats_response(
+    request: HttpRequest, negotiation: Negotiation, *, error: str = "", notice: str = "", issued=()
+) -> HttpResponse:
+    """The outside seats card (htmx), or back to the page with the message."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        elif notice:
+            messages.success(request, notice)
+        return redirect("negotiation_detail", pk=negotiation.pk)
+    context = {
+        "negotiation": negotiation,
+        "outside_seats": seat_view.outside_seats_of(negotiation),
+        "may_operate": permissions.may_act_on(request.user, negotiation),
+        "seats_error": error,
+        "seats_notice": notice,
+        "issued": issued,
+    }
+    return render(request, "negotiator/_outside_seats.html", context)
 
 
 @require_GET

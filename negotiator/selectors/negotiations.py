@@ -11,8 +11,16 @@ from typing import Any
 from django.db.models import Max, Prefetch, QuerySet, Subquery
 
 from negotiator import agreement_hooks, permissions
-from negotiator.models import FINAL_STATUSES, Negotiation, Offer, Participant, PolicyCheck
+from negotiator.models import (
+    FINAL_STATUSES,
+    Negotiation,
+    Offer,
+    Participant,
+    PolicyCheck,
+    SeatKind,
+)
 from negotiator.selectors.formatting import IssueMeta, TermView, issue_meta, term_views
+from negotiator.selectors.seats import SEAT_BADGES
 from negotiator.selectors.visibility import negotiations_visible_to
 
 TIMELINE_PAGE_SIZE = 30
@@ -32,6 +40,12 @@ class PartyView:
     reservation: float | None = None
     weights: dict[str, float] = field(default_factory=dict)
     private_values: dict[str, Any] = field(default_factory=dict)
+    seat: str = SeatKind.BUILTIN
+
+    @property
+    def seat_badge(self) -> str:
+        """'outside agent' / 'outside person'; empty for our own strategy."""
+        return SEAT_BADGES.get(self.seat, "")
 
 
 @dataclass
@@ -59,6 +73,7 @@ class OfferView:
     created_at: datetime
     checks: list[CheckView]
     utilities: list[tuple[str, float]]
+    outside: str = ""  # the sender's outside seat ('outside person'); empty for ours
 
     @property
     def verdict(self) -> str:
@@ -105,6 +120,7 @@ def parties_of(negotiation: Negotiation, user) -> list[PartyView]:
                 reservation=profile.get("reservation") if visible else None,
                 weights=dict(profile.get("weights") or {}) if visible else {},
                 private_values=dict(profile.get("private_values") or {}) if visible else {},
+                seat=p.seat,
             )
         )
     return out
@@ -182,6 +198,7 @@ def offer_views(
                     for p in parties
                     if p.role in visible and p.role in (offer.utilities or {})
                 ],
+                outside=party.seat_badge if party else "",
             )
         )
         if offer.terms:

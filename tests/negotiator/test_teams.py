@@ -37,6 +37,7 @@ MISSING = 987_654_321
 NOT_NEGOTIATION_DATA = {
     "approvals:delegation_revoke": "a delegation is one person's, not a negotiation's",
     "audit_checkpoint_download": "the whole checkpoint is for auditors (tested apart)",
+    "portal:seat": "an invite secret, not an id: the link is the credential (tests/portal)",
 }
 # Approval URLs whose <pk> is an approval request.
 APPROVAL_REQUEST_URLS = {"approvals:detail", "approvals:decide"}
@@ -236,7 +237,13 @@ def test_auditors_and_superusers_see_every_team(client, world, who):
 
 
 def fetch_is_a_write(label: str) -> bool:
-    return label in {"negotiation_resume", "negotiation_close", "approvals:decide"}
+    return label in {
+        "negotiation_resume",
+        "negotiation_close",
+        "approvals:decide",
+        "seat_credential_issue",
+        "seat_credential_revoke",
+    }
 
 
 def test_lists_counts_and_the_inbox_show_only_the_users_teams(client, world):
