@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "template_partials",
     "pgtrigger",
     "negotiator",
+    "negotiator.a2a",
     "approvals",
     "demo",
 ]
@@ -298,6 +299,37 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "approvals.tasks.process_due",
         "schedule": 60.0,
     },
+}
+
+# --- A2A: outside agents (negotiator/a2a/) ---------------------------------
+# Requests a minute one seat credential may make; more get HTTP 429.
+A2A_RATE_PER_MINUTE = env_int("A2A_RATE_PER_MINUTE", 60, minimum=1)
+# Hostile until validated: the largest body read, and parts per message.
+A2A_MAX_BODY_BYTES = env_int("A2A_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+A2A_MAX_PARTS = env_int("A2A_MAX_PARTS", 4, minimum=1)
+# Calling a supplier's agent: one HTTP call's timeout, and how long its card is kept.
+A2A_CLIENT_TIMEOUT_SECONDS = env_int("A2A_CLIENT_TIMEOUT_SECONDS", 10, minimum=1)
+A2A_CARD_CACHE_SECONDS = env_int("A2A_CARD_CACHE_SECONDS", 300, minimum=0)
+# The rate counters and cached cards must be shared by every web process and
+# worker: Redis (A2A_CACHE_URL, else the Redis broker's server); the embedded
+# default (one process) keeps them in memory.
+A2A_CACHE_ALIAS = "a2a"
+_a2a_cache_url = env_str("A2A_CACHE_URL", "") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+if _a2a_cache_url and not _a2a_cache_url.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured("A2A_CACHE_URL must be a redis:// or rediss:// URL.")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    A2A_CACHE_ALIAS: (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _a2a_cache_url,
+            "KEY_PREFIX": "negotiator",
+        }
+        if _a2a_cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "a2a"}
+    ),
 }
 
 # --- Logging --------------------------------------------------------------

@@ -25,4 +25,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("approvals/", include("approvals.urls")),
+    path("", include("negotiator.a2a.urls")),  # A2A: /.well-known/agent-card.json, /a2a/
 ]
