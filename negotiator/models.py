@@ -652,9 +652,7 @@ class SeatAgent(models.Model):
     for it to call us: the supplier's agent URL and the ids its agent gave our
     conversation, so each turn continues the same remote task."""
 
-    participant = models.OneToOneField(
-        Participant, on_delete=models.CASCADE, related_name="agent"
-    )
+    participant = models.OneToOneField(Participant, on_delete=models.CASCADE, related_name="agent")
     url = models.URLField(
         max_length=500,
         help_text="The agent's base URL; its card is read from /.well-known/agent-card.json.",

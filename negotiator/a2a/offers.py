@@ -106,7 +106,8 @@ def schema_problems(data: Any, where: str) -> list[dict[str, str]]:
 
 def _short(message: str) -> str:
     # jsonschema quotes the offending value; a hostile one may be long
-    return message if len(message) <= 300 else message[:297] + "..."
+    # (the head and the tail: the verdict, e.g. "is too long", is at the end)
+    return message if len(message) <= 300 else message[:120] + "…" + message[-120:]
 
 
 def move_from_data(data: Mapping[str, Any], rationale: str) -> MoveInput:

@@ -104,6 +104,13 @@ def task_state(
     return STATE_OF_STATUS[status]
 
 
+def seat_state(participant: Participant) -> tuple[int, str]:
+    """The seat's task state now, and its status text."""
+    negotiation = Negotiation.objects.get(pk=participant.negotiation_id)
+    last = Offer.objects.filter(negotiation=negotiation).order_by("-id").first()
+    return task_state(negotiation, participant, last=last)
+
+
 _SPACES: dict[int, dict[str, Any]] = {}
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from a2a.server.jsonrpc_models import JSONParseError, JSONRPCError
+from a2a.server.jsonrpc_models import JSONParseError
 from a2a.server.request_handlers.response_helpers import build_error_response
 from a2a.server.routes.common import serialize_list_tasks_response
 from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
@@ -92,7 +92,7 @@ def rpc_handle(body: bytes, headers: Mapping[str, str], credential: SeatCredenti
         return Answer(JSONRPC20Response(result=result, _id=request_id).data, outcome)
     except _Refused as refused:
         return Answer(_error(refused.request_id, refused.error), refused.outcome)
-    except (A2AError, JSONRPCError) as error:
+    except A2AError as error:
         return Answer(_error(request_id, error), f"refused: {type(error).__name__}")
     except Exception:
         # Never a 500 and never the exception's text (it may quote private rows).
@@ -228,7 +228,7 @@ def _invalid_move(exc: MoveInvalid) -> InvalidParamsError:
 
 
 def _out_of_turn(participant: Participant) -> A2AError:
-    state, text = _state_now(participant)
+    state, text = tasks.seat_state(participant)
     if state in tasks.TERMINAL:
         return UnsupportedOperationError(
             message=f"The negotiation is over ({text}); it accepts no more messages."
@@ -237,12 +237,6 @@ def _out_of_turn(participant: Participant) -> A2AError:
         f"It is not your turn. {text} Fetch the task with GetTask and answer when "
         "its state is input-required."
     )
-
-
-def _state_now(participant: Participant) -> tuple[int, str]:
-    task = tasks.seat_task(participant)
-    text = " ".join(p.text for p in task.status.message.parts if p.HasField("text"))
-    return task.status.state, text
 
 
 def get_task(call: Call) -> tuple[dict, str]:
@@ -288,7 +282,7 @@ def cancel_task(call: Call) -> tuple[dict, str]:
     request: CancelTaskRequest = call.params
     participant = call.participant
     _own_task(request.id, participant)
-    state, text = _state_now(participant)
+    state, text = tasks.seat_state(participant)
     if state == TaskState.TASK_STATE_CANCELED:
         return MessageToDict(tasks.seat_task(participant)), "CancelTask: already"
     if state in tasks.TERMINAL:

@@ -5,22 +5,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('negotiator', '0003_seats'),
+        ("negotiator", "0003_seats"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SeatAgent',
+            name="SeatAgent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(help_text="The agent's base URL; its card is read from /.well-known/agent-card.json.", max_length=500)),
-                ('remote_task_id', models.CharField(blank=True, max_length=200)),
-                ('remote_context_id', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('participant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='agent', to='negotiator.participant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "url",
+                    models.URLField(
+                        help_text="The agent's base URL; its card is read from /.well-known/agent-card.json.",
+                        max_length=500,
+                    ),
+                ),
+                ("remote_task_id", models.CharField(blank=True, max_length=200)),
+                ("remote_context_id", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "participant",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="agent",
+                        to="negotiator.participant",
+                    ),
+                ),
             ],
         ),
     ]
