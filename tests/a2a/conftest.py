@@ -38,6 +38,7 @@ def procurement_document() -> dict:
         "reservation_price": PRIVATE["seller_reservation_price"],
     }
     seller["profile"]["reservation"] = 0.1357
+    seller["profile"]["weights"] = {"cost": 0.652, "speed": 0.197, "risk": 0.151}
     for policy in doc["policies"]:
         params = policy["parameters"]
         if policy["kind"] == "floor":
@@ -157,4 +158,49 @@ def state_counts(negotiation) -> tuple:
         row.current_round,
         row.waiting_for,
         json.dumps(row.engine_state, sort_keys=True),
+    )
+
+
+class ConcedingSeller:
+    """The outside seller the tests play: asks 118,000 and concedes 3,000 a turn
+    down to 97,000; accepts our offer once its price reaches the current ask.
+    Delivery 20 days and 12 months' warranty keep it clear of the SLA and the
+    warranty rule. Deterministic: the same offers get the same answers."""
+
+    def __init__(self, fixed_terms_hash: str) -> None:
+        self.fixed_terms_hash = fixed_terms_hash
+        self.ask = 118_000
+
+    def move(self, ours: dict) -> dict:
+        if (
+            ours.get("performative") in ("propose", "counter")
+            and ours["terms"]["price"] >= self.ask
+        ):
+            return {"performative": "accept", "in_reply_to": ours["offer_id"]}
+        move = {
+            "performative": "counter",
+            "terms": {"price": self.ask, "delivery_days": 20, "warranty_months": 12},
+            "fixed_terms_hash": self.fixed_terms_hash,
+            "in_reply_to": ours["offer_id"],
+        }
+        self.ask = max(97_000, self.ask - 3_000)
+        return move
+
+
+@pytest.fixture
+def approval_route(db):
+    """Deals above 90,000 wait for a member of Approvers."""
+    from django.contrib.auth.models import Group
+
+    from approvals.models import ApprovalRoute
+
+    return ApprovalRoute.objects.create(
+        name="Large supplier deals",
+        condition_kind="deal_value_above",
+        threshold=90_000,
+        approver_group=Group.objects.get_or_create(name="Approvers")[0],
+        approvers_required=1,
+        sla_hours=24,
+        on_expiry="expire",
+        order=10,
     )
