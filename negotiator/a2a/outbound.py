@@ -275,7 +275,8 @@ def _parts(message: Message) -> tuple[dict[str, Any], str]:
         return move_parts(message, role=Role.ROLE_AGENT)
     except A2AError as exc:
         details = (exc.data or {}).get("errors") or []
-        raise ReplyUnusable([d["message"] for d in details] or [exc.message]) from None
+        problems = [f"{d['field']}: {d['message']}" for d in details]
+        raise ReplyUnusable(problems or [exc.message]) from None
 
 
 def _retry_after_problem(
