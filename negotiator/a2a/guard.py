@@ -42,18 +42,16 @@ def seat_authenticate(request: HttpRequest) -> SeatCredential:
 
 def rate_check(credential: SeatCredential, *, now: float | None = None) -> RateVerdict:
     """Count one request against the credential's fixed one-minute window. The
-    counter lives in the shared cache (created with add, counted with incr: both
+    counter lives in the shared cache (counted with incr, created with add: both
     atomic in Redis), so concurrent requests on any process are all counted."""
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
     key = f"a2a:rate:{credential.pk}:{window}"
     cache = caches[settings.A2A_CACHE_ALIAS]
-    cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr: this request opens the window
-        cache.add(key, 1, timeout=WINDOW_SECONDS * 2)
-        count = 1
+        count = cache.incr(key)  # one round trip once the window is open
+    except ValueError:  # the first request opens the window (unless another just did)
+        count = 1 if cache.add(key, 1, timeout=WINDOW_SECONDS * 2) else cache.incr(key)
     retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now + 0.999))
     return RateVerdict(count <= settings.A2A_RATE_PER_MINUTE, retry_after)
 

@@ -24,7 +24,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from negotiator.a2a.offers import offer_public
 from negotiator.engine.outcomes import fixed_terms_hash
-from negotiator.models import Negotiation, NegotiationStatus, Offer, Participant
+from negotiator.models import (
+    Negotiation,
+    NegotiationStatus,
+    Offer,
+    Participant,
+    PlaybookVersion,
+)
 from negotiator.services.seats import MoveResult
 
 MAX_HISTORY = 200
@@ -106,7 +112,9 @@ def task_state(
 
 def seat_state(participant: Participant) -> tuple[int, str]:
     """The seat's task state now, and its status text."""
-    negotiation = Negotiation.objects.get(pk=participant.negotiation_id)
+    negotiation = Negotiation.objects.defer("engine_state", "plan").get(
+        pk=participant.negotiation_id
+    )
     last = Offer.objects.filter(negotiation=negotiation).order_by("-id").first()
     return task_state(negotiation, participant, last=last)
 
@@ -115,10 +123,11 @@ _SPACES: dict[int, dict[str, Any]] = {}
 
 
 def space_of(negotiation: Negotiation) -> dict[str, Any]:
-    """The outcome space and fixed terms the seat negotiates over (public)."""
+    """The outcome space and fixed terms the seat negotiates over (public). Kept
+    per playbook version (immutable), so its spec is read once per process."""
     pk = negotiation.playbook_version_id
     if pk not in _SPACES:
-        spec = negotiation.playbook_version.spec
+        spec = PlaybookVersion.objects.values_list("spec", flat=True).get(pk=pk)
         fixed = dict(spec.get("fixed_terms") or {})
         if len(_SPACES) > 256:  # versions are immutable; the cache only bounds memory
             _SPACES.clear()
@@ -164,7 +173,8 @@ def seat_task(
 ) -> Task:
     """The seat's task now, or as a move left it (``result``: the answer to a
     message, the same for a replay of it)."""
-    negotiation = Negotiation.objects.select_related("playbook_version").get(
+    # the engine state and the plan are large and never shown to a seat
+    negotiation = Negotiation.objects.defer("engine_state", "plan").get(
         pk=participant.negotiation_id
     )
     if result is not None:
