@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -38,5 +39,8 @@ def test_the_readme_client_example_counters_our_opening_offer(live_server, playb
     ]
     assert offers[1].terms["price"] == offers[0].terms["price"] + 10_000
     lines = run.stdout.splitlines()
-    assert lines[0].startswith("TASK_STATE_INPUT_REQUIRED our offer: {'price': ")
-    assert lines[1].startswith("TASK_STATE_INPUT_REQUIRED our answer: {'price': ")
+    printed = [line.split(": ", 1) for line in lines]
+    assert [(head, ast.literal_eval(terms)) for head, terms in printed] == [
+        ("TASK_STATE_INPUT_REQUIRED our offer", offers[0].terms),
+        ("TASK_STATE_INPUT_REQUIRED our answer", offers[2].terms),
+    ]
