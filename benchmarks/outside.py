@@ -142,6 +142,8 @@ def start_server(env: dict, port: int, workers: int, threads: int, rate: int) ->
         "--worker-class=gthread",
         "--log-level=warning",
         "--timeout=60",
+        # counterparts pause 1-3 s between messages: keep their connections open
+        "--keep-alive=75",
     ]
     proc = subprocess.Popen(args, cwd=REPO, env=server_env, start_new_session=True)
     import httpx
