@@ -214,7 +214,14 @@ def _all_offers(negotiation: Negotiation, offers: Sequence[Offer]) -> Sequence[O
     return newest[::-1]
 
 
-def _status(participant, state, text, ours, last, negotiation) -> TaskStatus:
+def _status(
+    participant: Participant,
+    state: int,
+    text: str,
+    ours: Offer | None,
+    last: Offer | None,
+    negotiation: Negotiation,
+) -> TaskStatus:
     """Our latest offer is the status message (the answer the seat waits for),
     with the state's text as a second part; without one, the text alone."""
     if ours is not None:

@@ -84,20 +84,27 @@ class Answer:
 
 def rpc_handle(body: bytes, headers: Mapping[str, str], credential: SeatCredential) -> Answer:
     """One JSON-RPC request from an authenticated seat, answered."""
-    request_id = None
+    request_id, label = None, "request"
     try:
         call = _call_from(body, headers, credential.participant)
-        request_id = call.request_id
+        request_id, label = call.request_id, _label(call)
         result, outcome = HANDLERS[call.method](call)
         return Answer(JSONRPC20Response(result=result, _id=request_id).data, outcome)
     except _Refused as refused:
         return Answer(_error(refused.request_id, refused.error), refused.outcome)
     except A2AError as error:
-        return Answer(_error(request_id, error), f"refused: {type(error).__name__}")
+        return Answer(_error(request_id, error), f"{label}: refused ({type(error).__name__})")
     except Exception:
         # Never a 500 and never the exception's text (it may quote private rows).
         log.exception("A2A request failed")
-        return Answer(_error(request_id, InternalError()), "failed: internal error")
+        return Answer(_error(request_id, InternalError()), f"{label}: failed (internal error)")
+
+
+def _label(call: Call) -> str:
+    """The method, and for a message its id: what the audit trail names."""
+    if call.method == "SendMessage":
+        return f"SendMessage {call.params.message.message_id[:40]}"
+    return call.method
 
 
 class _Refused(Exception):
@@ -191,6 +198,8 @@ def _own_task(task_id: str, participant: Participant) -> None:
 
 
 def send_message(call: Call) -> tuple[dict, str]:
+    """The seat's move: checked, played with our answer in the same transaction,
+    and answered with the task as the move left it (a replay: as it left it then)."""
     request: SendMessageRequest = call.params
     participant = call.participant
     message = request.message
@@ -202,7 +211,6 @@ def send_message(call: Call) -> tuple[dict, str]:
         raise PushNotificationNotSupportedError(message="Push notifications are not offered.")
     validate_history_length(request.configuration)
     move = move_from_data(*move_parts(message))
-    label = f"SendMessage {message.message_id[:40]}"
     try:
         result = seat_move_submit(participant=participant, move=move, message_id=message.message_id)
     except MoveInvalid as exc:
@@ -215,7 +223,7 @@ def send_message(call: Call) -> tuple[dict, str]:
         participant, result=result, history=request.configuration.HasField("history_length")
     )
     task = apply_history_length(task, request.configuration)
-    outcome = f"{label}: {'replayed' if result.replayed else 'played'}"
+    outcome = f"{_label(call)}: {'replayed' if result.replayed else 'played'}"
     return MessageToDict(SendMessageResponse(task=task)), outcome
 
 
@@ -240,6 +248,7 @@ def _out_of_turn(participant: Participant) -> A2AError:
 
 
 def get_task(call: Call) -> tuple[dict, str]:
+    """The seat's task with its public history (``historyLength`` keeps the newest)."""
     request: GetTaskRequest = call.params
     _own_task(request.id, call.participant)
     validate_history_length(request)

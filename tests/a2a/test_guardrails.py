@@ -253,6 +253,12 @@ def test_a_policy_blocked_offer_is_refused_without_naming_the_policy(seat, rpc):
     assert state_counts(negotiation) == before
     state = rpc("GetTask", {"id": task_id_for(seller)})["result"]["status"]["state"]
     assert state == "TASK_STATE_INPUT_REQUIRED"
+    # the refused attempt is in the audit trail as a use of the credential
+    uses = AuditEvent.objects.filter(negotiation=negotiation, kind="seat.credential_used")
+    assert [u.payload["what"] for u in uses.order_by("seq")] == [
+        "SendMessage m-1: refused (OfferBlocked)",
+        "GetTask",
+    ]
 
 
 @pytest.mark.parametrize(

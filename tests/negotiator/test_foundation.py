@@ -14,6 +14,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from tests.conftest import REPO
 
 PUBLIC = {"login", "healthz"}
+# The A2A door: the agent card and the offer schema are public by design; the
+# JSON-RPC endpoint takes a seat's bearer token, never a login (tests/a2a).
+PUBLIC |= {"a2a_agent_card", "a2a_offer_schema", "a2a_rpc"}
 
 
 def _walk(patterns, prefix="", namespace=""):
