@@ -34,6 +34,9 @@ from negotiator.models import (
 from negotiator.services.seats import MoveResult
 
 MAX_HISTORY = 200
+# Never loaded for a seat: the engine state and plan (large, private parts) and
+# each offer's utilities (private).
+_NEGOTIATION_UNSEEN = ("engine_state", "plan")
 
 # Our negotiation status → the A2A task state, and what the status message says.
 # Running is split by whose move it is; "failed" by who ended it (see task_state).
@@ -112,10 +115,8 @@ def task_state(
 
 def seat_state(participant: Participant) -> tuple[int, str]:
     """The seat's task state now, and its status text."""
-    negotiation = Negotiation.objects.defer("engine_state", "plan").get(
-        pk=participant.negotiation_id
-    )
-    last = Offer.objects.filter(negotiation=negotiation).order_by("-id").first()
+    negotiation = Negotiation.objects.defer(*_NEGOTIATION_UNSEEN).get(pk=participant.negotiation_id)
+    last = Offer.objects.defer("utilities").filter(negotiation=negotiation).order_by("-id").first()
     return task_state(negotiation, participant, last=last)
 
 
@@ -173,15 +174,7 @@ def seat_task(
 ) -> Task:
     """The seat's task now, or as a move left it (``result``: the answer to a
     message, the same for a replay of it)."""
-    # the engine state and the plan are large and never shown to a seat
-    negotiation = Negotiation.objects.defer("engine_state", "plan").get(
-        pk=participant.negotiation_id
-    )
-    if result is not None:
-        offers = list(Offer.objects.filter(pk__in=result.offer_ids).order_by("id"))
-    else:
-        offers = list(Offer.objects.filter(negotiation=negotiation).order_by("-id")[:MAX_HISTORY])
-        offers.reverse()
+    negotiation, offers = _rows(participant, result)
     last = offers[-1] if offers else None
     state, text = task_state(
         negotiation,
@@ -207,10 +200,33 @@ def seat_task(
     return task
 
 
+def _rows(participant: Participant, result: MoveResult | None) -> tuple[Negotiation, list[Offer]]:
+    """The negotiation and the offers to show: those a move produced (one query,
+    the negotiation joined), or the newest of all."""
+    offers = Offer.objects.defer("utilities")
+    if result is not None and result.offer_ids:
+        rows = list(
+            offers.filter(pk__in=result.offer_ids)
+            .select_related("negotiation")
+            .defer(*(f"negotiation__{f}" for f in _NEGOTIATION_UNSEEN))
+            .order_by("id")
+        )
+        return rows[0].negotiation, rows
+    negotiation = Negotiation.objects.defer(*_NEGOTIATION_UNSEEN).get(pk=participant.negotiation_id)
+    if result is not None:
+        return negotiation, []
+    rows = list(offers.filter(negotiation=negotiation).order_by("-id")[:MAX_HISTORY])
+    return negotiation, rows[::-1]
+
+
 def _all_offers(negotiation: Negotiation, offers: Sequence[Offer]) -> Sequence[Offer]:
     if len(offers) < MAX_HISTORY:
         return offers
-    newest = list(Offer.objects.filter(negotiation=negotiation).order_by("-id")[:MAX_HISTORY])
+    newest = list(
+        Offer.objects.defer("utilities")
+        .filter(negotiation=negotiation)
+        .order_by("-id")[:MAX_HISTORY]
+    )
     return newest[::-1]
 
 

@@ -344,3 +344,37 @@ def test_the_rate_window_is_counted_in_the_shared_store(seat, settings):
     verdict = rate_check(credential, now=170.0)
     assert (verdict.allowed, verdict.retry_after) == (False, 10)
     assert rate_check(credential, now=180.0).allowed  # a new minute
+
+
+def test_a_token_opens_its_own_seat_only_in_a_negotiation_with_two_outside_seats(client):
+    """Both roles outside: the seller's token cannot see, move in or cancel the
+    buyer's task, nor play the buyer's turn."""
+    from negotiator.models import SeatKind
+    from negotiator.playbook_io import playbook_import
+    from negotiator.services.lifecycle import negotiation_create
+    from tests.a2a.conftest import Rpc, procurement_document
+
+    doc = procurement_document()
+    doc["name"] = "Procurement, both sides outside"
+    doc["roles"][0]["seats"] = ["builtin", "remote_agent"]
+    negotiation = negotiation_create(
+        playbook=playbook_import(doc),
+        seed=3,
+        seats={"buyer": SeatKind.REMOTE_AGENT, "seller": SeatKind.REMOTE_AGENT},
+    )
+    buyer = negotiation.participants.get(role="buyer")
+    seller = negotiation.participants.get(role="seller")
+    seller_rpc = Rpc(client, seat_credential_issue(participant=seller)[1])
+    buyer_rpc = Rpc(client, seat_credential_issue(participant=buyer)[1])
+    before = state_counts(negotiation)
+    for method, params in [
+        ("GetTask", {"id": task_id_for(buyer)}),
+        ("CancelTask", {"id": task_id_for(buyer)}),
+        ("SendMessage", offer_message(counter(negotiation), taskId=task_id_for(buyer))),
+    ]:
+        assert error_of(seller_rpc(method, params)) == (-32001, "Task not found")
+    # the negotiation waits for the buyer's opening: the seller's message is out of turn
+    assert error_of(seller_rpc("SendMessage", offer_message(counter(negotiation))))[0] == -32050
+    assert state_counts(negotiation) == before
+    [task] = buyer_rpc("ListTasks")["result"]["tasks"]
+    assert task["id"] == task_id_for(buyer)
