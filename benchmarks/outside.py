@@ -16,8 +16,10 @@ step and floor drawn per agent) that accepts once our price reaches its ask.
 
 Prints per phase: SendMessage messages/s, p50/p95/max time from sending an
 outside message to receiving our reply (which carries our counteroffer), the
-errors (HTTP or JSON-RPC), and the load average with the busiest other
-processes, since the machine may be shared.
+errors (HTTP or JSON-RPC), the server's CPU per request (gunicorn plus the
+PostgreSQL backends serving it: what bounds the rate on an idle machine), and
+the load average with the busiest other processes, since the machine may be
+shared.
 
 Usage (PostgreSQL and Redis up; uses its own database and Redis db 4):
     .venv/bin/python benchmarks/outside.py [--agents 200] [--workers 2] [--threads 4]
@@ -95,6 +97,28 @@ def load_report() -> str:
     ).stdout.splitlines()[:6]
     busiest = ", ".join(" ".join(line.split()) for line in top)
     return f"load average {' '.join(load)}; busiest processes (%CPU): {busiest}"
+
+
+def cpu_seconds(*pgrep_args: str) -> float:
+    """CPU time (user + system) of the processes pgrep finds with these arguments."""
+    pids = subprocess.run(
+        ["pgrep", *pgrep_args], capture_output=True, text=True, check=False
+    ).stdout.split()
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(server: subprocess.Popen) -> float:
+    """The web side's CPU: our gunicorn's processes (its own process group) and the
+    PostgreSQL backends serving this benchmark's database (they live as long as
+    the server's connections)."""
+    return cpu_seconds("-g", str(server.pid)) + cpu_seconds("-f", f"postgres: .*{DB_NAME}")
 
 
 def quiet_wait(limit: float) -> None:
@@ -265,7 +289,7 @@ async def phase(url: str, tokens: list[str], agents: int, seed: int, paced: bool
     return stats, elapsed
 
 
-def report(name: str, stats: Stats, elapsed: float) -> None:
+def report(name: str, stats: Stats, elapsed: float, cpu: float) -> None:
     lat = sorted(stats.latencies)
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
     print(f"\n{name}")
@@ -280,6 +304,12 @@ def report(name: str, stats: Stats, elapsed: float) -> None:
         else "  no replies"
     )
     print(f"  negotiations ended: {stats.outcomes}")
+    if lat:
+        per = cpu / stats.requests
+        print(
+            f"  server CPU (gunicorn + PostgreSQL backends): {cpu:.1f} s = {per * 1000:.1f} ms a "
+            f"request; on {os.cpu_count()} idle cores at most {os.cpu_count() / per:.0f} requests/s"
+        )
     kinds: dict[str, int] = {}
     for error in stats.errors:
         kinds[error] = kinds.get(error, 0) + 1
@@ -322,24 +352,28 @@ def main() -> None:
     print(f"before: {load_report()}")
     server = start_server(env, port, args.workers, args.threads, rate=60)
     try:
+        cpu = server_cpu(server)
         stats, elapsed = asyncio.run(
             phase(url, tokens[: args.agents], args.agents, args.seed, True, args.paced_seconds)
         )
+        cpu = server_cpu(server) - cpu
         print(f"during the paced phase's end: {load_report()}")
     finally:
         stop_server(server)
-    report(f"1. paced (1-3 s between messages), {args.agents} agents", stats, elapsed)
+    report(f"1. paced (1-3 s between messages), {args.agents} agents", stats, elapsed, cpu)
     quiet_wait(args.wait_quiet)
     print(f"\nbefore the closed loop: {load_report()}")
     server = start_server(env, port, args.workers, args.threads, rate=1_000_000)
     try:
+        cpu = server_cpu(server)
         stats, elapsed = asyncio.run(
             phase(url, tokens[args.agents :], args.agents, args.seed, False, args.closed_seconds)
         )
+        cpu = server_cpu(server) - cpu
         print(f"\nduring the closed loop's end: {load_report()}")
     finally:
         stop_server(server)
-    report(f"2. closed loop (no waiting), {args.agents} agents", stats, elapsed)
+    report(f"2. closed loop (no waiting), {args.agents} agents", stats, elapsed, cpu)
 
 
 if __name__ == "__main__":
