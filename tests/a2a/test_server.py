@@ -11,7 +11,7 @@ from google.protobuf.json_format import MessageToDict
 
 from negotiator.a2a.offers import seat_offer_schema
 from negotiator.a2a.seat_task import task_id_for
-from negotiator.models import AuditEvent, NegotiationStatus, Offer, SeatMessage
+from negotiator.models import AuditEvent, NegotiationStatus, Offer, SeatCredential, SeatMessage
 from tests.a2a.conftest import counter, offer_message, state_counts
 from tests.conftest import REPO
 
@@ -129,4 +129,6 @@ def test_every_use_of_the_credential_is_audited_with_its_address(seat, rpc):
     ]
     assert [u["what"] for u in uses] == ["ListTasks", "SendMessage m-42: played"]
     assert {u["address"] for u in uses} == {"127.0.0.1"}
+    credential = SeatCredential.objects.get()
+    assert (credential.uses, credential.last_used_from) == (2, "127.0.0.1")
     assert SeatMessage.objects.get().message_id == "m-42"
