@@ -32,6 +32,9 @@ from negotiator.models import (
     PolicyScope,
     PolicyVersion,
     Role,
+    SeatAgent,
+    SeatCredential,
+    SeatMessage,
     WorkerHeartbeat,
 )
 from negotiator.selectors.visibility import negotiations_visible_to
@@ -39,6 +42,7 @@ from negotiator.services.errors import ServiceError
 from negotiator.services.plans import deal_measure
 from negotiator.services.playbooks import playbook_publish
 from negotiator.services.policies import policy_errors, policy_save, policy_spec_of
+from negotiator.services.seats import seat_credential_revoke
 
 
 class ReadOnlyAdminMixin:
@@ -619,3 +623,66 @@ class NegotiationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# --------------------------------------------------------------------------
+# Outside seats: credentials (hash only: no secret is ever shown), messages
+# --------------------------------------------------------------------------
+
+
+@admin.register(SeatCredential)
+class SeatCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Credentials are issued by the negotiation's pages or `manage.py
+    seat_credential`; here they are listed and revoked. The secret is not stored."""
+
+    list_display = [
+        "prefix",
+        "kind",
+        "party",
+        "negotiation_link",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "last_used_from",
+        "uses",
+    ]
+    list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "participant__role", "participant__negotiation__title"]
+    exclude = ["secret_hash"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("participant")
+
+    @admin.display(description="party")
+    def party(self, obj: SeatCredential) -> str:
+        return obj.participant.role
+
+    @admin.display(description="negotiation")
+    def negotiation_link(self, obj: SeatCredential) -> str:
+        url = reverse("negotiation_detail", args=[obj.participant.negotiation_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.participant.negotiation_id)
+
+    @admin.action(description="Revoke the selected credentials", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        live = [c for c in queryset.select_related("participant") if c.revoked_at is None]
+        for credential in live:
+            seat_credential_revoke(credential=credential, user=request.user)
+        self.message_user(request, f"Revoked {len(live)} credential(s).", messages.SUCCESS)
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("negotiator.change_seatcredential")
+
+
+@admin.register(SeatMessage)
+class SeatMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["message_id", "participant", "received_at", "offer"]
+    search_fields = ["message_id"]
+    list_select_related = ["participant"]
+
+
+@admin.register(SeatAgent)
+class SeatAgentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Set with `manage.py seat_agent` (the change is audited in the negotiation)."""
+
+    list_display = ["participant", "url", "remote_task_id", "updated_at"]

@@ -672,3 +672,22 @@ class SeatMessage(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.message_id} from {self.participant}"
+
+
+class SeatAgent(models.Model):
+    """An outside agent seat that we call (over A2A) at its turn, instead of waiting
+    for it to call us: the supplier's agent URL and the ids its agent gave our
+    conversation, so each turn continues the same remote task."""
+
+    participant = models.OneToOneField(Participant, on_delete=models.CASCADE, related_name="agent")
+    url = models.URLField(
+        max_length=500,
+        help_text="The agent's base URL; its card is read from /.well-known/agent-card.json.",
+    )
+    remote_task_id = models.CharField(max_length=200, blank=True)
+    remote_context_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.participant} at {self.url}"

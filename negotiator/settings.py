@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "negotiator",
+    "negotiator.a2a",
     "approvals",
     "ninja",  # the REST API's OpenAPI docs page serves Swagger UI from static files
     "api",
@@ -382,6 +383,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
+# --- A2A: outside agents (negotiator/a2a/) ---------------------------------
+# Requests a minute one seat credential may make; more get HTTP 429.
+A2A_RATE_PER_MINUTE = env_int("A2A_RATE_PER_MINUTE", 60, minimum=1)
+# Hostile until validated: the largest body read, and parts per message.
+A2A_MAX_BODY_BYTES = env_int("A2A_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+A2A_MAX_PARTS = env_int("A2A_MAX_PARTS", 4, minimum=1)
+# Calling a supplier's agent: one HTTP call's timeout, and how long its card is kept.
+A2A_CLIENT_TIMEOUT_SECONDS = env_int("A2A_CLIENT_TIMEOUT_SECONDS", 10, minimum=1)
+A2A_CARD_CACHE_SECONDS = env_int("A2A_CARD_CACHE_SECONDS", 300, minimum=0)
+# The rate counters and cached cards live in the shared cache (CACHES below,
+# under this alias), so every web process and worker sees the same counts.
+A2A_CACHE_ALIAS = "a2a"
+
 # --- Logging --------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -461,6 +475,7 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+CACHES[A2A_CACHE_ALIAS] = dict(CACHES["default"])
 # Webhooks: deliveries go only to https:// URLs on public addresses unless these
 # allow otherwise (a test receiver on 127.0.0.1; never in production: an address
 # inside the network would let anyone who may add an endpoint probe it).

@@ -137,7 +137,10 @@ def seat_credential_use_record(*, credential: SeatCredential, address: str, what
     now = timezone.now()
     with transaction.atomic():
         SeatCredential.objects.filter(pk=credential.pk).update(
-            last_used_at=now, last_used_from=address[:64], uses=F("uses") + 1
+            # counted in the database: concurrent requests with one token all count
+            last_used_at=now,
+            last_used_from=address[:64],
+            uses=F("uses") + 1,
         )
         audit_append(
             negotiation=credential.participant.negotiation_id,

@@ -18,6 +18,9 @@ from tests.conftest import REPO
 # portal:home explains how to open an invite link and shows no data; the portal's
 # seat page is a 404 without a live invite secret (tests/portal).
 PUBLIC = {"login", "healthz", "portal:home"}
+# The A2A door: the agent card and the offer schema are public by design; the
+# JSON-RPC endpoint takes a seat's bearer token, never a login (tests/a2a).
+PUBLIC |= {"a2a_agent_card", "a2a_offer_schema", "a2a_rpc"}
 
 
 def _walk(patterns, prefix="", namespace=""):

@@ -1,0 +1,62 @@
+"""Who is calling and how often: the seat's bearer credential, and a rate limit
+per credential kept in a cache every web process shares (Redis in production),
+so the limit holds however many processes serve the door."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest
+
+from negotiator.models import CredentialKind, SeatCredential
+from negotiator.services.errors import NotAllowed
+from negotiator.services.seats import seat_credential_verify
+
+WINDOW_SECONDS = 60
+
+
+class Unauthenticated(Exception):
+    """No valid seat credential: the caller learns no more than that."""
+
+
+@dataclass(frozen=True)
+class RateVerdict:
+    allowed: bool
+    retry_after: int  # seconds until the window that refused it ends
+
+
+def seat_authenticate(request: HttpRequest) -> SeatCredential:
+    """The live token credential named by ``Authorization: Bearer <token>``."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Send the seat's token as 'Authorization: Bearer <token>'.")
+    try:
+        return seat_credential_verify(secret=token.strip(), kind=CredentialKind.TOKEN)
+    except NotAllowed:
+        raise Unauthenticated("This credential is not valid.") from None
+
+
+def rate_check(credential: SeatCredential, *, now: float | None = None) -> RateVerdict:
+    """Count one request against the credential's fixed one-minute window. The
+    counter lives in the shared cache (counted with incr, created with add: both
+    atomic in Redis), so concurrent requests on any process are all counted."""
+    now = time.time() if now is None else now
+    window = int(now // WINDOW_SECONDS)
+    key = f"a2a:rate:{credential.pk}:{window}"
+    cache = caches[settings.A2A_CACHE_ALIAS]
+    try:
+        count = cache.incr(key)  # one round trip once the window is open
+    except ValueError:  # the first request opens the window (unless another just did)
+        count = 1 if cache.add(key, 1, timeout=WINDOW_SECONDS * 2) else cache.incr(key)
+    retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now + 0.999))
+    return RateVerdict(count <= settings.A2A_RATE_PER_MINUTE, retry_after)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The caller's address as the web server saw it (behind a proxy, the proxy's
+    own; X-Forwarded-For is not trusted because anyone can send it)."""
+    return request.META.get("REMOTE_ADDR", "")[:64]
