@@ -243,7 +243,10 @@ def test_negotiation_page_shows_header_timeline_and_poller(operator_client, proc
     assert f'id="offer-{last.pk}"' in body
 
 
-def test_timeline_poll_appends_new_offers_then_stops_when_final(operator_client, procurement):
+def test_timeline_poll_appends_new_offers_then_stops_when_final(
+    operator_client, procurement, auto_approval
+):
+    Policy.objects.filter(kind="approval_threshold").update(active=False)
     negotiation = started(procurement, title="Poll me", seed=1)
     negotiation.refresh_from_db()
     url = f"/negotiations/{negotiation.pk}/timeline"
@@ -365,7 +368,7 @@ def test_actions_need_post_and_csrf(procurement, operator):
 # --------------------------------------------------------------------------
 
 
-def test_plan_download_for_approved_negotiations_only(operator_client, procurement):
+def test_plan_download_for_approved_negotiations_only(operator_client, procurement, auto_approval):
     Policy.objects.filter(kind="approval_threshold").update(active=False)
     negotiation = finished(procurement, seed=1)
     assert negotiation.status == NegotiationStatus.APPROVED, negotiation.outcome_reason
