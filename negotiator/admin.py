@@ -250,6 +250,7 @@ class PlaybookAdmin(admin.ModelAdmin):
                     ("max_rounds", "deadline_minutes"),
                     ("offer_ttl_rounds", "pace_seconds"),
                     ("stall_threshold", "stall_window"),
+                    "on_limit",
                 ]
             },
         ),

@@ -106,6 +106,7 @@ def spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
         "pace_seconds": 0.0,
         "turn_deadline_minutes": 60,
         "on_turn_timeout": "escalate",
+        "on_limit": "end",
         **document.get("limits", {}),
     }
     return {
@@ -146,6 +147,7 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
         playbook.pace_seconds = limits["pace_seconds"]
         playbook.turn_deadline_minutes = limits["turn_deadline_minutes"]
         playbook.on_turn_timeout = limits["on_turn_timeout"]
+        playbook.on_limit = limits["on_limit"]
         playbook.value_expression = spec["value_expression"]
         playbook.risk_expression = spec["risk_expression"]
         playbook.save()

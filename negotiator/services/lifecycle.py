@@ -26,6 +26,7 @@ from negotiator.models import (
     Playbook,
     SeatKind,
 )
+from negotiator.selectors import escalations
 from negotiator.services.errors import Conflict, ServiceError, TransitionError
 from negotiator.services.roles import actor_of
 from negotiator.services.scheduling import round_schedule
@@ -315,7 +316,10 @@ def negotiation_resume(
     extra_minutes: int = 0,
     reason: str = "",
 ) -> Negotiation:
-    """Resume an escalated negotiation, optionally with extended limits."""
+    """Resume an escalated negotiation, optionally with extended limits, so that it
+    does not stop again at once for the same reason: the stall window restarts,
+    used-up rounds or a passed deadline need more, and a policy that stopped a
+    move must be overridden or changed first (selectors.escalations.resume_refusal)."""
     if extra_rounds < 0 or extra_minutes < 0:
         raise ServiceError("Extensions must not be negative.")
     with transaction.atomic():
@@ -323,6 +327,9 @@ def negotiation_resume(
         if negotiation.status != NegotiationStatus.ESCALATED:
             raise TransitionError("Only an escalated negotiation can be resumed.")
         state = _stored_state(negotiation)
+        refusal = escalations.resume_refusal(negotiation, state)
+        if refusal:
+            raise ServiceError(refusal)
         max_rounds = negotiation.max_rounds + extra_rounds
         if state is not None and state.round >= max_rounds:
             raise ServiceError(

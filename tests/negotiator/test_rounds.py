@@ -160,7 +160,12 @@ def test_close_cancels_a_running_negotiation(procurement):
 
 def test_max_rounds_without_agreement_ends_it(procurement):
     from negotiator.models import Participant
+    from negotiator.services.playbooks import playbook_publish
 
+    procurement.on_limit = "end"  # the shipped playbook hands its limits to a person
+    procurement.save()
+    playbook_publish(playbook=procurement)
+    procurement.refresh_from_db()
     negotiation = negotiation_create(
         playbook=procurement,
         seed=1,

@@ -236,7 +236,15 @@ def test_auditors_and_superusers_see_every_team(client, world, who):
 
 
 def fetch_is_a_write(label: str) -> bool:
-    return label in {"negotiation_resume", "negotiation_close", "approvals:decide"}
+    return label in {
+        "negotiation_resume",
+        "negotiation_close",
+        "negotiation_accept",
+        "negotiation_counter",
+        "negotiation_override_request",
+        "negotiation_override_decide",
+        "approvals:decide",
+    }
 
 
 def test_lists_counts_and_the_inbox_show_only_the_users_teams(client, world):
