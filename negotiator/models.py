@@ -74,11 +74,14 @@ class Playbook(models.Model):
     )
     deadline_minutes = models.PositiveIntegerField(
         default=60,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(60 * 24 * 30)],
         help_text="Wall-clock time a negotiation may run before it times out.",
     )
     offer_ttl_rounds = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Rounds an offer stays open; empty means until replaced."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="Rounds an offer stays open; empty means until replaced.",
     )
     stall_threshold = models.FloatField(
         default=0.0,
@@ -86,7 +89,10 @@ class Playbook(models.Model):
         help_text="Minimum improvement of the best joint utility that counts as progress.",
     )
     stall_window = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Rounds without progress before the negotiation stalls."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="Rounds without progress before the negotiation stalls.",
     )
     pace_seconds = models.FloatField(
         default=0.0,

@@ -4,12 +4,14 @@ reopening it when an approver sends the agreement back."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
@@ -113,15 +115,23 @@ def limits_resolve(spec: Mapping[str, Any], overrides: LimitOverrides) -> Limits
     """The limits a new negotiation runs under; ServiceError names a bad value."""
     limits = spec["limits"]
     max_rounds = overrides.max_rounds or limits["max_rounds"]
-    if not 1 <= max_rounds <= 10_000:
-        raise ServiceError("Max rounds must be between 1 and 10,000.")
+    if not isinstance(max_rounds, int) or not 1 <= max_rounds <= 10_000:
+        raise ServiceError("Max rounds must be a whole number between 1 and 10,000.")
     pace = (
         limits.get("pace_seconds", 0.0)
         if overrides.pace_seconds is None
         else overrides.pace_seconds
     )
-    if pace < 0:
-        raise ServiceError("Pace must not be negative.")
+    # Fail closed on a NaN or infinite pace: it would stop the negotiation's rounds.
+    if not (isinstance(pace, int | float) and math.isfinite(pace)) or not (
+        0 <= pace <= settings.NEGOTIATOR_MAX_COUNTDOWN
+    ):
+        raise ServiceError(
+            f"Pace must be a number of seconds from 0 to {settings.NEGOTIATOR_MAX_COUNTDOWN}."
+        )
+    deadline = overrides.deadline_minutes
+    if deadline is not None and (not isinstance(deadline, int) or not 1 <= deadline <= 43_200):
+        raise ServiceError("The deadline must be a whole number of minutes from 1 to 43,200.")
     return Limits(
         max_rounds=max_rounds,
         deadline_minutes=overrides.deadline_minutes or limits.get("deadline_minutes"),
@@ -226,6 +236,8 @@ def negotiation_create(
         )
     spec = version.spec
     limits = limits_resolve(spec, overrides or LimitOverrides())
+    if seed is not None and not 0 <= seed <= 2**63 - 1:
+        raise ServiceError("The seed must be a whole number from 0 to 2**63-1.")
     strategies = dict(strategies or {})
     seats = dict(seats or {})
     _strategies_check(spec, strategies)
@@ -322,6 +334,8 @@ def negotiation_resume(
     move must be overridden or changed first (selectors.escalations.resume_refusal)."""
     if extra_rounds < 0 or extra_minutes < 0:
         raise ServiceError("Extensions must not be negative.")
+    if extra_rounds > 10_000 or extra_minutes > 43_200:
+        raise ServiceError("Extend by at most 10,000 rounds and 43,200 minutes at a time.")
     with transaction.atomic():
         negotiation = Negotiation.objects.select_for_update().get(pk=negotiation.pk)
         if negotiation.status != NegotiationStatus.ESCALATED:
