@@ -22,6 +22,7 @@ from negotiator import playbook_io
 from negotiator.engine import policies as engine_policies
 from negotiator.engine.preferences import profile_from_dict
 from negotiator.engine.strategies import STRATEGIES, make_strategy
+from negotiator.forms import BoundedJSONField
 from negotiator.models import (
     AuditEvent,
     FixedTerm,
@@ -80,6 +81,7 @@ class PlaybookIssueForm(forms.ModelForm):
             "integer",
             "options",
         ]
+        field_classes = {"options": BoundedJSONField}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -137,6 +139,7 @@ class RoleForm(forms.ModelForm):
     class Meta:
         model = Role
         fields = ["order", "name", "label", "strategy", "strategy_params", "owner_group", "profile"]
+        field_classes = {"strategy_params": BoundedJSONField, "profile": BoundedJSONField}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -386,6 +389,7 @@ class PolicyForm(forms.ModelForm):
             "severity",
             "active",
         ]
+        field_classes = {"parameters": BoundedJSONField}
         help_texts = {
             "parameters": (
                 "JSON, by kind: cap {issue, max} · floor {issue, min} · range {issue, min, max} · "
@@ -461,10 +465,11 @@ class DryRunForm(forms.Form):
             raise ValidationError("Paste an offer or choose a negotiation.")
         if raw:
             try:
-                offer = json.loads(raw)
-            except json.JSONDecodeError as exc:
+                offer = playbook_io.json_text_parse(raw)
+            except playbook_io.PlaybookImportError as exc:
+                where, message = exc.errors[0]
                 raise ValidationError(
-                    f"The offer is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
+                    f"The offer is not usable JSON: {where}: {message}."
                 ) from None
             if not isinstance(offer, dict) or not isinstance(offer.get("terms"), dict):
                 raise ValidationError('The offer must be an object with a "terms" object.')

@@ -7,11 +7,44 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
+from django.forms.fields import InvalidJSONInput
 from django.http import QueryDict
 
+from negotiator import playbook_io
 from negotiator.engine.strategies import STRATEGIES, describe_strategies
 from negotiator.models import NegotiationStatus, Playbook
 from negotiator.selectors.lists import SORTS, ListFilters
+
+
+class BoundedJSONField(forms.JSONField):
+    """A JSON form field that refuses what would break later (deep nesting, NaN,
+    infinities, numbers out of range, NUL characters) with the path of the
+    problem, instead of failing while parsing."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() and not self.disabled:
+            try:
+                playbook_io.json_text_parse(value)
+            except playbook_io.PlaybookImportError as exc:
+                raise forms.ValidationError(
+                    "; ".join(f"{where}: {message}" for where, message in exc.errors[:3])
+                ) from None
+        return super().to_python(value)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Re-showing the form parses the text again: keep what was refused as text.
+        if isinstance(data, str) and not self.disabled:
+            try:
+                playbook_io.json_text_parse(data)
+            except playbook_io.PlaybookImportError:
+                return InvalidJSONInput(data)
+        return super().bound_data(data, initial)
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return super().has_changed(initial, data)
+        except forms.ValidationError:
+            return True
 
 
 class ListFilterForm(forms.Form):

@@ -217,6 +217,15 @@ def document_parse(data: bytes) -> Any:
     return document
 
 
+def json_text_parse(text: str) -> Any:
+    """Any JSON text a person types (an admin field) under the same rules as a
+    playbook file, but for its size: PlaybookImportError naming each problem."""
+    deep = _depth_error(text)
+    if deep is not None:
+        raise PlaybookImportError([deep])
+    return document_parse(text.encode("utf-8", "surrogatepass"))
+
+
 def document_read(path: Path) -> Any:
     """A playbook file from disk (document_parse), refusing what is not a readable
     regular file of at most MAX_DOCUMENT_BYTES without reading more than that."""

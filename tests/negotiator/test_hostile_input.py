@@ -615,3 +615,41 @@ def test_a_worker_and_the_sweeper_recover_the_others_past_rows_with_odd_paces(
         NegotiationStatus.RUNNING,
         *settled,
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "(document): nested deeper than 20 levels"),
+        ('{"issue": "price", "max": NaN}', "max: NaN is not a number JSON allows"),
+        ('{"issue": "price", "max": 1e999}', "max: the number 1e999 is out of range"),
+        ('{"issue": "pri\\u0000ce", "max": 1}', "issue: contains a NUL character"),
+    ],
+)
+def test_admin_json_fields_refuse_what_would_break_later(admin_client, procurement, text, message):
+    before = counts()
+    response = admin_client.post(
+        reverse("admin:negotiator_policy_add"),
+        {
+            "name": "Hostile",
+            "category": "financial",
+            "scope": "playbook",
+            "playbook": procurement.pk,
+            "kind": "cap",
+            "parameters": text,
+            "severity": "block",
+            "active": "on",
+        },
+    )
+    assert response.status_code == 200
+    (error,) = response.context["adminform"].form.errors["parameters"]
+    assert error.startswith(message)
+    assert counts() == before
+
+
+def test_the_policy_dry_run_refuses_deeply_nested_offers(admin_client, procurement):
+    policy = Policy.objects.filter(playbook=procurement).first()
+    url = reverse("admin:negotiator_policy_dry_run") + f"?ids={policy.pk}"
+    response = admin_client.post(url, {"offer_json": "[" * 50_000 + "]" * 50_000})
+    assert response.status_code == 200
+    assert "nested deeper than 20 levels" in response.content.decode()
