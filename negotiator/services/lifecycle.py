@@ -320,6 +320,13 @@ def _state_store(negotiation: Negotiation, state) -> None:
     negotiation.engine_state = {**negotiation.engine_state, **bridge.state_to_dict(state)}
 
 
+def _extensions_check(extra_rounds: int, extra_minutes: int) -> None:
+    if extra_rounds < 0 or extra_minutes < 0:
+        raise ServiceError("Extensions must not be negative.")
+    if extra_rounds > 10_000 or extra_minutes > 43_200:
+        raise ServiceError("Extend by at most 10,000 rounds and 43,200 minutes at a time.")
+
+
 def negotiation_resume(
     *,
     negotiation: Negotiation,
@@ -332,10 +339,7 @@ def negotiation_resume(
     does not stop again at once for the same reason: the stall window restarts,
     used-up rounds or a passed deadline need more, and a policy that stopped a
     move must be overridden or changed first (selectors.escalations.resume_refusal)."""
-    if extra_rounds < 0 or extra_minutes < 0:
-        raise ServiceError("Extensions must not be negative.")
-    if extra_rounds > 10_000 or extra_minutes > 43_200:
-        raise ServiceError("Extend by at most 10,000 rounds and 43,200 minutes at a time.")
+    _extensions_check(extra_rounds, extra_minutes)
     with transaction.atomic():
         negotiation = Negotiation.objects.select_for_update().get(pk=negotiation.pk)
         if negotiation.status != NegotiationStatus.ESCALATED:
