@@ -624,3 +624,29 @@ def test_a_viewer_gets_403_and_nothing_changes(client, procurement, people):
         response = client.post(f"/negotiations/{negotiation.pk}/{action}/", {}, headers=HTMX)
         assert response.status_code == 403, action
     assert counts() == before
+
+
+def test_resuming_after_a_missed_turn_gives_the_seat_a_new_turn(procurement, people):
+    from negotiator.models import SeatKind
+    from negotiator.services import sweeper
+
+    negotiation = negotiation_create(
+        playbook=procurement, seed=3, seats={"seller": SeatKind.REMOTE_AGENT}
+    )
+    assert negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    negotiation.refresh_from_db()
+    missed_at = negotiation.turn_due_at + timedelta(seconds=1)
+    assert sweeper.seat_turns_sweep(now=missed_at)["escalated"] == [negotiation.pk]
+    negotiation.refresh_from_db()
+    state = escalation_view.stored_state(negotiation)
+    assert escalation_view.escalation_cause(negotiation, state) == "turn_missed"
+    negotiation_resume(negotiation=negotiation, user=people["olive"])
+    negotiation.refresh_from_db()
+    assert negotiation_run_round(
+        negotiation_id=negotiation.pk, round_number=negotiation.current_round
+    )
+    negotiation.refresh_from_db()
+    # Not escalated again at once: the seat waits with a fresh turn deadline.
+    assert negotiation.status == NegotiationStatus.RUNNING
+    assert negotiation.waiting_for == "seller"
+    assert negotiation.turn_due_at > timezone.now() + timedelta(minutes=59)
