@@ -152,6 +152,9 @@ def resume_refusal(negotiation: Negotiation, state: NegotiationState | None) -> 
         )
     if cause not in (Cause.POLICY_ESCALATION, Cause.BLOCK_RETRIES_EXHAUSTED):
         return ""
+    mover = state.parties[state.turn] if state.turn < len(state.parties) else ""
+    if negotiation.participants.filter(role=mover).exclude(seat=SeatKind.BUILTIN).exists():
+        return ""  # an outside seat is asked again and may move otherwise
     checks = stopping_checks(negotiation, state)
     if cause == Cause.POLICY_ESCALATION:
         stuck = [c for c in checks if c.severity == Severity.ESCALATE]

@@ -650,3 +650,32 @@ def test_resuming_after_a_missed_turn_gives_the_seat_a_new_turn(procurement, peo
     assert negotiation.status == NegotiationStatus.RUNNING
     assert negotiation.waiting_for == "seller"
     assert negotiation.turn_due_at > timezone.now() + timedelta(minutes=59)
+
+
+def test_an_outside_seats_escalated_move_may_be_resumed_it_moves_anew(procurement, people):
+    from negotiator.engine.outcomes import fixed_terms_hash
+    from negotiator.models import SeatKind
+    from negotiator.services import seats
+
+    negotiation = negotiation_create(
+        playbook=procurement, seed=3, seats={"seller": SeatKind.REMOTE_AGENT}
+    )
+    assert negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    negotiation.refresh_from_db()
+    # The outside seller offers a delivery past the SLA (an escalate policy).
+    move = seats.MoveInput(
+        performative="counter",
+        terms={"price": 110_000, "delivery_days": 40, "warranty_months": 12},
+        fixed_terms_hash=fixed_terms_hash(negotiation.playbook_version.spec["fixed_terms"]),
+    )
+    seats.seat_move_submit(
+        participant=negotiation.participants.get(role="seller"), move=move, message_id="m-1"
+    )
+    negotiation.refresh_from_db()
+    assert negotiation.status == NegotiationStatus.ESCALATED
+    state = escalation_view.stored_state(negotiation)
+    assert escalation_view.escalation_cause(negotiation, state) == "policy_escalation"
+    assert escalation_view.resume_refusal(negotiation, state) == ""
+    negotiation_resume(negotiation=negotiation, user=people["olive"])
+    negotiation.refresh_from_db()
+    assert negotiation.status == NegotiationStatus.RUNNING
