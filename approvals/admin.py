@@ -14,6 +14,7 @@ from approvals.models import (
     ConditionKind,
     Delegation,
     ExpiryAction,
+    RouteDecision,
 )
 from approvals.services.gate import route_expression_compile
 from negotiator.engine.cel import PolicyError
@@ -34,6 +35,8 @@ class ApprovalRouteForm(forms.ModelForm):
             "description",
             "active",
             "order",
+            "decision",
+            "is_default",
             "condition_kind",
             "threshold",
             "playbook",
@@ -72,6 +75,7 @@ class ApprovalRouteForm(forms.ModelForm):
                     route_expression_compile(expression)
                 except PolicyError as exc:
                     self.add_error("expression", f"The rule cannot be used: {exc}")
+        self._decision_check(data)
         if data.get("on_expiry") == ExpiryAction.ESCALATE:
             second = data.get("escalation_group")
             if second is None:
@@ -82,6 +86,30 @@ class ApprovalRouteForm(forms.ModelForm):
             self.add_error("escalation_group", "Only routes that escalate name a second group.")
         return data
 
+    def _decision_check(self, data: dict[str, Any]) -> None:
+        """A person's route names who decides; the default route is a person's
+        and takes every deal no other route takes; there is one default at most."""
+        auto = data.get("decision") == RouteDecision.AUTO
+        if not auto and data.get("approver_group") is None:
+            self.add_error("approver_group", "Choose who decides deals on this route.")
+        if not data.get("is_default"):
+            return
+        if auto:
+            self.add_error(
+                "is_default", "The default route sends deals to a person; it cannot approve."
+            )
+        if data.get("condition_kind") != ConditionKind.ALWAYS:
+            self.add_error(
+                "condition_kind",
+                "The default route takes every deal no other route takes: "
+                "choose 'Every agreement'.",
+            )
+        other = ApprovalRoute.objects.filter(is_default=True).exclude(pk=self.instance.pk).first()
+        if other is not None:
+            self.add_error(
+                "is_default", f"'{other.name}' is the default route; untick it there first."
+            )
+
 
 @admin.register(ApprovalRoute)
 class ApprovalRouteAdmin(admin.ModelAdmin):
@@ -89,6 +117,8 @@ class ApprovalRouteAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "order",
+        "decision",
+        "is_default",
         "condition_kind",
         "condition_summary",
         "approver_group",
@@ -97,16 +127,26 @@ class ApprovalRouteAdmin(admin.ModelAdmin):
         "on_expiry",
         "active",
     ]
-    list_filter = ["active", "condition_kind", "on_expiry"]
+    list_filter = ["active", "decision", "is_default", "condition_kind", "on_expiry"]
     search_fields = ["name", "description", "expression"]
     fieldsets = [
         (None, {"fields": ["name", "description", "active", "order"]}),
+        (
+            "Decision",
+            {
+                "fields": ["decision", "is_default"],
+                "description": "A route approves automatically only deals that passed every "
+                "policy; any failed check sends the deal to a person. The default route "
+                "takes the deals that need a person and match no other route.",
+            },
+        ),
         (
             "When",
             {
                 "fields": ["condition_kind", "threshold", "playbook", "expression"],
                 "description": "Value/risk conditions use the threshold; 'given playbook' the "
-                "playbook; 'CEL expression' the rule (variables: terms, fixed, deal).",
+                "playbook; 'CEL expression' the rule (variables: terms, fixed, deal). When "
+                "several routes match, the lowest order leads.",
             },
         ),
         ("Who", {"fields": ["approver_group", "approvers_required"]}),

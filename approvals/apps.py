@@ -8,6 +8,7 @@ class ApprovalsConfig(AppConfig):
 
     def ready(self) -> None:
         # The negotiation side asks this gate whether an agreement needs a person.
+        from approvals import checks  # noqa: F401  (registers the system checks)
         from approvals.services.gate import ApprovalsGate
         from negotiator import agreement_hooks
 

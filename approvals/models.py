@@ -20,6 +20,15 @@ class ConditionKind(models.TextChoices):
     PLAYBOOK = "playbook", "Agreement under a given playbook"
     APPROVAL_THRESHOLD = "approval_threshold", "An approval-threshold policy failed"
     EXPRESSION = "expression", "CEL expression over the agreed terms"
+    ALWAYS = "always", "Every agreement"
+
+
+class RouteDecision(models.TextChoices):
+    """What a matching route does with a deal. Only an explicit route approves
+    automatically, and only a deal that passed every policy (fail closed)."""
+
+    PERSON = "person", "A person decides"
+    AUTO = "auto", "Approve automatically (only deals that pass every policy)"
 
 
 class ExpiryAction(models.TextChoices):
@@ -29,11 +38,26 @@ class ExpiryAction(models.TextChoices):
 
 
 class ApprovalRoute(models.Model):
-    """When an agreement matches the condition, the approver group must approve it."""
+    """When an agreement matches the condition, the approver group must approve it
+    (or, for a route that approves automatically, a deal that passed every policy
+    is approved). The default route takes the deals that need a person and match
+    no other route."""
 
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
     condition_kind = models.CharField(max_length=24, choices=ConditionKind.choices)
+    decision = models.CharField(
+        max_length=8,
+        choices=RouteDecision.choices,
+        default=RouteDecision.PERSON,
+        help_text="Approve automatically only deals that passed every policy; any failed "
+        "check sends the deal to a person.",
+    )
+    is_default = models.BooleanField(
+        default=False,
+        help_text="The default route: a deal that needs a person and matches no other route "
+        "goes here (at most one; it always sends the deal to a person).",
+    )
     threshold = models.FloatField(
         null=True,
         blank=True,
@@ -57,7 +81,14 @@ class ApprovalRoute(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(5)],
         help_text="Distinct people who must approve; 2 is the four-eyes rule.",
     )
-    approver_group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="+")
+    approver_group = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who decides (required unless the route approves automatically).",
+    )
     sla_hours = models.PositiveIntegerField(
         default=24, validators=[MinValueValidator(1), MaxValueValidator(24 * 90)]
     )
@@ -81,6 +112,21 @@ class ApprovalRoute(models.Model):
 
     class Meta:
         ordering = ["order", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="approval_route_one_default",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision="auto") | Q(approver_group__isnull=False),
+                name="approval_route_person_has_group",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_default=False) | Q(decision="person"),
+                name="approval_route_default_is_a_person",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -96,6 +142,8 @@ class ApprovalRoute(models.Model):
                 return f"playbook is {self.playbook}" if self.playbook_id else ""
             case ConditionKind.EXPRESSION:
                 return self.expression
+            case ConditionKind.ALWAYS:
+                return "every agreement"
         return self.get_condition_kind_display()
 
 

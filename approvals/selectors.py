@@ -356,6 +356,7 @@ def check_to_dict(check: PolicyCheck) -> dict[str, Any]:
         "round": check.round,
         "sender": check.sender,
         "stage": check.stage,
+        "waived_by": check.waived_by_id,
     }
 
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from approvals.models import ApprovalRequest, ApprovalRoute, ConditionKind
+from approvals.models import ApprovalRequest, ApprovalRoute, ConditionKind, RouteDecision
 from approvals.services.decisions import approval_decide
 from negotiator.models import (
     Negotiation,
@@ -109,8 +109,11 @@ def playbooks_import() -> dict[str, Playbook]:
     return out
 
 
-# Each shipped playbook gets an approval route, so every demo agreement passes a
-# person; created only when no route exists yet (an admin's routes win).
+# Each shipped playbook gets an approval route where a person decides, and one
+# route ahead of them approves small deals that passed every policy, so both
+# paths show in the dashboard; the default route takes whatever needs a person
+# and matches nothing else (a playbook imported later). Created only when no
+# route exists yet (an admin's routes win).
 DEMO_ROUTES = (
     (
         "procurement.json",
@@ -124,13 +127,31 @@ DEMO_ROUTES = (
     ),
     ("media.json", "Media buys need an approver", "Every media buy waits for one approver."),
 )
+AUTO_ROUTE = (
+    "Small clean deals are approved automatically",
+    "Deals worth at most 50,000 that passed every policy (no failed check, nothing waived).",
+    "deal.value <= 50000.0",
+)
+DEFAULT_ROUTE = (
+    "Everything else needs an approver",
+    "The default route: any deal that needs a person and matches no other route.",
+)
 
 
 def approval_routes_ensure(playbooks: dict[str, Playbook]) -> None:
     if ApprovalRoute.objects.exists():
         return
     approvers = Group.objects.get(name="Approvers")
-    for order, (filename, name, description) in enumerate(DEMO_ROUTES):
+    name, description, expression = AUTO_ROUTE
+    ApprovalRoute.objects.create(
+        name=name,
+        description=description,
+        decision=RouteDecision.AUTO,
+        condition_kind=ConditionKind.EXPRESSION,
+        expression=expression,
+        order=0,
+    )
+    for order, (filename, name, description) in enumerate(DEMO_ROUTES, start=10):
         if filename in playbooks:
             ApprovalRoute.objects.create(
                 name=name,
@@ -141,6 +162,16 @@ def approval_routes_ensure(playbooks: dict[str, Playbook]) -> None:
                 sla_hours=24,
                 order=order,
             )
+    name, description = DEFAULT_ROUTE
+    ApprovalRoute.objects.create(
+        name=name,
+        description=description,
+        is_default=True,
+        condition_kind=ConditionKind.ALWAYS,
+        approver_group=approvers,
+        sla_hours=24,
+        order=1000,
+    )
 
 
 def approved_by_demo_approver(negotiation: Negotiation) -> Negotiation:

@@ -12,15 +12,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from negotiator import playbook_io
 from negotiator.engine import policies as engine_policies
 from negotiator.engine.preferences import profile_from_dict
 from negotiator.engine.strategies import STRATEGIES, make_strategy
+from negotiator.forms import BoundedJSONField
 from negotiator.models import (
     AuditEvent,
     FixedTerm,
@@ -83,6 +85,7 @@ class PlaybookIssueForm(forms.ModelForm):
             "integer",
             "options",
         ]
+        field_classes = {"options": BoundedJSONField}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -140,6 +143,7 @@ class RoleForm(forms.ModelForm):
     class Meta:
         model = Role
         fields = ["order", "name", "label", "strategy", "strategy_params", "owner_group", "profile"]
+        field_classes = {"strategy_params": BoundedJSONField, "profile": BoundedJSONField}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -221,6 +225,40 @@ class PublishFailed(Exception):
     pass
 
 
+class PlaybookImportForm(forms.Form):
+    document = forms.FileField(
+        label="Playbook file",
+        help_text="A JSON playbook document, as written by `manage.py export_playbook`.",
+    )
+
+
+def playbook_upload_import(request: HttpRequest) -> tuple[PlaybookImportForm, Playbook | None]:
+    """Import the uploaded document, all or nothing; each problem becomes a form
+    error naming its path. An upload over the size limit is refused from its
+    declared length, before the body is read."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    limit = playbook_io.MAX_DOCUMENT_BYTES + 65_536  # the file and the form around it
+    if not declared.isdigit() or int(declared) > limit:
+        form = PlaybookImportForm()
+        form.add_error(
+            None,
+            f"(document): the file has more than {playbook_io.MAX_DOCUMENT_BYTES:,} bytes, "
+            "the limit for a playbook",
+        )
+        return form, None
+    form = PlaybookImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return form, None
+    upload = form.cleaned_data["document"]
+    try:
+        document = playbook_io.document_parse(upload.read(playbook_io.MAX_DOCUMENT_BYTES + 1))
+        return form, playbook_io.playbook_import(document, user=request.user)
+    except playbook_io.PlaybookImportError as exc:
+        for where, message in exc.errors:
+            form.add_error("document", f"{where}: {message}")
+    return form, None
+
+
 @admin.register(Playbook)
 class PlaybookAdmin(admin.ModelAdmin):
     list_display = [
@@ -242,6 +280,7 @@ class PlaybookAdmin(admin.ModelAdmin):
         PlaybookVersionInline,
     ]
     readonly_fields = ["current_version"]
+    change_list_template = "admin/negotiator/playbook/change_list.html"
     fieldsets = [
         (
             None,
@@ -254,6 +293,7 @@ class PlaybookAdmin(admin.ModelAdmin):
                     ("max_rounds", "deadline_minutes"),
                     ("offer_ttl_rounds", "pace_seconds"),
                     ("stall_threshold", "stall_window"),
+                    "on_limit",
                 ]
             },
         ),
@@ -271,6 +311,41 @@ class PlaybookAdmin(admin.ModelAdmin):
         except ServiceError as exc:
             raise PublishFailed(str(exc)) from exc
         self.message_user(request, f"Published version {version.number} of '{form.instance.name}'.")
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="negotiator_playbook_import",
+            )
+        ] + super().get_urls()
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a playbook document: the same all-or-nothing import as
+        `manage.py import_playbook`, its problems shown in the form."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied("Importing playbooks needs the add and change permissions.")
+        form = PlaybookImportForm()
+        if request.method == "POST":
+            form, playbook = playbook_upload_import(request)
+            if playbook is not None:
+                self.message_user(
+                    request,
+                    f"Imported '{playbook.name}' (version {playbook.current_version.number}).",
+                )
+                return HttpResponseRedirect(reverse("admin:negotiator_playbook_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import a playbook",
+            "form": form,
+            "opts": self.model._meta,
+            "max_bytes": playbook_io.MAX_DOCUMENT_BYTES,
+        }
+        status = 400 if form.errors else 200
+        return TemplateResponse(
+            request, "admin/negotiator/playbook/import.html", context, status=status
+        )
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -318,6 +393,7 @@ class PolicyForm(forms.ModelForm):
             "severity",
             "active",
         ]
+        field_classes = {"parameters": BoundedJSONField}
         help_texts = {
             "parameters": (
                 "JSON, by kind: cap {issue, max} · floor {issue, min} · range {issue, min, max} · "
@@ -393,10 +469,11 @@ class DryRunForm(forms.Form):
             raise ValidationError("Paste an offer or choose a negotiation.")
         if raw:
             try:
-                offer = json.loads(raw)
-            except json.JSONDecodeError as exc:
+                offer = playbook_io.json_text_parse(raw)
+            except playbook_io.PlaybookImportError as exc:
+                where, message = exc.errors[0]
                 raise ValidationError(
-                    f"The offer is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
+                    f"The offer is not usable JSON: {where}: {message}."
                 ) from None
             if not isinstance(offer, dict) or not isinstance(offer.get("terms"), dict):
                 raise ValidationError('The offer must be an object with a "terms" object.')

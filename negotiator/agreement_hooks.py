@@ -9,17 +9,33 @@ an agreement is not approved by default: it fails closed and waits for a person.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from negotiator.models import Negotiation
 
 
+@dataclass(frozen=True)
+class GateVerdict:
+    """What the gate decided about an agreement, and the rule that decided it.
+
+    ``pending``: a request is open (the gate moved the negotiation to pending
+    approval). ``approved``: a route explicitly approves this deal. ``escalated``:
+    nothing takes the deal; a person decides. Anything else is treated as
+    escalated (fail closed)."""
+
+    outcome: Literal["pending", "approved", "escalated"]
+    rule: str
+    reason: str = ""
+    route: str = ""
+
+
 class ApprovalGate(Protocol):
-    def open_if_needed(self, *, negotiation: Negotiation) -> bool:
+    def route_agreement(self, *, negotiation: Negotiation) -> GateVerdict:
         """Called inside the round's transaction with the negotiation row locked.
-        Opens an approval request and moves the negotiation to pending approval
-        when a person must decide (True); False lets the agreement be approved."""
+        Opens an approval request (and moves the negotiation to pending approval)
+        when a person must decide; approves only what a route explicitly allows."""
 
     def open_requests(self, negotiation_ids: Sequence[int]) -> dict[int, Any]:
         """The pending request (with ``pk`` and ``due_at``) of each negotiation."""

@@ -7,12 +7,45 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
+from django.forms.fields import InvalidJSONInput
 from django.http import QueryDict
 
+from negotiator import playbook_io
 from negotiator.engine.strategies import STRATEGIES, describe_strategies
 from negotiator.models import NegotiationStatus, Playbook, SeatKind
 from negotiator.selectors.lists import SORTS, ListFilters
 from negotiator.services.invites import Invitee
+
+
+class BoundedJSONField(forms.JSONField):
+    """A JSON form field that refuses what would break later (deep nesting, NaN,
+    infinities, numbers out of range, NUL characters) with the path of the
+    problem, instead of failing while parsing."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() and not self.disabled:
+            try:
+                playbook_io.json_text_parse(value)
+            except playbook_io.PlaybookImportError as exc:
+                raise forms.ValidationError(
+                    "; ".join(f"{where}: {message}" for where, message in exc.errors[:3])
+                ) from None
+        return super().to_python(value)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Re-showing the form parses the text again: keep what was refused as text.
+        if isinstance(data, str) and not self.disabled:
+            try:
+                playbook_io.json_text_parse(data)
+            except playbook_io.PlaybookImportError:
+                return InvalidJSONInput(data)
+        return super().bound_data(data, initial)
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return super().has_changed(initial, data)
+        except forms.ValidationError:
+            return True
 
 
 class ListFilterForm(forms.Form):
@@ -193,3 +226,66 @@ class CloseForm(forms.Form):
     reason = forms.CharField(
         required=False, max_length=500, label="Reason", help_text="Recorded in the audit trail."
     )
+
+
+class CounterForm(forms.Form):
+    """A person's counteroffer for our seat: one control per negotiable issue
+    (a number within the issue's bounds, or one of its options). The engine then
+    checks it like any offer (grid, fixed terms, policies)."""
+
+    rationale = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Message to the other side",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional; checked like the agents' messages (nothing private may be disclosed).",
+    )
+
+    def __init__(
+        self, *args: Any, issues: list[dict[str, Any]], terms: dict[str, Any], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.issue_names: list[str] = []
+        fields: dict[str, forms.Field] = {}
+        for issue in issues:
+            name = f"term_{issue['name']}"
+            label = issue.get("label") or issue["name"].replace("_", " ").capitalize()
+            if issue.get("unit"):
+                label = f"{label} ({issue['unit']})"
+            if issue.get("type", "numeric") == "numeric":
+                kind = forms.IntegerField if issue.get("integer") else forms.FloatField
+                field = kind(min_value=issue["lower"], max_value=issue["upper"], label=label)
+                if issue.get("step"):
+                    field.widget.attrs["step"] = f"{issue['step']:g}"
+            else:
+                options = [(o, str(o).replace("_", " ")) for o in issue.get("options", [])]
+                field = forms.ChoiceField(choices=options, label=label)
+            field.initial = terms.get(issue["name"])
+            fields[name] = field
+            self.issue_names.append(issue["name"])
+        # The terms first, the message last.
+        self.fields = {**fields, "rationale": self.fields["rationale"]}
+
+    def terms(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[f"term_{name}"] for name in self.issue_names}
+
+
+class OverrideRequestForm(forms.Form):
+    policy = forms.TypedChoiceField(coerce=int, label="Policy to override")
+    justification = forms.CharField(
+        min_length=10,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why this policy should not apply to this negotiation; a second person "
+        "approves it before it takes effect.",
+    )
+
+    def __init__(self, *args: Any, policies: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["policy"].choices = policies
+
+
+class OverrideDecisionForm(forms.Form):
+    override = forms.IntegerField(min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    comment = forms.CharField(required=False, max_length=4000)

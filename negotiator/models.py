@@ -56,6 +56,13 @@ class TurnTimeout(models.TextChoices):
     END = "end", "End as timed out"
 
 
+class LimitReached(models.TextChoices):
+    """What happens when a negotiation uses its last round or reaches its deadline."""
+
+    END = "end", "End (failed / timed out)"
+    ESCALATE = "escalate", "Escalate to a person (who may accept, counter or extend)"
+
+
 class Playbook(models.Model):
     """The editable head of a playbook. Each saved change publishes a PlaybookVersion."""
 
@@ -67,11 +74,14 @@ class Playbook(models.Model):
     )
     deadline_minutes = models.PositiveIntegerField(
         default=60,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(60 * 24 * 30)],
         help_text="Wall-clock time a negotiation may run before it times out.",
     )
     offer_ttl_rounds = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Rounds an offer stays open; empty means until replaced."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="Rounds an offer stays open; empty means until replaced.",
     )
     stall_threshold = models.FloatField(
         default=0.0,
@@ -79,7 +89,10 @@ class Playbook(models.Model):
         help_text="Minimum improvement of the best joint utility that counts as progress.",
     )
     stall_window = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Rounds without progress before the negotiation stalls."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="Rounds without progress before the negotiation stalls.",
     )
     pace_seconds = models.FloatField(
         default=0.0,
@@ -109,6 +122,12 @@ class Playbook(models.Model):
         choices=TurnTimeout.choices,
         default=TurnTimeout.ESCALATE,
         help_text="When an outside seat misses its turn deadline.",
+    )
+    on_limit = models.CharField(
+        max_length=10,
+        choices=LimitReached.choices,
+        default=LimitReached.END,
+        help_text="When the rounds or the deadline run out without an agreement.",
     )
     team = models.ForeignKey(
         Group,
@@ -434,6 +453,10 @@ class Negotiation(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     last_progress_at = models.DateTimeField(null=True, blank=True)
+    # Policies two people agreed to waive in this negotiation: {policy id: override
+    # id} (PolicyOverride). Kept on the row because a round's claim reads the row
+    # anyway, so waivers cost the hot path no query.
+    waived_policies = models.JSONField(default=dict, blank=True)
     # An outside seat's turn: whose move the negotiation waits for, since when, until when.
     waiting_for = models.CharField(max_length=60, blank=True)
     turn_started_at = models.DateTimeField(null=True, blank=True)
@@ -549,6 +572,11 @@ class PolicyCheck(models.Model):
     severity = models.CharField(max_length=10, choices=Severity.choices)
     message = models.TextField()
     evidence = models.JSONField(default=dict)
+    # A failed check that an approved override let through: still failed (the
+    # approval gate sends such a deal to a person), never shown as passed.
+    waived_by = models.ForeignKey(
+        "PolicyOverride", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -556,6 +584,53 @@ class PolicyCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{'pass' if self.passed else self.severity}: {self.message}"
+
+
+class OverrideStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a second person"
+    APPROVED = "approved", "Approved: the policy is waived in this negotiation"
+    REJECTED = "rejected", "Rejected"
+
+
+class PolicyOverride(models.Model):
+    """A person's request to waive one failed policy in one negotiation. It takes
+    effect only once someone else approves it (four eyes); then that policy's
+    checks in this negotiation are recorded as waived."""
+
+    negotiation = models.ForeignKey(
+        Negotiation, on_delete=models.CASCADE, related_name="policy_overrides"
+    )
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="overrides")
+    justification = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=OverrideStatus.choices, default=OverrideStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["negotiation", "policy"],
+                condition=Q(status__in=["pending", "approved"]),
+                name="policy_override_one_live",
+            ),
+            models.CheckConstraint(
+                condition=~Q(decided_by=models.F("requested_by")),
+                name="policy_override_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Override of {self.policy} in {self.negotiation} ({self.status})"
 
 
 class AuditEvent(models.Model):

@@ -9,6 +9,7 @@ never edited. Errors name the path in the document (``policies[2].parameters.max
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import jsonschema
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from negotiator.engine import policies as engine_policies
 from negotiator.models import (
@@ -34,13 +35,214 @@ from negotiator.services.policies import issue_catalog, policy_save
 FORMAT = "negotiator.playbook/1"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "playbook.schema.json"
 
+# Input limits, checked before any parsing work that could explode: a playbook
+# document is a few kilobytes; these leave room for big ones and nothing more.
+MAX_DOCUMENT_BYTES = 1_000_000
+MAX_DEPTH = 20  # nesting of objects and arrays (a playbook needs about 8)
+MAX_MAGNITUDE = 1e15  # every number in a playbook lies within +-1e15
+MAX_ERRORS = 20  # problems reported at once
+MAX_MESSAGE = 300  # characters of one problem (a schema message quotes the value)
+
 
 class PlaybookImportError(ValueError):
     """The document is not a valid playbook; `errors` holds (path, message) pairs."""
 
     def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(f"{path}: {message}" for path, message in errors))
+        self.errors = [(path, _short(message)) for path, message in errors[:MAX_ERRORS]]
+        super().__init__("\n".join(f"{path}: {message}" for path, message in self.errors))
+
+
+def _short(message: str) -> str:
+    message = " ".join(str(message).split())
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
+
+
+class _Refused:
+    """A value the parser met that a playbook may not hold (reported with its path)."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+class _Pairs(dict):
+    """A JSON object whose text repeated keys (JSON parsers silently keep the last)."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict:
+    out = _Pairs(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        out.repeated = tuple(k for k, _ in pairs if k in seen or seen.add(k))
+    return out
+
+
+def _number(text: str, value: float) -> Any:
+    if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+        return _Refused(f"the number {text[:30]} is out of range (at most ±{MAX_MAGNITUDE:g})")
+    return value
+
+
+def _parse_int(text: str) -> Any:
+    # Decide by length first: int() of a 100,000-digit literal is slow (and refused).
+    if len(text.lstrip("-")) > 16:
+        return _Refused(f"the number {text[:30]}… is out of range (at most ±{MAX_MAGNITUDE:g})")
+    value = int(text)
+    return _number(text, value) if abs(value) > MAX_MAGNITUDE else value
+
+
+def _parse_float(text: str) -> Any:
+    return _number(text, float(text))
+
+
+def _parse_constant(name: str) -> Any:
+    return _Refused(f"{name} is not a number JSON allows; write a finite number")
+
+
+def _depth_error(text: str) -> tuple[str, str] | None:
+    """Where the nesting first goes deeper than MAX_DEPTH, scanning the text once
+    (strings skipped) before the parser recurses into it."""
+    depth, in_string, escaped, line, column = 0, False, False, 1, 0
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return (
+                    "(document)",
+                    f"nested deeper than {MAX_DEPTH} levels (line {line}, column {column})",
+                )
+        elif char in "]}":
+            depth -= 1
+    return None
+
+
+def _text_problem(value: str) -> str:
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (\\ud800-\\udfff), which is not text"
+    return ""
+
+
+def _value_problems(value: Any, parts: tuple = ()) -> list[tuple[str, str]]:
+    """Every refused value below ``value``, with its path (nesting is bounded)."""
+    if isinstance(value, _Refused):
+        return [(_path(parts), value.problem)]
+    if isinstance(value, str):
+        problem = _text_problem(value)
+        return [(_path(parts), problem)] if problem else []
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # A document parsed elsewhere (json.loads takes NaN and any integer).
+        finite = isinstance(value, int) or math.isfinite(value)  # int: no float() overflow
+        if not (finite and abs(value) <= MAX_MAGNITUDE):
+            text = repr(value)[:30]
+            return [
+                (_path(parts), f"the number {text} is out of range (at most ±{MAX_MAGNITUDE:g})")
+            ]
+        return []
+    problems: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key in getattr(value, "repeated", ()):
+            problems.append((_path((*parts, key)), "this key appears twice in the object"))
+        for key, item in value.items():
+            problem = _text_problem(key)
+            if problem:
+                problems.append((_path(parts), f"a key {problem}"))
+            problems.extend(_value_problems(item, (*parts, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problems.extend(_value_problems(item, (*parts, index)))
+    return problems
+
+
+def document_parse(data: bytes) -> Any:
+    """A playbook file's bytes as a JSON value, or PlaybookImportError naming each
+    problem and its path: too big, not UTF-8, nested too deep, not JSON, NaN or
+    infinities, numbers out of range, repeated keys, NUL characters or unpaired
+    surrogates. Limits are checked before the parser does any work."""
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise PlaybookImportError(
+            [
+                (
+                    "(document)",
+                    f"the file has more than {MAX_DOCUMENT_BYTES:,} bytes, the limit for a playbook",
+                )
+            ]
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PlaybookImportError(
+            [
+                (
+                    "(document)",
+                    f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+                    "(save the file as UTF-8)",
+                )
+            ]
+        ) from None
+    deep = _depth_error(text)
+    if deep is not None:
+        raise PlaybookImportError([deep])
+    try:
+        document = json.loads(
+            text,
+            object_pairs_hook=_pairs,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+    except json.JSONDecodeError as exc:
+        raise PlaybookImportError(
+            [("(document)", f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})")]
+        ) from None
+    problems = _value_problems(document)
+    if problems:
+        raise PlaybookImportError(problems)
+    return document
+
+
+def json_text_parse(text: str) -> Any:
+    """Any JSON text a person types (an admin field) under the same rules as a
+    playbook file, but for its size: PlaybookImportError naming each problem."""
+    deep = _depth_error(text)
+    if deep is not None:
+        raise PlaybookImportError([deep])
+    return document_parse(text.encode("utf-8", "surrogatepass"))
+
+
+def document_read(path: Path) -> Any:
+    """A playbook file from disk (document_parse), refusing what is not a readable
+    regular file of at most MAX_DOCUMENT_BYTES without reading more than that."""
+    try:
+        if path.is_dir():
+            raise PlaybookImportError([("(file)", "is a directory, not a playbook file")])
+        if not path.exists():
+            raise PlaybookImportError([("(file)", "no such file")])
+        if not path.is_file():
+            raise PlaybookImportError([("(file)", "is not a regular file")])
+        with path.open("rb") as handle:
+            data = handle.read(MAX_DOCUMENT_BYTES + 1)
+    except PermissionError:
+        raise PlaybookImportError([("(file)", "cannot be read: permission denied")]) from None
+    except OSError as exc:
+        raise PlaybookImportError([("(file)", f"cannot be read: {exc.strerror}")]) from None
+    return document_parse(data)
 
 
 @cache
@@ -59,6 +261,9 @@ def document_errors(document: Any) -> list[tuple[str, str]]:
     """Schema errors first; if the shape is right, the engine's semantic checks."""
     if not isinstance(document, Mapping):
         return [("(document)", "expected a JSON object")]
+    problems = _value_problems(document)
+    if problems:
+        return problems
     validator = jsonschema.Draft202012Validator(playbook_schema())
     errors = [
         (_path(e.absolute_path), e.message)
@@ -70,6 +275,11 @@ def document_errors(document: Any) -> list[tuple[str, str]]:
     errors.extend(playbook_spec_errors(spec))
     issues = issue_catalog(spec)
     roles = {r["name"] for r in document["roles"]}
+    seen_roles: set[str] = set()
+    for i, role in enumerate(document["roles"]):
+        if role["name"] in seen_roles:
+            errors.append((f"roles[{i}].name", f"duplicate role name '{role['name']}'"))
+        seen_roles.add(role["name"])
     names: set[tuple[str, str]] = set()
     for i, policy in enumerate(document.get("policies", [])):
         prefix = f"policies[{i}]"
@@ -106,6 +316,7 @@ def spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
         "pace_seconds": 0.0,
         "turn_deadline_minutes": 60,
         "on_turn_timeout": "escalate",
+        "on_limit": "end",
         **document.get("limits", {}),
     }
     return {
@@ -127,6 +338,16 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
     if errors:
         raise PlaybookImportError(errors)
     spec = spec_of(document)
+    try:
+        return _playbook_write(document, spec, user=user)
+    except DatabaseError as exc:
+        # Fail closed: whatever validation missed, the database refused; the
+        # transaction rolled back, so nothing was imported.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PlaybookImportError([("(document)", f"the database refused it: {reason}")]) from None
+
+
+def _playbook_write(document: Mapping[str, Any], spec: dict[str, Any], *, user) -> Playbook:
     limits = spec["limits"]
     with transaction.atomic():
         playbook, _ = Playbook.objects.select_for_update().get_or_create(name=document["name"])
@@ -146,6 +367,7 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
         playbook.pace_seconds = limits["pace_seconds"]
         playbook.turn_deadline_minutes = limits["turn_deadline_minutes"]
         playbook.on_turn_timeout = limits["on_turn_timeout"]
+        playbook.on_limit = limits["on_limit"]
         playbook.value_expression = spec["value_expression"]
         playbook.risk_expression = spec["risk_expression"]
         playbook.save()

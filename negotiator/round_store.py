@@ -103,6 +103,7 @@ class CheckRow:
     message: str
     evidence: dict[str, Any]
     created_at: datetime
+    waived_by_id: int | None = None
 
 
 OFFER_FIELDS = tuple(f.name for f in fields(OfferRow) if f.name != "in_reply_to_engine")

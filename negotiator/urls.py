@@ -14,6 +14,18 @@ urlpatterns = [
     path("negotiations/<int:pk>/chart", views.negotiation_chart, name="negotiation_chart"),
     path("negotiations/<int:pk>/resume/", views.negotiation_resume, name="negotiation_resume"),
     path("negotiations/<int:pk>/close/", views.negotiation_close, name="negotiation_close"),
+    path("negotiations/<int:pk>/accept/", views.negotiation_accept, name="negotiation_accept"),
+    path("negotiations/<int:pk>/counter/", views.negotiation_counter, name="negotiation_counter"),
+    path(
+        "negotiations/<int:pk>/overrides/",
+        views.negotiation_override_request,
+        name="negotiation_override_request",
+    ),
+    path(
+        "negotiations/<int:pk>/overrides/decide/",
+        views.negotiation_override_decide,
+        name="negotiation_override_decide",
+    ),
     path("negotiations/<int:pk>/plan.json", views.negotiation_plan, name="negotiation_plan"),
     path(
         "negotiations/<int:pk>/seats/issue/",

@@ -28,14 +28,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from negotiator import health, permissions
 from negotiator.audit import chain_of
-from negotiator.forms import CloseForm, NegotiationForm, ResumeForm, list_filters_from
+from negotiator.forms import (
+    CloseForm,
+    CounterForm,
+    NegotiationForm,
+    OverrideDecisionForm,
+    OverrideRequestForm,
+    ResumeForm,
+    list_filters_from,
+)
 from negotiator.models import Negotiation
 from negotiator.selectors import audit as audit_view
 from negotiator.selectors import audit_trail, charts, formatting, lists, negotiations
 from negotiator.selectors import checkpoints as checkpoint_view
+from negotiator.selectors import escalations as escalation_view
 from negotiator.selectors import seats as seat_view
 from negotiator.selectors.visibility import playbooks_startable_by
-from negotiator.services import invites, lifecycle, plans
+from negotiator.services import escalations, invites, lifecycle, plans
 from negotiator.services.errors import ServiceError
 
 POLL_STOP = 286  # htmx stops a polling trigger on this status
@@ -281,7 +290,24 @@ def _credentials_page(
 # --------------------------------------------------------------------------
 
 
+def _escalation_forms(negotiation: Negotiation, escalation) -> dict:
+    """The escalation banner's forms, unbound (a failed action passes its bound one)."""
+    if escalation is None:
+        return {}
+    spec = negotiation.playbook_version.spec
+    counter = None
+    if escalation.can_counter:
+        counter = CounterForm(issues=spec.get("issues", []), terms=escalation.initial_terms)
+    policies = [(p.policy_id, f"{p.name} ({p.severity})") for p in escalation.overridable]
+    return {
+        "counter_form": counter,
+        "override_form": OverrideRequestForm(policies=policies) if policies else None,
+    }
+
+
 def _state_context(request: HttpRequest, negotiation: Negotiation, parties) -> dict:
+    now = timezone.now()
+    escalation = escalation_view.escalation_view(negotiation, request.user, now=now)
     return {
         "negotiation": negotiation,
         "parties": parties,
@@ -289,7 +315,9 @@ def _state_context(request: HttpRequest, negotiation: Negotiation, parties) -> d
         "may_operate": permissions.may_act_on(request.user, negotiation),
         "resume_form": ResumeForm(),
         "close_form": CloseForm(),
-        "now": timezone.now(),
+        "escalation": escalation,
+        **_escalation_forms(negotiation, escalation),
+        "now": now,
         "turn": seat_view.turn_of(negotiation, parties),
         "progress": formatting.progress_percent(negotiation.current_round, negotiation.max_rounds),
         "plan_terms": formatting.term_views(
@@ -382,8 +410,17 @@ def negotiation_chart(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _action_response(
-    request: HttpRequest, negotiation: Negotiation, *, error: str = "", notice: str = ""
+    request: HttpRequest,
+    negotiation: Negotiation,
+    *,
+    error: str = "",
+    notice: str = "",
+    action: str = "",
+    forms: dict | None = None,
 ) -> HttpResponse:
+    """The negotiation's state after an action. For htmx, the error shows in place
+    (next to the form named by ``action``, with its bound ``forms``); otherwise a
+    message and a redirect to the page."""
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -392,16 +429,34 @@ def _action_response(
         return redirect("negotiation_detail", pk=negotiation.pk)
     negotiation = _negotiation_or_404(request, negotiation.pk)
     parties = negotiations.parties_of(negotiation, request.user)
+    context = _state_context(request, negotiation, parties)
     context = {
-        **_state_context(request, negotiation, parties),
+        **context,
+        **(forms if error and forms else {}),
         "action_error": error,
         "action_notice": notice,
+        # In place only next to a form the banner shows; elsewhere on top.
+        "action": action if error and _shows_form(action, context) else "",
         "last_offer_id": int(request.POST.get("last_offer_id") or 0)
         if (request.POST.get("last_offer_id") or "").isdigit()
         else 0,
         "oob": True,
     }
     return render(request, "negotiator/detail.html#action-result", context)
+
+
+def _shows_form(action: str, context: dict) -> bool:
+    escalation = context.get("escalation")
+    if escalation is None or not context.get("may_operate"):
+        return False
+    return {
+        "accept": bool(escalation.accept_label),
+        "counter": context.get("counter_form") is not None,
+        "override": context.get("override_form") is not None,
+        "override-decide": bool(escalation.overrides),
+        "resume": True,
+        "close": True,
+    }.get(action, False)
 
 
 @require_POST
@@ -411,7 +466,7 @@ def negotiation_resume(request: HttpRequest, pk: int) -> HttpResponse:
     form = ResumeForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items())
-        return _action_response(request, negotiation, error=errors)
+        return _action_response(request, negotiation, error=errors, action="resume")
     try:
         lifecycle.negotiation_resume(
             negotiation=negotiation,
@@ -420,7 +475,7 @@ def negotiation_resume(request: HttpRequest, pk: int) -> HttpResponse:
             extra_minutes=form.cleaned_data["extra_minutes"],
         )
     except ServiceError as exc:
-        return _action_response(request, negotiation, error=str(exc))
+        return _action_response(request, negotiation, error=str(exc), action="resume")
     return _action_response(request, negotiation, notice="Resumed: the parties negotiate again.")
 
 
@@ -433,7 +488,7 @@ def negotiation_close(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         lifecycle.negotiation_close(negotiation=negotiation, user=request.user, reason=reason)
     except ServiceError as exc:
-        return _action_response(request, negotiation, error=str(exc))
+        return _action_response(request, negotiation, error=str(exc), action="close")
     return _action_response(request, negotiation, notice="Closed: the negotiation was cancelled.")
 
 
@@ -507,6 +562,98 @@ def _seats_response(
         "issued": issued,
     }
     return render(request, "negotiator/_outside_seats.html", context)
+
+
+@require_POST
+def negotiation_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    """A person accepts the offer on the table for our seat (or sends an agreement
+    the gate could not route to the gate again)."""
+    negotiation = _negotiation_or_404(request, pk)
+    _may_act_or_403(request, negotiation, "accept offers in")
+    try:
+        negotiation = escalations.escalation_accept(negotiation=negotiation, user=request.user)
+    except ServiceError as exc:
+        return _action_response(request, negotiation, error=str(exc), action="accept")
+    notice = f"Done: the negotiation is {negotiation.get_status_display().lower()}."
+    return _action_response(request, negotiation, notice=notice)
+
+
+@require_POST
+def negotiation_counter(request: HttpRequest, pk: int) -> HttpResponse:
+    """A person's counteroffer for our seat, checked by the same policies."""
+    negotiation = _negotiation_or_404(request, pk)
+    _may_act_or_403(request, negotiation, "counter offers in")
+    issues = negotiation.playbook_version.spec.get("issues", [])
+    form = CounterForm(request.POST, issues=issues, terms={})
+    forms = {"counter_form": form}
+    if not form.is_valid():
+        error = "Check the terms of your counteroffer."
+        return _action_response(request, negotiation, error=error, action="counter", forms=forms)
+    try:
+        negotiation = escalations.escalation_counter(
+            negotiation=negotiation,
+            user=request.user,
+            terms=form.terms(),
+            rationale=form.cleaned_data["rationale"],
+        )
+    except ServiceError as exc:
+        return _action_response(request, negotiation, error=str(exc), action="counter", forms=forms)
+    notice = f"Sent. The negotiation is {negotiation.get_status_display().lower()}."
+    return _action_response(request, negotiation, notice=notice)
+
+
+@require_POST
+def negotiation_override_request(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask to waive one failed policy in this negotiation (a second person approves)."""
+    negotiation = _negotiation_or_404(request, pk)
+    _may_act_or_403(request, negotiation, "override policies in")
+    overridable = escalation_view.overridable_policies(negotiation)
+    form = OverrideRequestForm(request.POST, policies=[(p.policy_id, p.name) for p in overridable])
+    forms = {"override_form": form}
+    if not form.is_valid():
+        error = "Choose a policy that stopped a move here and say why (10 characters or more)."
+        return _action_response(request, negotiation, error=error, action="override", forms=forms)
+    try:
+        escalations.policy_override_request(
+            negotiation=negotiation,
+            user=request.user,
+            policy_id=form.cleaned_data["policy"],
+            justification=form.cleaned_data["justification"],
+        )
+    except ServiceError as exc:
+        return _action_response(
+            request, negotiation, error=str(exc), action="override", forms=forms
+        )
+    notice = "Override requested: another operator of the team must approve it."
+    return _action_response(request, negotiation, notice=notice)
+
+
+@require_POST
+def negotiation_override_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve or reject an override someone else asked for (four eyes)."""
+    negotiation = _negotiation_or_404(request, pk)
+    _may_act_or_403(request, negotiation, "decide overrides in")
+    form = OverrideDecisionForm(request.POST)
+    if not form.is_valid():
+        error = "Choose approve or reject (comments up to 4,000 characters)."
+        return _action_response(request, negotiation, error=error, action="override-decide")
+    approve = form.cleaned_data["decision"] == "approve"
+    try:
+        escalations.policy_override_decide(
+            negotiation=negotiation,
+            user=request.user,
+            override_id=form.cleaned_data["override"],
+            approve=approve,
+            comment=form.cleaned_data["comment"],
+        )
+    except ServiceError as exc:
+        return _action_response(request, negotiation, error=str(exc), action="override-decide")
+    notice = (
+        "Override approved: the policy is waived in this negotiation; resume it."
+        if approve
+        else "Override rejected."
+    )
+    return _action_response(request, negotiation, notice=notice)
 
 
 @require_GET

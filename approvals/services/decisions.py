@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.utils import timezone
 
 from approvals import selectors
 from approvals.models import ApprovalDecision, ApprovalRequest, ApprovalStatus, DecisionKind
@@ -16,6 +17,7 @@ from approvals.services.constraints import (
     constraints_parse,
 )
 from approvals.services.errors import ApprovalConflict, ApprovalDenied, ApprovalError
+from approvals.services.expiry import approval_request_expire
 from approvals.services.requests import approval_request_transition
 from negotiator.audit import audit_append
 from negotiator.models import Negotiation, NegotiationStatus
@@ -44,6 +46,7 @@ def approval_decide(
     when it is already decided (409) and ApprovalError for bad input (400)."""
     request_id = request if isinstance(request, int) else request.pk
     comment = _decision_input_check(decision, comment, constraints_text)
+    now = timezone.now()
     with transaction.atomic():
         request = _request_locked(request_id)
         negotiation = request.negotiation
@@ -54,27 +57,57 @@ def approval_decide(
             raise ApprovalConflict(
                 f"This request was already decided ({request.get_status_display().lower()})."
             )
-        if user.pk in selectors.decided_identities(request):
-            raise ApprovalConflict(
-                "You have already decided this request (yourself or by delegation)."
+        overdue = request.due_at <= now
+        if not overdue:
+            _decision_apply(
+                request, negotiation, user, permission, decision, comment, constraints_text
             )
-        constraints = (
-            constraints_parse(constraints_text, spec=negotiation.playbook_version.spec)
-            if decision == DecisionKind.REQUEST_CHANGES
-            else []
-        )
-        _decision_record(request, user, permission.on_behalf_of, decision, comment, constraints)
-        who = user.get_username() + (
-            f" for {permission.on_behalf_of.get_username()}" if permission.on_behalf_of else ""
-        )
-        if decision == DecisionKind.REJECT:
-            _rejected(request, negotiation, user, f"rejected by {who}: {comment}")
-        elif decision == DecisionKind.REQUEST_CHANGES:
-            _changes_requested(request, negotiation, user, who, comment, constraints)
-        elif selectors.approval_count(request=request) >= request.approvals_required:
-            _approved(request, negotiation, user)
+    if overdue:
+        # Past its due time a request cannot be decided, whenever the periodic job
+        # runs: it expires now, by its route's rule, and the decision is refused.
+        outcome = approval_request_expire(request_id=request_id, now=now)
+        raise ApprovalConflict(_expired_message(request, outcome))
     request.refresh_from_db()
     return request
+
+
+def _expired_message(request: ApprovalRequest, outcome: str) -> str:
+    due = timezone.localtime(request.due_at).strftime("%Y-%m-%d %H:%M %Z")
+    then = {
+        "escalated": "it went to the route's escalation group, who decide now",
+        "rejected": "the route rejects the deal",
+        "expired": "the approval expired and the negotiation timed out",
+    }.get(outcome, "it was handled meanwhile")
+    return f"This approval request expired at {due}; nothing was recorded: {then}."
+
+
+def _decision_apply(
+    request: ApprovalRequest,
+    negotiation: Negotiation,
+    user,
+    permission,
+    decision: str,
+    comment: str,
+    constraints_text: str,
+) -> None:
+    """Record the decision (the request and its negotiation are locked) and apply it."""
+    if user.pk in selectors.decided_identities(request):
+        raise ApprovalConflict("You have already decided this request (yourself or by delegation).")
+    constraints = (
+        constraints_parse(constraints_text, spec=negotiation.playbook_version.spec)
+        if decision == DecisionKind.REQUEST_CHANGES
+        else []
+    )
+    _decision_record(request, user, permission.on_behalf_of, decision, comment, constraints)
+    who = user.get_username() + (
+        f" for {permission.on_behalf_of.get_username()}" if permission.on_behalf_of else ""
+    )
+    if decision == DecisionKind.REJECT:
+        _rejected(request, negotiation, user, f"rejected by {who}: {comment}")
+    elif decision == DecisionKind.REQUEST_CHANGES:
+        _changes_requested(request, negotiation, user, who, comment, constraints)
+    elif selectors.approval_count(request=request) >= request.approvals_required:
+        _approved(request, negotiation, user)
 
 
 def _decision_input_check(decision: str, comment: str, constraints_text: str) -> str:

@@ -39,6 +39,8 @@ class PolicyGate:
     issue_types: Mapping[str, str] = field(default_factory=dict)
     value_rule: str = ""
     risk_rule: str = ""
+    # policy id (as text) -> the override that waives its failures in this negotiation
+    waivers: Mapping[str, int | str] = field(default_factory=dict)
     records: list[GateRecord] = field(default_factory=list)
 
     def context(self, party: str, terms: Mapping[str, Any], stage: str) -> CheckContext:
@@ -55,9 +57,18 @@ class PolicyGate:
     def __call__(self, offer: Offer, party: str) -> GateDecision:
         stage = "accept" if offer.performative == "accept" else "send"
         results = check(offer, self.specs, self.context(party, dict(offer.terms), stage))
+        if self.waivers:
+            results = tuple(self._waived(r) for r in results)
         decision = decide(results)
         self.records.append(GateRecord(offer, party, stage, results, decision.verdict))
         return GateDecision(verdict=decision.verdict, reason=decision.reason)
+
+    def _waived(self, result: CheckResult) -> CheckResult:
+        """A failure of a waived policy is recorded as failed and waived, never passed."""
+        waiver = self.waivers.get(str(result.policy_id))
+        if waiver is None or result.passed:
+            return result
+        return replace(result, waived_by=waiver)
 
     def take(self) -> list[GateRecord]:
         """The records since the last take (one run or one round)."""

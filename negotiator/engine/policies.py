@@ -131,6 +131,9 @@ class CheckResult:
     passed: bool
     message: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    # A failed result that people agreed to let through (a reference to their
+    # override): it stops nothing, and it is never reported as passed.
+    waived_by: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -523,7 +526,11 @@ def check(
 
 
 def _stops(result: CheckResult) -> bool:
-    return not result.passed and result.kind != PolicyKind.APPROVAL_THRESHOLD
+    return (
+        not result.passed
+        and result.kind != PolicyKind.APPROVAL_THRESHOLD
+        and result.waived_by is None
+    )
 
 
 def decide(results: Iterable[CheckResult]) -> GateDecision:
@@ -872,7 +879,7 @@ def policy_spec_from_dict(data: Mapping[str, Any]) -> PolicySpec:
 
 
 def check_result_to_dict(result: CheckResult) -> dict[str, Any]:
-    return {
+    out = {
         "policy_id": result.policy_id,
         "policy_version": result.policy_version,
         "policy_name": result.policy_name,
@@ -882,6 +889,9 @@ def check_result_to_dict(result: CheckResult) -> dict[str, Any]:
         "message": result.message,
         "evidence": _plain(dict(result.evidence)),
     }
+    if result.waived_by is not None:
+        out["waived_by"] = result.waived_by
+    return out
 
 
 def check_result_from_dict(data: Mapping[str, Any]) -> CheckResult:
@@ -894,4 +904,5 @@ def check_result_from_dict(data: Mapping[str, Any]) -> CheckResult:
         passed=bool(data["passed"]),
         message=str(data["message"]),
         evidence=dict(data.get("evidence") or {}),
+        waived_by=data.get("waived_by"),
     )

@@ -77,7 +77,7 @@ class OfferView:
 
     @property
     def verdict(self) -> str:
-        order = {"block": 4, "escalate": 3, "warn": 2, "approval": 1, "pass": 0}
+        order = {"block": 5, "escalate": 4, "warn": 3, "waived": 2, "approval": 1, "pass": 0}
         worst = max((order.get(c.outcome, 0) for c in self.checks), default=0)
         return {v: k for k, v in order.items()}[worst]
 
@@ -129,6 +129,8 @@ def parties_of(negotiation: Negotiation, user) -> list[PartyView]:
 def _check_outcome(check: PolicyCheck) -> str:
     if check.passed:
         return "pass"
+    if check.waived_by_id:  # failed, let through by an approved override: never "pass"
+        return "waived"
     # An approval threshold never stops an offer: it marks a deal a person must
     # approve once agreed, so it is shown as such rather than as its severity.
     if check.policy_version_id and check.policy_version.kind == "approval_threshold":

@@ -52,26 +52,32 @@ def agreement_record(*, negotiation: Negotiation, state: NegotiationState) -> No
 
 
 def agreement_gate_pass(*, negotiation: Negotiation) -> None:
-    """Every agreement passes here. The gate decides whether a person must approve;
-    when no route needs one the agreement is approved and the audit trail names
-    the rule that allowed it."""
+    """Every agreement passes here. The gate decides who decides: a request for a
+    person, an explicit automatic approval (the audit trail names the route), or,
+    when nothing takes the deal, an escalation to a person. Nothing is approved
+    by default."""
     gate = agreement_hooks.gate()
-    if gate is None:
+    verdict = gate.route_agreement(negotiation=negotiation) if gate is not None else None
+    if verdict is not None and verdict.outcome == "pending":
+        return
+    if verdict is not None and verdict.outcome == "approved":
         negotiation_transition(
             negotiation=negotiation,
-            to=NegotiationStatus.ESCALATED,
+            to=NegotiationStatus.APPROVED,
             actor="system",
-            reason="no approval gate is installed: a person decides this agreement",
-            extra={"rule": "no-approval-gate"},
+            reason=verdict.reason,
+            extra={"rule": verdict.rule, "route": verdict.route},
         )
-        return
-    if gate.open_if_needed(negotiation=negotiation):
+        negotiation_plan_record(negotiation=negotiation)
         return
     negotiation_transition(
         negotiation=negotiation,
-        to=NegotiationStatus.APPROVED,
+        to=NegotiationStatus.ESCALATED,
         actor="system",
-        reason="approved automatically: no approval route matched this agreement",
-        extra={"rule": "no-matching-approval-route"},
+        reason=(
+            verdict.reason
+            if verdict is not None and verdict.reason
+            else "no approval gate is installed: a person decides this agreement"
+        ),
+        extra={"rule": verdict.rule if verdict is not None else "no-approval-gate"},
     )
-    negotiation_plan_record(negotiation=negotiation)

@@ -4,12 +4,14 @@ reopening it when an approver sends the agreement back."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
@@ -26,6 +28,7 @@ from negotiator.models import (
     Playbook,
     SeatKind,
 )
+from negotiator.selectors import escalations
 from negotiator.services.errors import Conflict, ServiceError, TransitionError
 from negotiator.services.roles import actor_of
 from negotiator.services.scheduling import round_schedule
@@ -115,15 +118,23 @@ def limits_resolve(spec: Mapping[str, Any], overrides: LimitOverrides) -> Limits
     """The limits a new negotiation runs under; ServiceError names a bad value."""
     limits = spec["limits"]
     max_rounds = overrides.max_rounds or limits["max_rounds"]
-    if not 1 <= max_rounds <= 10_000:
-        raise ServiceError("Max rounds must be between 1 and 10,000.")
+    if not isinstance(max_rounds, int) or not 1 <= max_rounds <= 10_000:
+        raise ServiceError("Max rounds must be a whole number between 1 and 10,000.")
     pace = (
         limits.get("pace_seconds", 0.0)
         if overrides.pace_seconds is None
         else overrides.pace_seconds
     )
-    if pace < 0:
-        raise ServiceError("Pace must not be negative.")
+    # Fail closed on a NaN or infinite pace: it would stop the negotiation's rounds.
+    if not (isinstance(pace, int | float) and math.isfinite(pace)) or not (
+        0 <= pace <= settings.NEGOTIATOR_MAX_COUNTDOWN
+    ):
+        raise ServiceError(
+            f"Pace must be a number of seconds from 0 to {settings.NEGOTIATOR_MAX_COUNTDOWN}."
+        )
+    deadline = overrides.deadline_minutes
+    if deadline is not None and (not isinstance(deadline, int) or not 1 <= deadline <= 43_200):
+        raise ServiceError("The deadline must be a whole number of minutes from 1 to 43,200.")
     return Limits(
         max_rounds=max_rounds,
         deadline_minutes=overrides.deadline_minutes or limits.get("deadline_minutes"),
@@ -228,6 +239,8 @@ def negotiation_create(
         )
     spec = version.spec
     limits = limits_resolve(spec, overrides or LimitOverrides())
+    if seed is not None and not 0 <= seed <= 2**63 - 1:
+        raise ServiceError("The seed must be a whole number from 0 to 2**63-1.")
     strategies = dict(strategies or {})
     seats = dict(seats or {})
     _strategies_check(spec, strategies)
@@ -310,6 +323,13 @@ def _state_store(negotiation: Negotiation, state) -> None:
     negotiation.engine_state = {**negotiation.engine_state, **bridge.state_to_dict(state)}
 
 
+def _extensions_check(extra_rounds: int, extra_minutes: int) -> None:
+    if extra_rounds < 0 or extra_minutes < 0:
+        raise ServiceError("Extensions must not be negative.")
+    if extra_rounds > 10_000 or extra_minutes > 43_200:
+        raise ServiceError("Extend by at most 10,000 rounds and 43,200 minutes at a time.")
+
+
 def negotiation_resume(
     *,
     negotiation: Negotiation,
@@ -318,14 +338,19 @@ def negotiation_resume(
     extra_minutes: int = 0,
     reason: str = "",
 ) -> Negotiation:
-    """Resume an escalated negotiation, optionally with extended limits."""
-    if extra_rounds < 0 or extra_minutes < 0:
-        raise ServiceError("Extensions must not be negative.")
+    """Resume an escalated negotiation, optionally with extended limits, so that it
+    does not stop again at once for the same reason: the stall window restarts,
+    used-up rounds or a passed deadline need more, and a policy that stopped a
+    move must be overridden or changed first (selectors.escalations.resume_refusal)."""
+    _extensions_check(extra_rounds, extra_minutes)
     with transaction.atomic():
         negotiation = Negotiation.objects.select_for_update().get(pk=negotiation.pk)
         if negotiation.status != NegotiationStatus.ESCALATED:
             raise TransitionError("Only an escalated negotiation can be resumed.")
         state = _stored_state(negotiation)
+        refusal = escalations.resume_refusal(negotiation, state)
+        if refusal:
+            raise ServiceError(refusal)
         max_rounds = negotiation.max_rounds + extra_rounds
         if state is not None and state.round >= max_rounds:
             raise ServiceError(

@@ -68,6 +68,7 @@ def playbook_spec(playbook: Playbook) -> dict[str, Any]:
             "pace_seconds": playbook.pace_seconds,
             "turn_deadline_minutes": playbook.turn_deadline_minutes,
             "on_turn_timeout": playbook.on_turn_timeout,
+            "on_limit": playbook.on_limit,
         },
         "value_expression": playbook.value_expression,
         "risk_expression": playbook.risk_expression,

@@ -97,6 +97,7 @@ def check_rows(
                     message=res.message,
                     evidence=engine_policies.check_result_to_dict(res)["evidence"],
                     created_at=now,
+                    waived_by_id=res.waived_by,
                 )
             )
     return rows
@@ -105,6 +106,19 @@ def check_rows(
 def actor_for(party: str, seat: str) -> str:
     """How a party is named in the audit trail: our agent, or the outside seat."""
     return f"agent:{party}" if seat == "builtin" else f"{seat}:{party}"
+
+
+def _check_result_entry(result) -> dict[str, Any]:
+    entry = {
+        "policy_id": result.policy_id,
+        "version": result.policy_version,
+        "passed": result.passed,
+        "severity": str(result.severity),
+        "message": result.message,
+    }
+    if result.waived_by is not None:  # let through by an approved override, not passed
+        entry["waived_by_override"] = result.waived_by
+    return entry
 
 
 def _check_entry(record: GateRecord, actor: str) -> AuditEntry:
@@ -121,16 +135,7 @@ def _check_entry(record: GateRecord, actor: str) -> AuditEntry:
                 "terms": dict(record.offer.terms),
                 "rationale": record.offer.rationale,
             },
-            "checks": [
-                {
-                    "policy_id": r.policy_id,
-                    "version": r.policy_version,
-                    "passed": r.passed,
-                    "severity": str(r.severity),
-                    "message": r.message,
-                }
-                for r in record.results
-            ],
+            "checks": [_check_result_entry(r) for r in record.results],
         },
     )
 

@@ -6,14 +6,16 @@ the move. Both read top to bottom:
 1. round_context_load: claim the round by compare-and-set and load what it needs
    (participants, policy versions in force, playbook version); nothing due → stop
 2. engine_inputs_for: the engine setup, the stored state, strategies (an outside
-   seat is ``OUTSIDE``: its move comes with the call), the policy gate
+   seat is ``OUTSIDE``: its move comes with the call; so is our own seat for the
+   one call in which a person moves for it, ``acting``), the policy gate
 3. engine_advance: the engine step; after an outside move closes a round, our
    built-in seats answer at once, in the same transaction
 4. round_records_build: offer, check and audit records and the next stored state
 5. round_store.round_write: everything in the caller's transaction
 6. round_continue (schedule the next round), round_wait (an outside seat's turn:
    its deadline starts and it is told) or round_conclude (the agreement goes to
-   the approval gate; any other ending becomes the matching status)
+   the approval gate; any other ending becomes the matching status, or an
+   escalation when the playbook says a person decides at its limits)
 
 Steps 2–4 need no database except assigning offer ids on SQLite. A live
 negotiation plays exactly as the simulator does: the stored state round-trips
@@ -36,6 +38,7 @@ from negotiator.engine.offers import Offer as EngineOffer
 from negotiator.engine.protocol import (
     OUTSIDE,
     Cause,
+    GateDecision,
     NegotiationSetup,
     NegotiationState,
     Status,
@@ -44,7 +47,13 @@ from negotiator.engine.protocol import (
     step,
 )
 from negotiator.engine.strategies import Strategy, make_strategy
-from negotiator.models import Negotiation, NegotiationStatus, Participant, PolicyVersion
+from negotiator.models import (
+    LimitReached,
+    Negotiation,
+    NegotiationStatus,
+    Participant,
+    PolicyVersion,
+)
 from negotiator.round_store import CheckRow, OfferRow, RoundReads, Waiting
 from negotiator.services import round_records, worker_cache
 from negotiator.services.agreements import agreement_record
@@ -62,6 +71,8 @@ ENDING_STATUS: Mapping[Cause, str] = {
     Cause.POLICY_ESCALATION: NegotiationStatus.ESCALATED,
     Cause.BLOCK_RETRIES_EXHAUSTED: NegotiationStatus.ESCALATED,
 }
+# The limits a playbook may hand to a person instead (limits.on_limit = "escalate").
+LIMIT_CAUSES = frozenset({Cause.MAX_ROUNDS, Cause.DEADLINE})
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,29 @@ class EngineInputs:
     state: NegotiationState
     strategies: Mapping[str, Strategy]
     gate: PolicyGate
+    # our seats a person moves for in this one call (their move comes with it)
+    acting: frozenset[str] = frozenset()
+
+
+@dataclass
+class ActingGate:
+    """The gate for a person's own move. An escalate verdict asks for a person,
+    and the person is the one moving: their move is refused like a block (they
+    override the policy first, four eyes, or offer other terms), so it never
+    escalates again for the same reason."""
+
+    gate: PolicyGate
+    acting: frozenset[str]
+
+    def __call__(self, offer: EngineOffer, party: str) -> GateDecision:
+        decision = self.gate(offer, party)
+        if party in self.acting and decision.verdict == "escalate":
+            return GateDecision(
+                "block",
+                f"{decision.reason}; have the policy overridden first (four eyes) "
+                "or offer other terms",
+            )
+        return decision
 
 
 @dataclass(frozen=True)
@@ -116,19 +150,23 @@ def negotiation_advance(
     negotiation_id: int,
     round_number: int,
     moves: Mapping[str, EngineOffer] | None = None,
+    acting: Mapping[str, str] | None = None,
 ) -> Advanced | None:
     """Play the round that is due at ``round_number``, with the moves of outside
-    seats whose turn it is. Runs inside the caller's transaction; None when the
-    round is not due any more (claimed by someone else, negotiation not running).
-    Raises engine InvalidOffer / MoveRefused for a move that cannot be played;
-    the caller's transaction then rolls back and nothing changes."""
+    seats whose turn it is, and of our seats in ``acting``: a person moving for
+    our side this once (their move comes in ``moves``; ``acting`` maps our role to
+    how the audit trail names that person, e.g. ``user:anna``). Runs inside the caller's
+    transaction; None when the round is not due any more (claimed by someone
+    else, negotiation not running). Raises engine InvalidOffer / MoveRefused for
+    a move that cannot be played; the caller's transaction then rolls back and
+    nothing changes."""
     context = round_context_load(negotiation_id, round_number)
     if context is None:
         return None
-    inputs = engine_inputs_for(context)
+    inputs = engine_inputs_for(context, acting=frozenset(acting or {}))
     now = timezone.now()
     result = engine_advance(inputs, moves or {}, now=now)
-    records = round_records_build(context, inputs, result, now=now)
+    records = round_records_build(context, inputs, result, now=now, acting=acting)
     waiting = round_waiting(context, result, now=now)
     if waiting is not None and waiting.started_at == now:
         records.audit.append(
@@ -181,11 +219,14 @@ def round_context_load(negotiation_id: int, round_number: int) -> RoundContext |
     )
 
 
-def engine_inputs_for(context: RoundContext) -> EngineInputs:
+def engine_inputs_for(
+    context: RoundContext, *, acting: frozenset[str] = frozenset()
+) -> EngineInputs:
     """What the engine step needs: the setup (shared between negotiations of the
     same configuration), the state stored by the last round (or a fresh one),
     each party's strategy (OUTSIDE for an outside seat) and the policy gate that
-    checks every offer, ours and theirs."""
+    checks every offer, ours and theirs. ``acting``: our seats a person moves for
+    in this call (OUTSIDE for its first step only, see engine_advance)."""
     negotiation = context.negotiation
     setup = worker_cache.setup_for(negotiation, context.participants, context.versions)
     stored = negotiation.engine_state
@@ -197,23 +238,35 @@ def engine_inputs_for(context: RoundContext) -> EngineInputs:
         for p in context.participants
     }
     gate = worker_cache.policy_gate_for(negotiation, context.versions, context.participants)
-    return EngineInputs(setup=setup, state=state, strategies=strategies, gate=gate)
+    return EngineInputs(setup=setup, state=state, strategies=strategies, gate=gate, acting=acting)
 
 
 def engine_advance(
     inputs: EngineInputs, moves: Mapping[str, EngineOffer], *, now: datetime
 ) -> StepResult:
     """The engine step. When an outside move closed a round, the next round runs
-    too, so our built-in seats answer before the outside seat's next turn."""
+    too, so our built-in seats answer before the outside seat's next turn.
+
+    A person moving for our seat (``inputs.acting``) makes one step: their move,
+    through :class:`ActingGate` and past the deadline (a person decides after it,
+    the playbook's ``on_limit``), and the answers of the seats after ours in that
+    round; the next round is scheduled as usual and meets the deadline again."""
+    first_strategies, first_setup, first_gate = inputs.strategies, inputs.setup, inputs.gate
+    if inputs.acting:
+        first_strategies = {**inputs.strategies, **dict.fromkeys(inputs.acting, OUTSIDE)}
+        first_setup = bridge.with_limits(
+            inputs.setup, max_rounds=inputs.setup.max_rounds, deadline=None
+        )
+        first_gate = ActingGate(inputs.gate, inputs.acting)
     first = step(
         inputs.state,
-        inputs.setup,
-        inputs.strategies,
-        gate=inputs.gate,
+        first_setup,
+        first_strategies,
+        gate=first_gate,
         now=now.isoformat(),
         moves=moves,
     )
-    if not moves or first.waiting_for or first.state.finished:
+    if not moves or inputs.acting or first.waiting_for or first.state.finished:
         return first
     second = step(
         first.state, inputs.setup, inputs.strategies, gate=inputs.gate, now=now.isoformat()
@@ -222,11 +275,17 @@ def engine_advance(
 
 
 def round_records_build(
-    context: RoundContext, inputs: EngineInputs, result: StepResult, *, now: datetime
+    context: RoundContext,
+    inputs: EngineInputs,
+    result: StepResult,
+    *,
+    now: datetime,
+    acting: Mapping[str, str] | None = None,
 ) -> RoundRecords:
     """The round's rows: the offers sent (the new tail of the history, replying to
     offers whose row ids the stored state remembers), every policy check, the
-    audit entries, and the state the next round starts from."""
+    audit entries (a person's move named by ``acting``), and the state the next
+    round starts from."""
     negotiation = context.negotiation
     stored = negotiation.engine_state or {}
     offers = round_records.offer_rows(
@@ -254,7 +313,10 @@ def round_records_build(
             offers=offers,
             versions=context.versions,
             previous_version_ids=stored.get("policy_versions"),
-            actors={p.role: round_records.actor_for(p.role, p.seat) for p in context.participants},
+            actors={
+                **{p.role: round_records.actor_for(p.role, p.seat) for p in context.participants},
+                **(acting or {}),
+            },
         ),
         engine_state=round_records.engine_state_stored(
             result.state, offer_ids=offer_ids, versions=context.versions
@@ -290,8 +352,17 @@ def round_conclude(negotiation: Negotiation, state: NegotiationState) -> None:
         return
     negotiation_transition(
         negotiation=negotiation,
-        to=ENDING_STATUS[state.cause],
+        to=ending_status(negotiation, state.cause),
         reason=state.reason,
         actor="system",
         extra={"cause": str(state.cause)},
     )
+
+
+def ending_status(negotiation: Negotiation, cause: Cause) -> str:
+    """The status an ending without agreement leads to: by its cause, except that
+    a playbook may hand its limits (rounds, deadline) to a person."""
+    limits = negotiation.playbook_version.spec.get("limits", {})
+    if cause in LIMIT_CAUSES and limits.get("on_limit") == LimitReached.ESCALATE:
+        return NegotiationStatus.ESCALATED
+    return ENDING_STATUS[cause]

@@ -9,6 +9,7 @@ live here; the task modules register their functions under them.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,8 +53,21 @@ def round_schedule(negotiation_id: int, round_number: int, *, countdown: float =
     rounds are held in this thread (see :func:`rounds_held`)."""
     if getattr(_held, "depth", 0):
         return
-    countdown = min(max(countdown or 0.0, 0.0), settings.NEGOTIATOR_MAX_COUNTDOWN)
+    countdown = countdown_clamp(countdown)
     task_enqueue_on_commit(RUN_ROUND, negotiation_id, round_number, countdown=countdown or None)
+
+
+def countdown_clamp(seconds: float | None) -> float:
+    """A pace or delay as a countdown the broker takes, whatever a row holds: no
+    value or NaN counts as none, infinities and huge values as the longest
+    allowed (NEGOTIATOR_MAX_COUNTDOWN), so one bad number never stops a round."""
+    try:
+        value = float(seconds or 0.0)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    if math.isnan(value):
+        return 0.0
+    return min(max(value, 0.0), float(settings.NEGOTIATOR_MAX_COUNTDOWN))
 
 
 @contextmanager

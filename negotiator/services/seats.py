@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -21,11 +21,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from negotiator import bridge
 from negotiator.audit import audit_append
 from negotiator.engine.errors import InvalidOffer, MoveRefused
-from negotiator.engine.offers import Offer as EngineOffer
-from negotiator.engine.offers import Performative
 from negotiator.models import (
     CredentialKind,
     Negotiation,
@@ -35,26 +32,20 @@ from negotiator.models import (
     SeatMessage,
 )
 from negotiator.services.errors import Conflict, NotAllowed, ServiceError
+from negotiator.services.moves import (  # noqa: F401  (the doors import these from here)
+    MAX_RATIONALE,
+    MoveBlocked,
+    MoveInput,
+    MoveInvalid,
+    move_to_engine,
+)
 from negotiator.services.roles import actor_of
 from negotiator.services.rounds import negotiation_advance
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CREDENTIAL_DAYS = 30
-MAX_RATIONALE = 2000
 MAX_MESSAGE_ID = 200
-
-
-class MoveInvalid(ServiceError):
-    """The move breaks the protocol or the offer format; ``problems`` lists each."""
-
-    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("; ".join(self.problems))
-
-
-class MoveBlocked(ServiceError):
-    """A policy blocks the move: it was not played; the seat may send another."""
 
 
 class OutOfTurn(Conflict):
@@ -178,20 +169,6 @@ def seat_credential_revoke(*, credential: SeatCredential, user=None) -> SeatCred
 
 
 @dataclass(frozen=True)
-class MoveInput:
-    """An outside seat's move, already parsed from its door's format."""
-
-    performative: str
-    terms: Mapping[str, Any] = field(default_factory=dict)
-    fixed_terms_hash: str = ""
-    rationale: str = ""
-    in_reply_to: int | None = None  # our offer id it answers (optional; checked)
-    expires_at: str | None = None
-    assumptions: tuple[str, ...] = ()
-    dependencies: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class MoveResult:
     """What a move led to, as recorded for its message id (a replay gets the same)."""
 
@@ -208,44 +185,6 @@ class MoveResult:
             "waiting_for": self.waiting_for,
             "offer_ids": list(self.offer_ids),
         }
-
-
-def _engine_move(
-    participant: Participant, negotiation: Negotiation, move: MoveInput
-) -> EngineOffer:
-    """The engine offer for a move, after the checks that need no engine: its
-    size, its performative and the offer it answers (a stale reply is refused)."""
-    try:
-        performative = Performative(move.performative)
-    except ValueError:
-        raise MoveInvalid(
-            [f"performative must be one of {', '.join(p.value for p in Performative)}"]
-        ) from None
-    if len(move.rationale) > MAX_RATIONALE:
-        raise MoveInvalid([f"the message is longer than {MAX_RATIONALE:,} characters"])
-    state = bridge.state_from_dict(negotiation.engine_state)
-    standing = state.history[state.standing] if state.standing is not None else None
-    offer_pks = negotiation.engine_state.get("offer_pks") or {}
-    standing_id = offer_pks.get(standing.id) if standing else None
-    if move.in_reply_to is not None and move.in_reply_to != standing_id:
-        raise MoveInvalid(
-            [f"in_reply_to {move.in_reply_to} is not the offer on the table ({standing_id})"]
-        )
-    terms = dict(move.terms)
-    if performative == Performative.ACCEPT and standing is not None and not terms:
-        terms = dict(standing.terms)  # "accept" alone accepts what is on the table
-    return EngineOffer(
-        performative=performative,
-        sender=participant.role,
-        terms=terms,
-        fixed_terms_hash=move.fixed_terms_hash,
-        round=state.round,
-        expires_at=move.expires_at,
-        assumptions=tuple(move.assumptions),
-        dependencies=tuple(move.dependencies),
-        in_reply_to=standing.id if standing else None,
-        rationale=move.rationale,
-    )
 
 
 def seat_move_submit(
@@ -267,7 +206,7 @@ def seat_move_submit(
         or negotiation.waiting_for != participant.role
     ):
         raise OutOfTurn(_not_your_turn(negotiation, participant))
-    engine_move = _engine_move(participant, negotiation, move)
+    engine_move = move_to_engine(participant.role, negotiation, move)
     try:
         with transaction.atomic():
             advanced = negotiation_advance(

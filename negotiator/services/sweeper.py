@@ -14,7 +14,12 @@ from django.utils import timezone
 from negotiator.audit import audit_append
 from negotiator.models import Negotiation, NegotiationStatus, TurnTimeout
 from negotiator.services.lifecycle import negotiation_transition
-from negotiator.services.scheduling import SEAT_TURN, round_schedule, task_enqueue_on_commit
+from negotiator.services.scheduling import (
+    SEAT_TURN,
+    countdown_clamp,
+    round_schedule,
+    task_enqueue_on_commit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +36,34 @@ def negotiations_sweep(*, stale_after_seconds: float = 60.0) -> list[int]:
     )
     requeued = []
     for pk, current_round, pace, last in candidates:
-        # A paced negotiation legitimately waits `pace` seconds between rounds.
-        if last is not None and last > cutoff - timedelta(seconds=pace or 0):
-            continue
-        # Touch the row so the next sweep does not enqueue the same round again
-        # before this message had a chance to run.
+        # One negotiation's fields (a NaN or infinite pace stored by hand) never
+        # stop the sweep for the others: a row that fails is logged and skipped.
+        try:
+            if _requeue_if_stale(pk, current_round, pace, last, now=now, cutoff=cutoff):
+                requeued.append(pk)
+        except Exception:
+            log.exception("sweeper skipped negotiation %s", pk)
+    if requeued:
+        log.info("sweeper re-enqueued %d negotiations: %s", len(requeued), requeued)
+    return requeued
+
+
+def _requeue_if_stale(
+    pk: int, current_round: int, pace, last: datetime | None, *, now: datetime, cutoff: datetime
+) -> bool:
+    # A paced negotiation legitimately waits its pace between rounds (as scheduled:
+    # clamped, so a NaN, infinite or huge pace reads as the countdown really used).
+    if last is not None and last > cutoff - timedelta(seconds=countdown_clamp(pace)):
+        return False
+    # Touch the row so the next sweep does not enqueue the same round again
+    # before this message had a chance to run.
+    with transaction.atomic():
         touched = Negotiation.objects.filter(
             pk=pk, status=NegotiationStatus.RUNNING, current_round=current_round
         ).update(last_progress_at=now)
         if touched:
             round_schedule(pk, current_round)
-            requeued.append(pk)
-    if requeued:
-        log.info("sweeper re-enqueued %d negotiations: %s", len(requeued), requeued)
-    return requeued
+    return bool(touched)
 
 
 REMIND_AT = 0.75  # share of an outside seat's turn after which it is reminded once

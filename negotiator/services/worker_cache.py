@@ -161,4 +161,5 @@ def policy_gate_for(
         issue_types={i["name"]: i.get("type", "numeric") for i in spec["issues"]},
         value_rule=spec.get("value_expression", ""),
         risk_rule=spec.get("risk_expression", ""),
+        waivers=dict(negotiation.waived_policies or {}),
     )

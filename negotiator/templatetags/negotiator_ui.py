@@ -20,6 +20,7 @@ OUTCOME_LABELS = {
     "escalate": "escalate",
     "block": "block",
     "approval": "needs approval",
+    "waived": "waived by override",
 }
 
 

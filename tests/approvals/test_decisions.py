@@ -266,7 +266,12 @@ def test_delegation_page_creates_and_revokes(people, client):
 # --- request changes --------------------------------------------------------------------------
 
 
-def test_request_changes_adds_constraints_and_the_next_agreement_respects_them(pending, people):
+def test_request_changes_adds_constraints_and_the_next_agreement_respects_them(
+    pending, people, make_route
+):
+    make_route(
+        name="Clean deals", condition_kind="always", threshold=None, decision="auto", order=50
+    )
     negotiation = pending.negotiation
     assert negotiation.agreed_terms["price"] > 95000
     approval_decide(
@@ -288,9 +293,12 @@ def test_request_changes_adds_constraints_and_the_next_agreement_respects_them(p
     negotiation = run_until_settled(negotiation)
     assert negotiation.agreed_terms is not None, negotiation.outcome_reason
     assert negotiation.agreed_terms["price"] <= 95000
-    # Under the cap, seed 7 agrees below the route's 90,000: approved, no new request.
+    # Under the cap, seed 7 agrees below the route's 90,000 and passes every
+    # policy: the route for clean deals approves it, no new request.
     assert negotiation.agreed_terms["price"] <= 90000
     assert negotiation.status == "approved"
+    event = negotiation.audit_events.filter(kind="negotiation.status_changed").last()
+    assert (event.payload["rule"], event.payload["route"]) == ("auto-approve-route", "Clean deals")
     assert negotiation.approval_requests.filter(status="pending").count() == 0
     assert audit_verify_chain(chain_of(negotiation)).ok
 

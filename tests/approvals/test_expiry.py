@@ -154,3 +154,68 @@ def test_the_command_runs_the_job_once(pending, mailoutbox):
     call_command("approvals_process_due", stdout=out)
     assert "1 notified" in out.getvalue()
     assert len(mailoutbox) == 1
+
+
+# --------------------------------------------------------------------------
+# Past its due time a request cannot be decided, whenever the job runs
+# --------------------------------------------------------------------------
+
+
+def _overdue(request, minutes: int = 1):
+    from approvals.models import ApprovalRequest
+
+    ApprovalRequest.objects.filter(pk=request.pk).update(
+        due_at=timezone.now() - timedelta(minutes=minutes)
+    )
+    request.refresh_from_db()
+    return request
+
+
+def test_an_overdue_request_cannot_be_approved_it_expires_at_decision_time(pending, people):
+    from approvals.services.errors import ApprovalConflict
+
+    _overdue(pending)
+    with pytest.raises(ApprovalConflict, match="This approval request expired at .*nothing was"):
+        approval_decide(request=pending, user=people["approver"], decision="approve")
+    pending.refresh_from_db()
+    assert pending.status == "expired"
+    assert not pending.decisions.exists()
+    negotiation = pending.negotiation
+    negotiation.refresh_from_db()
+    assert negotiation.status == "timed_out"  # the route's rule: expire
+    assert negotiation.plan is None
+    assert audit_verify_chain(chain_of(negotiation)).ok
+
+
+def test_an_overdue_request_with_an_escalation_route_goes_to_the_second_group(
+    agree, make_route, groups, people
+):
+    from approvals.services.errors import ApprovalConflict
+
+    make_route(on_expiry="escalate", escalation_group=groups["Finance directors"])
+    request = _overdue(agree().approval_requests.get())
+    with pytest.raises(ApprovalConflict, match="went to the route's escalation group"):
+        approval_decide(request=request, user=people["approver"], decision="approve")
+    request.refresh_from_db()
+    assert (request.status, request.escalated) == ("pending", True)
+    assert request.approver_group == groups["Finance directors"]
+    # The second group decides within its new window.
+    approval_decide(request=request, user=people["director"], decision="approve")
+    request.refresh_from_db()
+    assert request.status == "approved"
+
+
+def test_the_decide_page_answers_409_for_an_overdue_request(client, pending, people):
+    from django.urls import reverse
+
+    _overdue(pending)
+    client.force_login(people["approver"])
+    response = client.post(
+        reverse("approvals:decide", args=[pending.pk]),
+        {"decision": "approve", "comment": ""},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 409
+    assert "This approval request expired at" in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.status == "expired"

@@ -141,6 +141,7 @@ def route_form(groups, **overrides):
         "description": "",
         "active": "on",
         "order": "10",
+        "decision": "person",
         "condition_kind": "expression",
         "threshold": "",
         "playbook": "",

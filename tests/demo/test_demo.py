@@ -23,7 +23,11 @@ def test_bootstrap_demo_loads_every_state_and_is_idempotent(django_capture_on_co
         call_command("bootstrap_demo", stdout=out)
     assert "user admin" in out.getvalue() and "user approver" in out.getvalue()
     assert Playbook.objects.count() == 3
-    assert ApprovalRoute.objects.count() == 3
+    # One route per playbook where a person decides, one that approves small
+    # clean deals automatically, and the default route.
+    assert ApprovalRoute.objects.count() == 5
+    assert ApprovalRoute.objects.filter(decision="auto").count() == 1
+    assert ApprovalRoute.objects.get(is_default=True).decision == "person"
     statuses = set(Negotiation.objects.values_list("status", flat=True))
     assert {
         NegotiationStatus.RUNNING,
@@ -31,10 +35,15 @@ def test_bootstrap_demo_loads_every_state_and_is_idempotent(django_capture_on_co
         NegotiationStatus.ESCALATED,
         NegotiationStatus.PENDING_APPROVAL,
     } <= statuses
-    # The approved ones passed a person: the demo approver's decision is on record.
+    # Both paths to approval show: a person (the demo approver's decision is on
+    # record) and the route for small clean deals (named in the audit trail).
     assert ApprovalDecision.objects.filter(user__username="approver").exists()
+    rules = {}
     for negotiation in Negotiation.objects.filter(status=NegotiationStatus.APPROVED):
         assert negotiation.plan
+        event = negotiation.audit_events.filter(kind="negotiation.status_changed").last()
+        rules[negotiation.title] = event.payload.get("rule")
+    assert set(rules.values()) == {"approval-route", "auto-approve-route"}, rules
     assert all(report.ok for report in audit_verify_all())
     # Every demo negotiation belongs to a team, and both demo users see them all.
     assert not Negotiation.objects.filter(team=None).exists()

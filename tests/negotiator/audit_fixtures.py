@@ -14,7 +14,7 @@ from django.db import connection
 from negotiator.models import NegotiationStatus, Policy
 from negotiator.services.lifecycle import negotiation_create
 from tests.conftest import REPO
-from tests.negotiator.conftest import run_to_end
+from tests.negotiator.conftest import auto_approval_route, run_to_end
 
 # A fixed key keeps the tests deterministic; it protects nothing.
 TEST_SEED = bytes(range(32))
@@ -34,6 +34,7 @@ def signing(settings, tmp_path):
 def approved(playbook, seed: int = 1):
     """A negotiation that ended approved, with agreed terms and a final plan."""
     Policy.objects.filter(kind="approval_threshold").update(active=False)
+    auto_approval_route()
     negotiation = run_to_end(negotiation_create(playbook=playbook, seed=seed))
     assert negotiation.status == NegotiationStatus.APPROVED, negotiation.outcome_reason
     assert negotiation.plan and negotiation.agreed_terms

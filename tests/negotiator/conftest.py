@@ -40,3 +40,34 @@ def run_to_end(negotiation, limit: int = 10_000):
         rounds += 1
     negotiation.refresh_from_db()
     return negotiation
+
+
+def auto_approval_route():
+    """A route that approves clean deals automatically: the gate approves nothing
+    unless a route says so (and never a deal with a failed check)."""
+    from approvals.models import ApprovalRoute
+
+    return ApprovalRoute.objects.get_or_create(
+        name="Clean deals are approved automatically",
+        defaults={"condition_kind": "always", "decision": "auto"},
+    )[0]
+
+
+@pytest.fixture
+def auto_approval(db):
+    return auto_approval_route()
+
+
+@pytest.fixture
+def default_route(db):
+    """The default route: deals that need a person and match no route go to Approvers."""
+    from django.contrib.auth.models import Group
+
+    from approvals.models import ApprovalRoute
+
+    return ApprovalRoute.objects.create(
+        name="Everything else",
+        condition_kind="always",
+        is_default=True,
+        approver_group=Group.objects.get_or_create(name="Approvers")[0],
+    )

@@ -17,7 +17,7 @@ from django.db import connection
 
 from negotiator.audit import chain_of
 from negotiator.db_roles import app_role_grant, audit_rows_changeable
-from negotiator.models import AuditEvent, Negotiation
+from negotiator.models import AuditEvent, Negotiation, NegotiationStatus
 from negotiator.selectors.audit_trail import trail_verify
 from negotiator.services.lifecycle import negotiation_create
 from tests.conftest import REPO, celery_worker, wait_for
@@ -69,7 +69,14 @@ def test_the_app_role_appends_but_cannot_rewrite_audit_events(worker_env, tmp_pa
         # A whole negotiation, played by a worker connected as the app role.
         with celery_worker(tmp_path, {**worker_env, "DATABASE_URL": _url(info)}):
             negotiation = negotiation_create(playbook=procurement, seed=3)
-            wait_for(lambda: Negotiation.objects.get(pk=negotiation.pk).is_final, timeout=90)
+            # Settled: ended, or waiting for a person (nothing is approved by default).
+            wait_for(
+                lambda: (
+                    Negotiation.objects.get(pk=negotiation.pk).status
+                    not in (NegotiationStatus.DRAFT, NegotiationStatus.RUNNING)
+                ),
+                timeout=90,
+            )
         events = AuditEvent.objects.filter(chain=chain_of(negotiation)).count()
         assert events > 5
         assert trail_verify(chain_of(negotiation)).ok

@@ -34,7 +34,7 @@ from tests.negotiator.conftest import run_to_end
 pytestmark = pytest.mark.django_db
 
 
-def test_a_negotiation_runs_to_an_approved_agreement_with_a_plan(procurement):
+def test_a_negotiation_runs_to_an_approved_agreement_with_a_plan(procurement, auto_approval):
     Policy.objects.filter(kind="approval_threshold").update(active=False)
     negotiation = run_to_end(negotiation_create(playbook=procurement, seed=1))
     assert negotiation.status == NegotiationStatus.APPROVED, negotiation.outcome_reason
@@ -47,7 +47,7 @@ def test_a_negotiation_runs_to_an_approved_agreement_with_a_plan(procurement):
     assert AuditEvent.objects.filter(
         chain=chain_of(negotiation),
         kind="negotiation.status_changed",
-        payload_json__contains="no-matching-approval-route",
+        payload_json__contains='"rule":"auto-approve-route"',
     ).exists()
     assert audit_verify_chain(chain_of(negotiation)).ok
 
@@ -65,11 +65,12 @@ def test_every_offer_is_checked_and_recorded(procurement):
     assert {"negotiation.created", "negotiation.status_changed", "policy.checked"} <= kinds
 
 
-def test_a_blocked_offer_is_never_sent(procurement):
+def test_a_blocked_offer_is_never_sent(procurement, auto_approval):
     # A floor above everything the buyer would like: its first choices are blocked.
     floor = Policy.objects.get(playbook=procurement, name="Price floor")
     floor.parameters = {"issue": "price", "min": 100_000}
     policy_save(policy=floor)
+    Policy.objects.filter(kind="approval_threshold").update(active=False)
     for seed in range(3):
         negotiation = run_to_end(negotiation_create(playbook=procurement, seed=seed))
         assert not Offer.objects.filter(negotiation=negotiation, terms__price__lt=100_000).exists()
@@ -105,7 +106,9 @@ def test_disclosure_blocks_a_rationale_that_reveals_the_reservation_price(procur
         )
 
 
-def test_escalate_policy_holds_the_negotiation_and_a_person_resumes_it(procurement):
+def test_escalate_policy_holds_the_negotiation_and_a_person_resumes_it(
+    procurement, auto_approval, default_route
+):
     # Agents avoid what their policies would stop when they send, but this rule
     # only bites at acceptance: accepting a price above 100,000 needs a person.
     rule = Policy(
@@ -128,11 +131,16 @@ def test_escalate_policy_holds_the_negotiation_and_a_person_resumes_it(procureme
     negotiation.refresh_from_db()
     assert negotiation.status == NegotiationStatus.RUNNING
     negotiation = run_to_end(negotiation)
-    assert negotiation.status == NegotiationStatus.APPROVED, negotiation.outcome_reason
+    # The deal escalated once: however clean it is now, a person approves it.
+    assert negotiation.status == NegotiationStatus.PENDING_APPROVAL, negotiation.outcome_reason
+    request = negotiation.approval_requests.get()
+    assert request.route == default_route
+    assert "Accepting a high price needs a person" in request.reasons["routes"][0]["matched"]["why"]
     assert audit_verify_chain(chain_of(negotiation)).ok
 
 
-def test_transitions_are_checked(procurement):
+def test_transitions_are_checked(procurement, auto_approval):
+    Policy.objects.filter(kind="approval_threshold").update(active=False)
     negotiation = run_to_end(negotiation_create(playbook=procurement, seed=1))
     assert negotiation.status == NegotiationStatus.APPROVED, negotiation.outcome_reason
     with pytest.raises(TransitionError):
@@ -152,7 +160,12 @@ def test_close_cancels_a_running_negotiation(procurement):
 
 def test_max_rounds_without_agreement_ends_it(procurement):
     from negotiator.models import Participant
+    from negotiator.services.playbooks import playbook_publish
 
+    procurement.on_limit = "end"  # the shipped playbook hands its limits to a person
+    procurement.save()
+    playbook_publish(playbook=procurement)
+    procurement.refresh_from_db()
     negotiation = negotiation_create(
         playbook=procurement,
         seed=1,
@@ -166,7 +179,7 @@ def test_max_rounds_without_agreement_ends_it(procurement):
     assert "no agreement within 4 rounds" in negotiation.outcome_reason
 
 
-def test_export_plan_command(procurement, capsys):
+def test_export_plan_command(procurement, auto_approval, capsys):
     Policy.objects.filter(kind="approval_threshold").update(active=False)
     negotiation = run_to_end(negotiation_create(playbook=procurement, seed=1))
     assert negotiation.status == NegotiationStatus.APPROVED

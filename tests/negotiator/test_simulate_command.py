@@ -87,7 +87,10 @@ def test_table_output_for_a_json_scenario(tmp_path):
             "no such file or folder",
         ),
         (["--strategies", "default,haggle"], "unknown strategy 'haggle'"),
-        (["--strategies", "default,default", "--runs", "0"], "--runs must be at least 1"),
+        (
+            ["--strategies", "default,default", "--runs", "0"],
+            "argument --runs: must be between 1 and 100,000, got 0",
+        ),
         (["--strategies", "default,default,default"], "3 given but the scenario has 2 parties"),
     ],
 )

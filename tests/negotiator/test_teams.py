@@ -240,6 +240,10 @@ def fetch_is_a_write(label: str) -> bool:
     return label in {
         "negotiation_resume",
         "negotiation_close",
+        "negotiation_accept",
+        "negotiation_counter",
+        "negotiation_override_request",
+        "negotiation_override_decide",
         "approvals:decide",
         "seat_credential_issue",
         "seat_credential_revoke",

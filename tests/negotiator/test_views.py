@@ -243,7 +243,10 @@ def test_negotiation_page_shows_header_timeline_and_poller(operator_client, proc
     assert f'id="offer-{last.pk}"' in body
 
 
-def test_timeline_poll_appends_new_offers_then_stops_when_final(operator_client, procurement):
+def test_timeline_poll_appends_new_offers_then_stops_when_final(
+    operator_client, procurement, auto_approval
+):
+    Policy.objects.filter(kind="approval_threshold").update(active=False)
     negotiation = started(procurement, title="Poll me", seed=1)
     negotiation.refresh_from_db()
     url = f"/negotiations/{negotiation.pk}/timeline"
@@ -308,11 +311,18 @@ def test_escalated_negotiation_can_be_resumed_with_htmx(operator_client, procure
     negotiation = escalated(procurement)
     body = operator_client.get(f"/negotiations/{negotiation.pk}/").content.decode()
     assert "Escalated" in body and "accepting above 95,000 needs a person" in body
-    response = operator_client.post(
-        f"/negotiations/{negotiation.pk}/resume/",
-        {"extra_rounds": "5", "extra_minutes": "10"},
-        headers=HTMX,
-    )
+    resume = {"extra_rounds": "5", "extra_minutes": "10"}
+    # As things are, the agent would try the same move and escalate again: refused.
+    response = operator_client.post(f"/negotiations/{negotiation.pk}/resume/", resume, headers=HTMX)
+    assert response.status_code == 200
+    assert "Resuming now would stop again for the same reason" in response.content.decode()
+    negotiation.refresh_from_db()
+    assert negotiation.status == NegotiationStatus.ESCALATED
+    # Once the rule that stopped it is changed (here: switched off), it resumes.
+    rule = negotiation.own_policies.get()
+    rule.active = False
+    policy_save(policy=rule)
+    response = operator_client.post(f"/negotiations/{negotiation.pk}/resume/", resume, headers=HTMX)
     assert response.status_code == 200
     assert 'id="negotiation-state"' in response.content.decode()
     negotiation.refresh_from_db()
@@ -327,7 +337,9 @@ def test_resume_with_bad_input_shows_the_error(operator_client, procurement):
         headers=HTMX,
     )
     assert response.status_code == 200
-    assert "flash-error" in response.content.decode()
+    body = response.content.decode()
+    # In place, next to the resume form.
+    assert 'class="field-error" role="alert">Extra rounds: Ensure this value is greater' in body
     negotiation.refresh_from_db()
     assert negotiation.status == NegotiationStatus.ESCALATED
 
@@ -365,7 +377,7 @@ def test_actions_need_post_and_csrf(procurement, operator):
 # --------------------------------------------------------------------------
 
 
-def test_plan_download_for_approved_negotiations_only(operator_client, procurement):
+def test_plan_download_for_approved_negotiations_only(operator_client, procurement, auto_approval):
     Policy.objects.filter(kind="approval_threshold").update(active=False)
     negotiation = finished(procurement, seed=1)
     assert negotiation.status == NegotiationStatus.APPROVED, negotiation.outcome_reason

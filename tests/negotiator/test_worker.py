@@ -97,7 +97,7 @@ def test_worker_keeps_one_database_connection_across_rounds(procurement, worker_
 
     from django.db import connection
 
-    from negotiator.models import FINAL_STATUSES, Negotiation
+    from negotiator.models import FINAL_STATUSES, Negotiation, NegotiationStatus
     from negotiator.services.lifecycle import negotiation_create
 
     name = f"negotiator-test-{uuid.uuid4().hex[:8]}"
@@ -121,6 +121,8 @@ def test_worker_keeps_one_database_connection_across_rounds(procurement, worker_
                 pids.update(row[0] for row in rows)
                 time.sleep(0.01)
 
+    # Settled: ended, or waiting for a person (nothing is approved by default).
+    settled = FINAL_STATUSES | {NegotiationStatus.ESCALATED, NegotiationStatus.PENDING_APPROVAL}
     ids = [negotiation_create(playbook=procurement, seed=i).pk for i in range(3)]
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -128,8 +130,7 @@ def test_worker_keeps_one_database_connection_across_rounds(procurement, worker_
         with celery_worker(tmp_path, env):
             wait_for(
                 lambda: (
-                    Negotiation.objects.filter(pk__in=ids, status__in=FINAL_STATUSES).count()
-                    == len(ids)
+                    Negotiation.objects.filter(pk__in=ids, status__in=settled).count() == len(ids)
                 ),
                 timeout=120,
             )

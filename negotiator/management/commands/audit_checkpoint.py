@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from negotiator.audit import chain_of
 from negotiator.audit_key import checkpoint_key, key_generate
+from negotiator.management.numbers import object_id
 from negotiator.selectors.checkpoints import checkpoint_extract, checkpoint_status
 from negotiator.services.checkpoints import checkpoint_write
 from negotiator.services.errors import ServiceError
@@ -20,7 +21,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--latest", action="store_true", help="Export, do not write.")
-        parser.add_argument("--negotiation", type=int, help="Export one negotiation's extract.")
+        parser.add_argument(
+            "--negotiation", type=object_id, help="Export one negotiation's extract."
+        )
         parser.add_argument("--output", help="Write the checkpoint (or extract) to this file.")
         parser.add_argument("--print", action="store_true", help="Print it as JSON.")
         parser.add_argument(

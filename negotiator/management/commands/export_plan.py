@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from negotiator.management.numbers import object_id
 from negotiator.models import Negotiation
 from negotiator.services.errors import ServiceError
 from negotiator.services.plans import plan_export
@@ -11,7 +12,7 @@ class Command(BaseCommand):
     help = "Print an approved negotiation's final plan as JSON."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("id", type=int, help="The negotiation's id.")
+        parser.add_argument("id", type=object_id, help="The negotiation's id.")
 
     def handle(self, *args, **options) -> None:
         try:

@@ -1,13 +1,21 @@
-import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from negotiator.playbook_io import PlaybookImportError, playbook_import
+from negotiator.playbook_io import (
+    MAX_DOCUMENT_BYTES,
+    PlaybookImportError,
+    document_read,
+    playbook_import,
+)
 
 
 class Command(BaseCommand):
-    help = "Import a playbook (issues, fixed terms, roles, policies) from a JSON document."
+    help = (
+        "Import a playbook (issues, fixed terms, roles, policies) from a JSON document "
+        f"(UTF-8, at most {MAX_DOCUMENT_BYTES:,} bytes). All or nothing: any problem is "
+        "reported with its path in the document, nothing is changed, and the exit status is 2."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", help="Path to the playbook JSON document.")
@@ -15,18 +23,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         path = Path(options["file"])
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CommandError(f"{path}: no such file") from None
-        except json.JSONDecodeError as exc:
-            raise CommandError(
-                f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-            ) from None
-        try:
-            playbook = playbook_import(document)
+            playbook = playbook_import(document_read(path))
         except PlaybookImportError as exc:
-            lines = "\n".join(f"  {p}: {m}" for p, m in exc.errors)
-            raise CommandError(f"{path}: nothing was imported:\n{lines}") from None
+            # One line per problem, each naming the file and the path in the document.
+            lines = [f"{path}: {where}: {message}" for where, message in exc.errors]
+            lines.append("Nothing was imported.")
+            raise CommandError("\n".join(lines), returncode=2) from None
         version = playbook.current_version
         self.stdout.write(
             self.style.SUCCESS(f"Imported '{playbook.name}' (version {version.number}).")

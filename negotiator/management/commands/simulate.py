@@ -31,6 +31,7 @@ from negotiator.engine.simulator import (
     summarize,
 )
 from negotiator.engine.strategies import STRATEGIES
+from negotiator.management.numbers import MAX_BIGINT, whole_number
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -67,15 +68,14 @@ def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
     path = Path(value)
     if value.endswith(".json") or path.is_file():
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CommandError(f"--playbook {value}: no such file") from None
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"--playbook {value}: not valid JSON ({exc})") from None
+            document = playbook_io.document_read(path)
+        except playbook_io.PlaybookImportError as exc:
+            lines = "; ".join(f"{p}: {m}" for p, m in exc.errors[:5])
+            raise CommandError(f"--playbook {value}: {lines}", returncode=2) from None
         errors = playbook_io.document_errors(document)
         if errors:
             lines = "; ".join(f"{p}: {m}" for p, m in errors[:5])
-            raise CommandError(f"--playbook {value}: not a valid playbook: {lines}")
+            raise CommandError(f"--playbook {value}: not a valid playbook: {lines}", returncode=2)
         spec = playbook_io.spec_of(document)
         specs = [
             PolicySpec(
@@ -139,11 +139,22 @@ class Command(BaseCommand):
             "(with --playbook, default: the roles' strategies)",
         )
         parser.add_argument(
-            "--runs", type=int, default=10, help="number of negotiations (default 10)"
+            "--runs",
+            type=whole_number(1, 100_000),
+            default=10,
+            help="number of negotiations (1-100000, default 10)",
         )
-        parser.add_argument("--seed", type=int, default=0, help="seed of the first run (default 0)")
         parser.add_argument(
-            "--rounds", type=int, default=None, help="max rounds (default: scenario's)"
+            "--seed",
+            type=whole_number(0, MAX_BIGINT - 100_000),
+            default=0,
+            help="seed of the first run (default 0)",
+        )
+        parser.add_argument(
+            "--rounds",
+            type=whole_number(1, 10_000),
+            default=None,
+            help="max rounds (1-10000; default: scenario's)",
         )
         parser.add_argument(
             "--json", action="store_true", help="one JSON object per run, then a summary"

@@ -1,10 +1,12 @@
 import time
 from collections import Counter
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from negotiator.audit import audit_verify_chain, chain_of
+from negotiator.management.numbers import MAX_BIGINT, finite_number, whole_number
 from negotiator.models import FINAL_STATUSES, Negotiation, NegotiationStatus, Playbook
 from negotiator.services.errors import ServiceError
 from negotiator.services.lifecycle import LimitOverrides, negotiation_create
@@ -18,24 +20,43 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--playbook", required=True, help="The playbook's name.")
-        parser.add_argument("--count", type=int, default=1, help="How many to start (1-10000).")
+        parser.add_argument(
+            "--count", type=whole_number(1, 10_000), default=1, help="How many to start (1-10000)."
+        )
         parser.add_argument(
             "--wait", action="store_true", help="Show progress until all settle, then a summary."
         )
-        parser.add_argument("--timeout", type=float, default=600.0, help="Seconds to wait at most.")
-        parser.add_argument("--pace", type=float, help="Override the seconds between rounds.")
-        parser.add_argument("--seed", type=int, help="Seed of the first negotiation (+1 each).")
+        parser.add_argument(
+            "--timeout",
+            type=finite_number(1, 7 * 24 * 3600),
+            default=600.0,
+            help="Seconds to wait at most (1 to a week).",
+        )
+        parser.add_argument(
+            "--pace",
+            type=finite_number(0, settings.NEGOTIATOR_MAX_COUNTDOWN),
+            help=f"Override the seconds between rounds (0-{settings.NEGOTIATOR_MAX_COUNTDOWN}).",
+        )
+        parser.add_argument(
+            "--seed",
+            type=whole_number(0, MAX_BIGINT),
+            help="Seed of the first negotiation (+1 each; 0 to 2**63-1).",
+        )
 
     def handle(self, *args, **options) -> None:
         count = options["count"]
         if not 1 <= count <= 10_000:
-            raise CommandError("--count must be between 1 and 10000.")
+            raise CommandError("--count must be between 1 and 10000.", returncode=2)
+        if options["seed"] is not None and options["seed"] + count - 1 > MAX_BIGINT:
+            raise CommandError(
+                f"--seed {options['seed']} + --count {count} goes past 2**63-1.", returncode=2
+            )
         try:
             playbook = Playbook.objects.get(name=options["playbook"])
         except Playbook.DoesNotExist:
             names = ", ".join(Playbook.objects.values_list("name", flat=True)) or "none"
             raise CommandError(
-                f"No playbook named {options['playbook']!r}. Known: {names}"
+                f"No playbook named {options['playbook']!r}. Known: {names}", returncode=2
             ) from None
         overrides = LimitOverrides(pace_seconds=options["pace"])
         ids = []
@@ -44,7 +65,7 @@ class Command(BaseCommand):
             try:
                 negotiation = negotiation_create(playbook=playbook, overrides=overrides, seed=seed)
             except ServiceError as exc:
-                raise CommandError(str(exc)) from None
+                raise CommandError(str(exc), returncode=2) from None
             ids.append(negotiation.pk)
         self.stdout.write(f"Started {count} negotiation(s): ids {ids[0]}..{ids[-1]}")
         if options["wait"]:

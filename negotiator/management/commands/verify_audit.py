@@ -3,6 +3,7 @@ from django.db import connection
 
 from negotiator.audit import chain_of
 from negotiator.db_roles import audit_rows_changeable
+from negotiator.management.numbers import object_id
 from negotiator.models import Negotiation
 from negotiator.selectors.audit_trail import trail_verify, trails_verify_all
 from negotiator.selectors.checkpoints import checkpoint_status
@@ -17,7 +18,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--negotiation", type=int, help="Verify only this negotiation's chain.")
+        parser.add_argument(
+            "--negotiation", type=object_id, help="Verify only this negotiation's chain."
+        )
         parser.add_argument(
             "--strict",
             action="store_true",
