@@ -115,6 +115,10 @@ class NegotiationOutcome:
     escalations: list[str] = field(default_factory=list)
 
     @property
+    def status_label(self) -> str:
+        return NegotiationStatus(self.status).label
+
+    @property
     def cycle_agreement(self) -> float | None:
         return _seconds(self.started_at, self.agreed_at)
 
