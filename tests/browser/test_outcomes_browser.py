@@ -42,7 +42,9 @@ def test_the_outcomes_page_draws_its_charts_and_filters(live_server, browser_pag
     page = browser_page
     login(page, live_server.url, "audrey", "/outcomes/")
 
-    assert page.locator("[data-figure=agreement_rate]").first.inner_text() == "50.0%"  # N1, N2 of N1..N3 and the media buy
+    assert (
+        page.locator("[data-figure=agreement_rate]").first.inner_text() == "50.0%"
+    )  # N1, N2 of N1..N3 and the media buy
     assert page.locator("[data-figure=savings_ask]").first.inner_text() == "14.3%"
     drawn = page.evaluate(
         "() => [...document.querySelectorAll('canvas')].map(c => !!Chart.getChart(c))"
