@@ -272,13 +272,9 @@ def _strategies(participants, roles, models) -> dict[str, Any]:
     return out
 
 
-def replay_one(
-    negotiation: Negotiation,
-    participants: Sequence[Participant],
-    draft: Draft,
-    models: Mapping[str, OutsideModel],
-) -> Replay:
-    """One negotiation under one draft, in memory."""
+def _engine_inputs(negotiation, participants, draft: Draft, models):
+    """The setup (each party's allowed outcomes under the draft's policies), the
+    policy gate and the strategies, as a live round builds them."""
     spec = draft.spec
     roles = {r["name"]: r for r in spec["roles"]}
     missing = sorted(p.role for p in participants if p.role not in roles)
@@ -289,7 +285,6 @@ def replay_one(
     profiles = {
         p.role: p.profile if p.is_outside else roles[p.role]["profile"] for p in participants
     }
-    space = bridge.space_from_spec(spec)
     issue_types = {i["name"]: i.get("type", "numeric") for i in spec["issues"]}
     rules = {
         "value_rule": spec.get("value_expression", ""),
@@ -297,7 +292,12 @@ def replay_one(
     }
     fixed = dict(spec.get("fixed_terms", {}))
     allowed = governance.allowed_masks(
-        space, draft.policies, profiles, fixed_terms=fixed, issue_types=issue_types, **rules
+        bridge.space_from_spec(spec),
+        draft.policies,
+        profiles,
+        fixed_terms=fixed,
+        issue_types=issue_types,
+        **rules,
     )
     setup = bridge.setup_from_spec(
         spec,
@@ -313,29 +313,36 @@ def replay_one(
         issue_types=issue_types,
         **rules,
     )
-    state = run(
-        setup, _strategies(participants, roles, models), gate=gate, seed=negotiation.seed
-    ).state
-    terms = (
-        dict(state.agreement)
-        if state.status == Status.AGREED and state.agreement is not None
-        else None
-    )
-    value = deal_measure(rules["value_rule"], terms) if terms else None
+    return setup, gate, _strategies(participants, roles, models)
+
+
+def replay_one(
+    negotiation: Negotiation,
+    participants: Sequence[Participant],
+    draft: Draft,
+    models: Mapping[str, OutsideModel],
+) -> Replay:
+    """One negotiation under one draft, in memory."""
+    setup, gate, strategies = _engine_inputs(negotiation, participants, draft, models)
+    state = run(setup, strategies, gate=gate, seed=negotiation.seed).state
+    agreed = state.status == Status.AGREED and state.agreement is not None
+    terms = dict(state.agreement) if agreed else None
+    value_rule = draft.spec.get("value_expression", "")
+    value = deal_measure(value_rule, terms) if terms else None
+    risk = deal_measure(draft.spec.get("risk_expression", ""), terms) if terms else None
     cause = state.cause
     ours = our_seat(participants, negotiation.team_id)
-    on_limit = spec.get("limits", {}).get("on_limit") == "escalate" and cause in LIMIT_CAUSES
+    limits = draft.spec.get("limits", {})
+    on_limit = limits.get("on_limit") == "escalate" and cause in LIMIT_CAUSES
     return Replay(
         status=str(state.status),
         cause=str(cause) if cause is not None else "",
         terms=terms,
         deal_value=value,
-        savings=_savings(state.history, ours.role if ours else None, rules["value_rule"], value),
+        savings=_savings(state.history, ours.role if ours else None, value_rule, value),
         escalated=state.status in ESCALATING or on_limit,
         needs_person=terms is not None
-        and _needs_person(
-            negotiation.playbook, draft, gate, terms, value, deal_measure(rules["risk_rule"], terms)
-        ),
+        and _needs_person(negotiation.playbook, draft, gate, terms, value, risk),
         blocks=sum(1 for r in gate.records if r.verdict == "block"),
         rounds=state.round + (1 if terms is not None else 0),
     )
