@@ -8,13 +8,15 @@ a person in the portal) cannot be asked again, so it is modelled from its
 recorded offers by a time-dependent concession curve fitted to them (Faratin's
 exponent e, least squares), accepting what it accepted before; each row says so.
 An agreement needs a person unless the approval routes would approve it
-automatically (the rule of approvals.services.gate)."""
+automatically (the rule of approvals.services.gate). Savings on both sides are
+measured against the counterpart's opening ask in the current replay, so a draft
+that also moves the counterpart's first offer is compared on one baseline."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -54,7 +56,9 @@ class Replay:
     cause: str
     terms: dict[str, Any] | None
     deal_value: float | None
-    savings: float | None  # against the counterpart's opening ask in this replay
+    opening_ask: float | None  # the counterpart's first offer's value in this replay
+    own_opening: float | None  # our first offer's value in this replay
+    savings: float | None  # against the opening ask of the current replay (one baseline)
     escalated: bool
     needs_person: bool
     blocks: int
@@ -243,7 +247,8 @@ def _needs_person(playbook: Playbook, draft: Draft, gate, terms, value, risk) ->
     return not (auto and checks.clean)
 
 
-def _savings(history, ours: str | None, rule: str, value: float | None) -> float | None:
+def _openings(history, ours: str | None, rule: str) -> tuple[float | None, float | None]:
+    """The values of the counterpart's and our first offers."""
     first: dict[str, dict] = {}
     for offer in history:
         if offer.performative in PROPOSALS:
@@ -251,6 +256,13 @@ def _savings(history, ours: str | None, rule: str, value: float | None) -> float
     theirs = [t for s, t in first.items() if s != ours]
     ask = deal_measure(rule, theirs[0]) if theirs else None
     own = deal_measure(rule, first[ours]) if ours in first else None
+    return ask, own
+
+
+def savings_against(baseline: Replay, value: float | None) -> float | None:
+    """Savings of a deal value against the baseline's opening ask, as a share of it
+    (the sign follows our side, as on the outcomes page)."""
+    ask, own = baseline.opening_ask, baseline.own_opening
     if ask is None or value is None or not ask:
         return None
     sign = -1.0 if (own or 0) > ask else 1.0
@@ -332,6 +344,7 @@ def replay_one(
     risk = deal_measure(draft.spec.get("risk_expression", ""), terms) if terms else None
     cause = state.cause
     ours = our_seat(participants, negotiation.team_id)
+    ask, own = _openings(state.history, ours.role if ours else None, value_rule)
     limits = draft.spec.get("limits", {})
     on_limit = limits.get("on_limit") == "escalate" and cause in LIMIT_CAUSES
     return Replay(
@@ -339,7 +352,9 @@ def replay_one(
         cause=str(cause) if cause is not None else "",
         terms=terms,
         deal_value=value,
-        savings=_savings(state.history, ours.role if ours else None, value_rule, value),
+        opening_ask=ask,
+        own_opening=own,
+        savings=None,
         escalated=state.status in ESCALATING or on_limit,
         needs_person=terms is not None
         and _needs_person(negotiation.playbook, draft, gate, terms, value, risk),
@@ -390,13 +405,15 @@ def whatif_replay(
         models = {
             p.role: outside_model(negotiation, p, space) for p in participants if p.is_outside
         }
+        now = replay_one(negotiation, participants, current, models)
+        then = replay_one(negotiation, participants, draft, models)
         rows.append(
             ReplayRow(
                 negotiation_id=negotiation.pk,
                 title=str(negotiation),
                 recorded_status=negotiation.status,
-                current=replay_one(negotiation, participants, current, models),
-                draft=replay_one(negotiation, participants, draft, models),
+                current=replace(now, savings=savings_against(now, now.deal_value)),
+                draft=replace(then, savings=savings_against(now, then.deal_value)),
                 modelled=list(models.values()),
             )
         )

@@ -177,3 +177,23 @@ def test_the_csv_export_has_one_row_per_negotiation_with_the_same_filters(client
     assert rows[2]["escalations"] == "policy_escalation"
     bundle = text(client.get("/outcomes/export.csv?pattern=bundle"))
     assert bundle.count("\n") == 1  # the header only: the media buy is another team's
+
+
+def test_the_negotiation_page_shows_the_quality_to_who_may_see_both_profiles(client, db):
+    playbook = tiny_playbook()
+    deal = {"price": 75}
+    n = negotiation_write(
+        playbook,
+        status="approved",
+        agreed_terms=deal,
+        offers=[(0, "seller", "propose", deal, 1), (0, "buyer", "accept", deal, 2)],
+    )
+    client.force_login(make_user("audrey", "Auditors"))
+    page = client.get(f"/negotiations/{n.pk}/").content.decode()
+    assert 'id="agreement-quality"' in page
+    assert '<span class="stat-value" data-quality="score">0.500</span>' in page
+    assert '<span class="stat-value" data-quality="nash">0.354</span>' in page
+    client.force_login(make_user("mia", "Procurement"))  # the buyer's team only
+    page = client.get(f"/negotiations/{n.pk}/").content.decode()
+    assert 'id="agreement-quality"' in page and 'data-quality="score"' not in page
+    assert "shown only to people who may see them all" in page

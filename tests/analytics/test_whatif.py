@@ -73,6 +73,8 @@ def test_a_tighter_cap_changes_the_known_negotiations_above_it(procurement, play
         if row.draft.terms is not None:
             assert row.draft.terms["price"] <= TIGHT_CAP
     assert report.draft.policy_blocks >= report.current.policy_blocks
+    # the same opening asks as baseline: paying at most the cap saves more
+    assert report.draft.mean_savings > report.current.mean_savings
     assert counts() == before  # nothing saved
 
 

@@ -62,3 +62,44 @@ def test_the_outcomes_page_draws_its_charts_and_filters(live_server, browser_pag
     assert f"playbook={world['media'].pk}" in page.get_attribute("#outcomes-csv", "href")
     refused = [m for m in page.console_errors if "Content Security Policy" in m or "Refused" in m]
     assert refused == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_if_from_the_policy_form_compares_without_saving(live_server, browser_page):
+    from negotiator.models import Policy, PolicyVersion
+    from negotiator.services.lifecycle import negotiation_create
+    from tests.negotiator.conftest import auto_approval_route, run_to_end
+
+    world = procurement_world()
+    auto_approval_route()
+    played = [
+        run_to_end(negotiation_create(playbook=world["procurement"], title=f"Seed {s}", seed=s))
+        for s in (1, 2, 3)
+    ]
+    make_user("root", superuser=True)
+    cap = Policy.objects.get(name="Budget cap", playbook=world["procurement"])
+    versions = PolicyVersion.objects.count()
+    page = browser_page
+    login(page, live_server.url, "root", f"/admin/negotiator/policy/{cap.pk}/change/")
+
+    page.fill("#id_parameters", '{"issue": "price", "max": 98000}')
+    page.fill("#id_whatif_last", "5")
+    with page.context.expect_page() as opened:
+        page.click("#whatif-button")
+    comparison = opened.value
+    comparison.wait_for_load_state()
+    summary = comparison.locator("#whatif-summary").inner_text()
+    assert "Agreement rate" in summary and "Policy blocks" in summary
+    above = [n for n in played if n.agreed_terms and n.agreed_terms["price"] > 98000]
+    assert above
+    for n in above:
+        row = comparison.locator(f"#whatif-rows tr[data-negotiation='{n.pk}']")
+        assert "changes" in row.inner_text()
+        assert row.locator("a").get_attribute("href") == f"/negotiations/{n.pk}/"
+    ARTIFACTS.mkdir(exist_ok=True)
+    comparison.screenshot(path=str(ARTIFACTS / "whatif.png"), full_page=True)
+    comparison.close()
+    # Nothing was saved; the form still holds the edit.
+    cap.refresh_from_db()
+    assert cap.parameters["max"] == 118000 and PolicyVersion.objects.count() == versions
+    assert "98000" in page.input_value("#id_parameters")
