@@ -17,6 +17,7 @@ from ninja.parser import Parser
 
 from api import errors, schemas
 from api.auth import BearerToken
+from api.outcomes import router as outcomes_router
 from api.selectors import approvals as approval_reads
 from api.selectors import negotiations as reads
 from api.selectors import playbooks as playbook_reads
@@ -354,3 +355,7 @@ def approval_decision(request: HttpRequest, approval_id: int, payload: schemas.D
         constraints_text="\n".join(payload.constraints),
     )
     return approval_reads.approval_document(_approval(request, decided.pk), user=request.auth)
+
+
+# The outcomes figures (analytics): GET /api/outcomes.
+api.add_router("/outcomes", outcomes_router)

@@ -54,6 +54,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("approvals/", include("approvals.urls")),
+    path("outcomes/", include("analytics.urls")),
     path("api/", include("api.urls")),
     path("portal/", include("negotiator.portal.urls")),
     path("", include("negotiator.a2a.urls")),  # A2A: /.well-known/agent-card.json, /a2a/

@@ -252,7 +252,14 @@ def fetch_is_a_write(label: str) -> bool:
 
 def test_lists_counts_and_the_inbox_show_only_the_users_teams(client, world):
     client.force_login(world["outsider"])
-    for url in ("/", "/negotiations/", "/negotiations/?status=pending_approval", "/approvals/"):
+    for url in (
+        "/",
+        "/negotiations/",
+        "/negotiations/?status=pending_approval",
+        "/approvals/",
+        "/outcomes/",
+        "/outcomes/export.csv",
+    ):
         page = body(client.get(url))
         assert TEAM_A_TITLE not in page, url
     listing = client.get("/negotiations/")
@@ -265,6 +272,8 @@ def test_lists_counts_and_the_inbox_show_only_the_users_teams(client, world):
     assert [r.negotiation.title for r in inbox["rows"]] == [TEAM_B_TITLE]
     assert [name for _, name in inbox["choices"]["playbooks"]] == [world["team_b"].name]
     assert inbox["metrics_total"].opened == 1
+    outcomes = client.get("/outcomes/").context["report"]
+    assert [r.title for r in outcomes.rows] == [TEAM_B_TITLE]
     client.force_login(world["member"])
     result = client.get("/negotiations/").context["result"]
     assert result.total == Negotiation.objects.filter(team__name="Procurement").count()
