@@ -200,7 +200,7 @@ class ProfileWidget(forms.Textarea):
         except ValueError:
             profile = None
         fields_ok = profile is not None and representable(profile)
-        context["editor"] = {
+        context["widget"]["editor"] = {
             "mode": "fields" if fields_ok else "json",
             "rows": editor_rows(profile if fields_ok else {}, self.issues),
             "functions": FUNCTIONS,
