@@ -58,7 +58,6 @@ class PolicyAdmin(VersionedAdminMixin, admin.ModelAdmin):
         "category",
         "kind",
         "severity",
-        "scope_label",
         "version",
         "draft",
         "active",
