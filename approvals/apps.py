@@ -13,3 +13,11 @@ class ApprovalsConfig(AppConfig):
         from negotiator import agreement_hooks
 
         agreement_hooks.gate_register(ApprovalsGate())
+
+        # Playbook files carry the approval routes, so one file moves a whole setup.
+        from approvals.route_io import routes_export, routes_write
+        from negotiator.playbook_io import DocumentSection, document_section_register
+
+        document_section_register(
+            DocumentSection(key="approval_routes", export=routes_export, write=routes_write)
+        )

@@ -249,6 +249,12 @@ class PlaybookVersion(models.Model):
     number = models.PositiveIntegerField()
     spec = models.JSONField()
     digest = models.CharField(max_length=64)
+    note = models.CharField(
+        max_length=200, blank=True, help_text="Why this version was made (the change note)."
+    )
+    # A draft is saved for testing and is never in force: only the playbook's
+    # current_version (never a draft) is what new negotiations run under.
+    is_draft = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -365,6 +371,12 @@ class PolicyVersion(models.Model):
     parameters = models.JSONField(default=dict)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     active = models.BooleanField()
+    note = models.CharField(
+        max_length=200, blank=True, help_text="Why this version was made (the change note)."
+    )
+    # A draft is saved for testing and is never in force: checks use the policy's
+    # current_version, which is never a draft.
+    is_draft = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

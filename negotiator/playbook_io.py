@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,17 @@ from django.db import DatabaseError, transaction
 
 from negotiator.engine import policies as engine_policies
 from negotiator.models import (
-    FixedTerm,
     Playbook,
-    PlaybookIssue,
     Policy,
     PolicyScope,
-    Role,
 )
 from negotiator.services.errors import ServiceError
-from negotiator.services.playbooks import playbook_publish, playbook_spec, playbook_spec_errors
+from negotiator.services.playbooks import (
+    playbook_publish,
+    playbook_rows_write,
+    playbook_spec,
+    playbook_spec_errors,
+)
 from negotiator.services.policies import issue_catalog, policy_save
 
 FORMAT = "negotiator.playbook/1"
@@ -38,6 +41,25 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "playbook.schema
 # Input limits, checked before any parsing work that could explode: a playbook
 # document is a few kilobytes; these leave room for big ones and nothing more.
 MAX_DOCUMENT_BYTES = 1_000_000
+# The parts of a document that describe the playbook itself (a clone copies these;
+# global policies and approval routes are shared by every playbook).
+PLAYBOOK_KEYS = frozenset(
+    {
+        "format",
+        "name",
+        "description",
+        "team",
+        "pattern",
+        "currency",
+        "limits",
+        "value_expression",
+        "risk_expression",
+        "issues",
+        "fixed_terms",
+        "roles",
+        "policies",
+    }
+)
 MAX_DEPTH = 20  # nesting of objects and arrays (a playbook needs about 8)
 MAX_MAGNITUDE = 1e15  # every number in a playbook lies within +-1e15
 MAX_ERRORS = 20  # problems reported at once
@@ -302,7 +324,60 @@ def document_errors(document: Any) -> list[tuple[str, str]]:
             fixed_terms=document.get("fixed_terms", {}),
         ):
             errors.append((f"{prefix}.{path}", message))
+    errors.extend(_global_policy_errors(document))
+    for key in ("approval_routes",):
+        if document.get(key) and key not in _SECTIONS:
+            errors.append((key, "this installation cannot import this part"))
     return errors
+
+
+def _global_policy_errors(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Global policies see every playbook's issues: the document's and the installed ones'."""
+    items = document.get("global_policies", [])
+    if not items:
+        return []
+    issues = {**_installed_issues(), **issue_catalog(spec_of(document))}
+    errors: list[tuple[str, str]] = []
+    names: set[str] = set()
+    for i, policy in enumerate(items):
+        if policy["name"] in names:
+            errors.append((f"global_policies[{i}].name", f"duplicate name '{policy['name']}'"))
+        names.add(policy["name"])
+        for path, message in engine_policies.validate_parameters(
+            policy["kind"], policy["parameters"], issues=issues, fixed_terms=None
+        ):
+            errors.append((f"global_policies[{i}].{path}", message))
+    return errors
+
+
+def _installed_issues() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for playbook in Playbook.objects.exclude(current_version=None).select_related(
+        "current_version"
+    ):
+        out.update(issue_catalog(playbook.current_version.spec))
+    return out
+
+
+@dataclass(frozen=True)
+class DocumentSection:
+    """A part of a playbook document another app owns (approvals: its routes), so a
+    file moves a whole configuration while negotiator never imports that app.
+
+    ``export(playbook)`` returns the section's items; ``write(items, playbook=,
+    user=)`` runs inside the import's transaction and returns (path, message)
+    problems, which roll the whole import back."""
+
+    key: str
+    export: Callable[[Playbook], list[dict[str, Any]]]
+    write: Callable[..., list[tuple[str, str]]]
+
+
+_SECTIONS: dict[str, DocumentSection] = {}
+
+
+def document_section_register(section: DocumentSection) -> None:
+    _SECTIONS[section.key] = section
 
 
 def spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -332,14 +407,16 @@ def spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def playbook_import(document: Any, *, user=None) -> Playbook:
+def playbook_import(
+    document: Any, *, user=None, note: str = "Imported from a playbook file"
+) -> Playbook:
     """Create or update the playbook named in the document. All or nothing."""
     errors = document_errors(document)
     if errors:
         raise PlaybookImportError(errors)
     spec = spec_of(document)
     try:
-        return _playbook_write(document, spec, user=user)
+        return _playbook_write(document, spec, user=user, note=note)
     except DatabaseError as exc:
         # Fail closed: whatever validation missed, the database refused; the
         # transaction rolled back, so nothing was imported.
@@ -347,8 +424,9 @@ def playbook_import(document: Any, *, user=None) -> Playbook:
         raise PlaybookImportError([("(document)", f"the database refused it: {reason}")]) from None
 
 
-def _playbook_write(document: Mapping[str, Any], spec: dict[str, Any], *, user) -> Playbook:
-    limits = spec["limits"]
+def _playbook_write(
+    document: Mapping[str, Any], spec: dict[str, Any], *, user, note: str
+) -> Playbook:
     with transaction.atomic():
         playbook, _ = Playbook.objects.select_for_update().get_or_create(name=document["name"])
         playbook.description = document.get("description", "")
@@ -357,69 +435,8 @@ def _playbook_write(document: Mapping[str, Any], spec: dict[str, Any], *, user) 
         playbook.team = (
             Group.objects.get_or_create(name=document["team"])[0] if document.get("team") else None
         )
-        playbook.pattern = spec["pattern"]
-        playbook.currency = spec["currency"]
-        playbook.max_rounds = limits["max_rounds"]
-        playbook.deadline_minutes = limits["deadline_minutes"]
-        playbook.offer_ttl_rounds = limits["offer_ttl_rounds"]
-        playbook.stall_threshold = limits["stall_threshold"]
-        playbook.stall_window = limits["stall_window"]
-        playbook.pace_seconds = limits["pace_seconds"]
-        playbook.turn_deadline_minutes = limits["turn_deadline_minutes"]
-        playbook.on_turn_timeout = limits["on_turn_timeout"]
-        playbook.on_limit = limits["on_limit"]
-        playbook.value_expression = spec["value_expression"]
-        playbook.risk_expression = spec["risk_expression"]
-        playbook.save()
-        # The rows are the editable head; versions keep history, so replacing is safe.
-        playbook.issues.all().delete()
-        playbook.fixed_terms.all().delete()
-        playbook.roles.all().delete()
-        PlaybookIssue.objects.bulk_create(
-            [
-                PlaybookIssue(
-                    playbook=playbook,
-                    name=item["name"],
-                    label=item.get("label", ""),
-                    kind=item["type"],
-                    unit=item.get("unit", ""),
-                    minimum=item.get("lower"),
-                    maximum=item.get("upper"),
-                    step=item.get("step"),
-                    integer=bool(item.get("integer", False)),
-                    options=item.get("options", []),
-                    order=i,
-                )
-                for i, item in enumerate(document["issues"])
-            ]
-        )
-        FixedTerm.objects.bulk_create(
-            [
-                FixedTerm(playbook=playbook, name=name, value=value, order=i)
-                for i, (name, value) in enumerate(document.get("fixed_terms", {}).items())
-            ]
-        )
-        Role.objects.bulk_create(
-            [
-                Role(
-                    playbook=playbook,
-                    name=role["name"],
-                    label=role.get("label", ""),
-                    strategy=role["strategy"],
-                    strategy_params=role.get("strategy_params", {}),
-                    profile=role["profile"],
-                    seats=role.get("seats", ["builtin"]),
-                    owner_group=(
-                        Group.objects.get_or_create(name=role["owner_group"])[0]
-                        if role.get("owner_group")
-                        else None
-                    ),
-                    order=i,
-                )
-                for i, role in enumerate(document["roles"])
-            ]
-        )
-        playbook_publish(playbook=playbook, user=user)
+        playbook_rows_write(playbook=playbook, spec=spec)
+        playbook_publish(playbook=playbook, user=user, note=note)
 
         seen: set[int] = set()
         for item in document.get("policies", []):
@@ -436,7 +453,7 @@ def _playbook_write(document: Mapping[str, Any], spec: dict[str, Any], *, user) 
             policy.severity = item["severity"]
             policy.active = item.get("active", True)
             try:
-                policy_save(policy=policy, user=user)
+                policy_save(policy=policy, user=user, note=note)
             except ServiceError as exc:  # pragma: no cover - validated above
                 raise PlaybookImportError([(f"policies[{item['name']}]", str(exc))]) from exc
             seen.add(policy.pk)
@@ -446,9 +463,32 @@ def _playbook_write(document: Mapping[str, Any], spec: dict[str, Any], *, user) 
             playbook=playbook, scope__in=[PolicyScope.PLAYBOOK, PolicyScope.ROLE], active=True
         ).exclude(pk__in=seen):
             policy.active = False
-            policy_save(policy=policy, user=user)
+            policy_save(policy=policy, user=user, note="Switched off: not in the imported file")
+        _global_policies_write(document.get("global_policies", []), user=user)
+        for key, section in _SECTIONS.items():
+            if key in document:
+                problems = section.write(document[key], playbook=playbook, user=user)
+                if problems:
+                    raise PlaybookImportError(problems)
     playbook.refresh_from_db()
     return playbook
+
+
+def _global_policies_write(items: list[Mapping[str, Any]], *, user) -> None:
+    for i, item in enumerate(items):
+        policy = Policy.objects.filter(scope=PolicyScope.ALL, name=item["name"]).first() or Policy(
+            scope=PolicyScope.ALL, name=item["name"]
+        )
+        policy.description = item.get("description", "")
+        policy.category = item["category"]
+        policy.kind = item["kind"]
+        policy.parameters = item["parameters"]
+        policy.severity = item["severity"]
+        policy.active = item.get("active", True)
+        try:
+            policy_save(policy=policy, user=user, note="Imported from a playbook file")
+        except ServiceError as exc:
+            raise PlaybookImportError([(f"global_policies[{i}]", str(exc))]) from exc
 
 
 def playbook_export(playbook: Playbook) -> dict[str, Any]:
@@ -483,14 +523,34 @@ def playbook_export(playbook: Playbook) -> dict[str, Any]:
     }
     if playbook.team_id:
         document["team"] = playbook.team.name
-    return document | {
-        "pattern": spec["pattern"],
-        "currency": spec["currency"],
-        "limits": spec["limits"],
-        "value_expression": spec["value_expression"],
-        "risk_expression": spec["risk_expression"],
-        "issues": spec["issues"],
-        "fixed_terms": spec["fixed_terms"],
-        "roles": roles,
-        "policies": policies,
+    return (
+        document
+        | {
+            "pattern": spec["pattern"],
+            "currency": spec["currency"],
+            "limits": spec["limits"],
+            "value_expression": spec["value_expression"],
+            "risk_expression": spec["risk_expression"],
+            "issues": spec["issues"],
+            "fixed_terms": spec["fixed_terms"],
+            "roles": roles,
+            "policies": policies,
+            "global_policies": [
+                _policy_item(policy)
+                for policy in Policy.objects.filter(scope=PolicyScope.ALL).order_by("pk")
+            ],
+        }
+        | {key: section.export(playbook) for key, section in _SECTIONS.items()}
+    )
+
+
+def _policy_item(policy: Policy) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "description": policy.description,
+        "category": policy.category,
+        "kind": policy.kind,
+        "parameters": policy.parameters,
+        "severity": policy.severity,
+        "active": policy.active,
     }

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from negotiator.audit import audit_append, canonical_json
@@ -14,7 +15,7 @@ from negotiator.engine import measures
 from negotiator.engine.outcomes import OutcomeSpace, issue_from_dict
 from negotiator.engine.preferences import profile_from_dict
 from negotiator.engine.strategies import STRATEGIES, make_strategy
-from negotiator.models import Playbook, PlaybookVersion, SeatKind
+from negotiator.models import FixedTerm, Playbook, PlaybookIssue, PlaybookVersion, Role, SeatKind
 from negotiator.services.errors import ServiceError
 from negotiator.services.roles import actor_of
 
@@ -158,8 +159,13 @@ def _seat_errors(index: int, seats: Any) -> list[tuple[str, str]]:
     return []
 
 
-def playbook_publish(*, playbook: Playbook, user=None) -> PlaybookVersion:
-    """Freeze the playbook's rows into a new immutable version if they changed."""
+def playbook_publish(
+    *, playbook: Playbook, user=None, note: str = "", draft: bool = False
+) -> PlaybookVersion:
+    """Freeze the playbook's rows into a new immutable version if they changed.
+
+    A draft version is frozen the same way but is not made current, so no new
+    negotiation runs under it until it is published."""
     with transaction.atomic():
         playbook = Playbook.objects.select_for_update().get(pk=playbook.pk)
         spec = playbook_spec(playbook)
@@ -170,16 +176,97 @@ def playbook_publish(*, playbook: Playbook, user=None) -> PlaybookVersion:
         current = playbook.current_version
         if current is not None and current.digest == digest:
             return current
-        number = (current.number if current else 0) + 1
+        latest = playbook.versions.order_by("-number").first()
+        if draft and latest is not None and latest.is_draft and latest.digest == digest:
+            return latest
         version = PlaybookVersion.objects.create(
-            playbook=playbook, number=number, spec=spec, digest=digest, created_by=user
+            playbook=playbook,
+            number=(latest.number if latest else 0) + 1,
+            spec=spec,
+            digest=digest,
+            created_by=user,
+            note=note[:200],
+            is_draft=draft,
         )
-        Playbook.objects.filter(pk=playbook.pk).update(current_version=version)
-        playbook.current_version = version
+        if not draft:
+            Playbook.objects.filter(pk=playbook.pk).update(current_version=version)
+            playbook.current_version = version
         audit_append(
-            kind="playbook.version_published",
+            kind="playbook.draft_saved" if draft else "playbook.version_published",
             actor=actor_of(user),
             user=user,
-            payload={"playbook": playbook.name, "version": number, "digest": digest},
+            payload={
+                "playbook": playbook.name,
+                "version": version.number,
+                "digest": digest,
+                "note": version.note,
+            },
         )
         return version
+
+
+def playbook_rows_write(*, playbook: Playbook, spec: Mapping[str, Any]) -> None:
+    """Replace the playbook's editable rows with a spec (as playbook_spec makes or a
+    document holds). The name is kept; versions keep history, so replacing is safe."""
+    limits = spec["limits"]
+    for field in (
+        "max_rounds",
+        "deadline_minutes",
+        "offer_ttl_rounds",
+        "stall_threshold",
+        "stall_window",
+        "pace_seconds",
+        "turn_deadline_minutes",
+        "on_turn_timeout",
+        "on_limit",
+    ):
+        if field in limits:
+            setattr(playbook, field, limits[field])
+    playbook.pattern = spec["pattern"]
+    playbook.currency = spec["currency"]
+    playbook.value_expression = spec.get("value_expression", "")
+    playbook.risk_expression = spec.get("risk_expression", "")
+    playbook.save()
+    playbook.issues.all().delete()
+    playbook.fixed_terms.all().delete()
+    playbook.roles.all().delete()
+    PlaybookIssue.objects.bulk_create(
+        [
+            PlaybookIssue(
+                playbook=playbook,
+                name=item["name"],
+                label=item.get("label", ""),
+                kind=item["type"],
+                unit=item.get("unit", ""),
+                minimum=item.get("lower"),
+                maximum=item.get("upper"),
+                step=item.get("step"),
+                integer=bool(item.get("integer", False)),
+                options=item.get("options", []),
+                order=i,
+            )
+            for i, item in enumerate(spec["issues"])
+        ]
+    )
+    FixedTerm.objects.bulk_create(
+        [
+            FixedTerm(playbook=playbook, name=name, value=value, order=i)
+            for i, (name, value) in enumerate(spec.get("fixed_terms", {}).items())
+        ]
+    )
+    Role.objects.bulk_create([_role_row(playbook, i, role) for i, role in enumerate(spec["roles"])])
+
+
+def _role_row(playbook: Playbook, order: int, role: Mapping[str, Any]) -> Role:
+    owner = role.get("owner_group")
+    return Role(
+        playbook=playbook,
+        name=role["name"],
+        label=role.get("label", ""),
+        strategy=role["strategy"],
+        strategy_params=role.get("strategy_params", {}),
+        profile=role["profile"],
+        seats=role.get("seats", ["builtin"]),
+        owner_group=Group.objects.get_or_create(name=owner)[0] if owner else None,
+        order=order,
+    )

@@ -107,39 +107,56 @@ _VERSIONED_FIELDS = (
 )
 
 
-def policy_save(*, policy: Policy, user=None) -> PolicyVersion:
-    """Validate and save a policy; every change makes a new immutable version."""
+def policy_save(*, policy: Policy, user=None, note: str = "", draft: bool = False) -> PolicyVersion:
+    """Validate and save a policy; every change makes a new immutable version.
+
+    A draft is a version that is not in force: the policy's head row and its
+    current version stay as they are (a new policy saved as a draft gets a head
+    with no current version, which no check reads)."""
     errors = policy_errors(policy)
     if errors:
         raise ServiceError("; ".join(f"{path}: {msg}" for path, msg in errors))
     with transaction.atomic():
-        policy.save()
+        if policy.pk is None or not draft:
+            policy.save()
         current = policy.current_version
         snapshot = {f: getattr(policy, f) for f in _VERSIONED_FIELDS}
         if current is not None and all(getattr(current, f) == v for f, v in snapshot.items()):
             return current
-        number = (current.number if current else 0) + 1
         version = PolicyVersion.objects.create(
-            policy=policy, number=number, created_by=user, **snapshot
+            policy=policy,
+            number=policy_next_version_number(policy),
+            created_by=user,
+            note=note[:200],
+            is_draft=draft,
+            **snapshot,
         )
-        Policy.objects.filter(pk=policy.pk).update(current_version=version)
-        policy.current_version = version
+        if not draft:
+            Policy.objects.filter(pk=policy.pk).update(current_version=version)
+            policy.current_version = version
         audit_append(
-            kind="policy.version_created",
+            kind="policy.draft_saved" if draft else "policy.version_created",
             actor=actor_of(user),
             user=user,
             negotiation=policy.negotiation_id,
             payload={
                 "policy": policy.name,
                 "policy_id": policy.pk,
-                "version": number,
+                "version": version.number,
                 "kind": policy.kind,
                 "severity": policy.severity,
                 "active": policy.active,
                 "parameters": policy.parameters,
+                "note": version.note,
             },
         )
         return version
+
+
+def policy_next_version_number(policy: Policy) -> int:
+    """Drafts and published versions share one sequence, so a number names one version."""
+    latest = PolicyVersion.objects.filter(policy=policy).order_by("-number").first()
+    return (latest.number if latest else 0) + 1
 
 
 def policy_spec_of(version: PolicyVersion) -> engine_policies.PolicySpec:

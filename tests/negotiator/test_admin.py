@@ -121,7 +121,10 @@ def _policy_post(client, playbook, *, url="/admin/negotiator/policy/add/", **fie
             "active": "on",
         }
     )
+    # These tests type JSON, so they choose the JSON view (the form tests fill fields).
+    data["editor"] = "json"
     data["parameters"] = json.dumps(fields.pop("parameters"))
+    data["change_note"] = fields.pop("change_note", "test edit")
     data.update(fields)
     return client.post(url, data)
 
@@ -205,6 +208,7 @@ def test_a_policy_owner_builds_a_governed_playbook_in_admin_only(owner):
     change = f"/admin/negotiator/playbook/{playbook.pk}/change/"
     data = form_data(owner.get(change).content.decode(), "playbook_form")
     data["max_rounds"] = "45"
+    data["change_note"] = "Longer negotiations"
     response = owner.post(change, data)
     assert response.status_code == 302, response.content.decode()[:3000]
     versions = PlaybookVersion.objects.filter(playbook=playbook).order_by("number")
