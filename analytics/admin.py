@@ -27,7 +27,8 @@ from analytics.services.drafts import (
     draft_with_policies,
 )
 from analytics.services.whatif import MAX_LAST, whatif_replay
-from negotiator.admin import PlaybookAdmin, PolicyAdmin
+from negotiator.admin.playbooks import PlaybookAdmin
+from negotiator.admin.policies import PolicyAdmin
 from negotiator.models import Playbook, Policy, PolicyScope
 from negotiator.services.playbooks import playbook_spec
 
@@ -43,6 +44,14 @@ def _last(request: HttpRequest) -> tuple[int, list[tuple[str, str]]]:
     if not 1 <= last <= MAX_LAST:
         return DEFAULT_LAST, [("replay", f"replay between 1 and {MAX_LAST} negotiations")]
     return last, []
+
+
+def _posted(request: HttpRequest):
+    """The form as posted; a what-if saves nothing, so it needs no change note."""
+    data = request.POST.copy()
+    if not (data.get("change_note") or "").strip():
+        data["change_note"] = "what-if (not saved)"
+    return data
 
 
 def _form_errors(form, formsets=()) -> list[tuple[str, str]]:
@@ -111,9 +120,8 @@ class WhatIfMixin:
 
 
 class WhatIfPolicyAdmin(WhatIfMixin, PolicyAdmin):
-    change_form_template = "admin/analytics/change_form_whatif.html"
+    change_form_template = "admin/analytics/policy_change_form.html"
     whatif_name = "policy"
-    readonly_fields = ["current_version"]
 
     def whatif_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
@@ -123,7 +131,7 @@ class WhatIfPolicyAdmin(WhatIfMixin, PolicyAdmin):
             raise PermissionDenied("No such policy.")
         if not (self.has_change_permission(request, obj) or self.has_add_permission(request)):
             raise PermissionDenied("What-if needs the permission to change policies.")
-        form = self.get_form(request, obj, change=obj is not None)(request.POST, instance=obj)
+        form = self.get_form(request, obj, change=obj is not None)(_posted(request), instance=obj)
         title = "What-if: policy draft"
         if not form.is_valid():
             return self._render(request, title=title, draft_errors=_form_errors(form))
@@ -143,13 +151,15 @@ class WhatIfPolicyAdmin(WhatIfMixin, PolicyAdmin):
 
 
 class WhatIfPlaybookAdmin(WhatIfMixin, PlaybookAdmin):
-    change_form_template = "admin/analytics/change_form_whatif.html"
+    change_form_template = "admin/analytics/playbook_change_form.html"
     whatif_name = "playbook"
 
     def _draft_rows(self, request, obj) -> tuple[Any, list, list[tuple[str, str]]]:
         """The posted playbook's spec and policies, read from rows written inside a
         transaction that is rolled back (validated by the admin's own form and inlines)."""
-        form = self.get_form(request, obj, change=True)(request.POST, request.FILES, instance=obj)
+        form = self.get_form(request, obj, change=True)(
+            _posted(request), request.FILES, instance=obj
+        )
         valid = form.is_valid()
         new_object = self.save_form(request, form, change=True) if valid else obj
         formsets, _ = self._create_formsets(request, new_object, change=True)

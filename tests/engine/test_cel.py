@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from negotiator.engine.cel import (
@@ -132,13 +130,12 @@ def test_a_long_rule_is_cut_by_its_budget_and_fails_closed():
     expression = _slow_rule()
     assert len(expression) < MAX_LENGTH  # within the size cap: only the budget can stop it
     rule = compile_expression(expression)
-    started = time.perf_counter()
+    # 30^4 combinations; the step budget (not the clock) stops it, so the verdict
+    # is the same on a busy machine (how long that takes is a benchmark's business).
     outcome = rule.evaluate(variables())
-    elapsed = time.perf_counter() - started
     assert not outcome.passed
     assert outcome.over_budget
     assert outcome.error == "rule exceeded its evaluation budget of 20,000 steps"
-    assert elapsed < 1.0
 
 
 def test_the_verdict_does_not_depend_on_time():
