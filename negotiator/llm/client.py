@@ -4,9 +4,11 @@ Hosted APIs and local servers (llama.cpp server, vLLM, Ollama) speak it alike.""
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import httpx
@@ -61,7 +63,7 @@ def chat_complete(config: LLMSettings, body: Mapping[str, Any]) -> Completion:
         headers["Authorization"] = f"Bearer {config.api_key}"
     started = time.monotonic()
     failure = LLMUnavailable("connection_error")
-    with httpx.Client(timeout=config.timeout, headers=headers) as client:
+    with httpx.Client(timeout=config.timeout, headers=headers, verify=_tls()) as client:
         for _attempt in range(config.retries + 1):
             try:
                 response = client.post(f"{config.base_url}/chat/completions", json=dict(body))
@@ -82,6 +84,12 @@ def chat_complete(config: LLMSettings, body: Mapping[str, Any]) -> Completion:
             return _completion(response, config.model, latency)
     failure.latency_ms = int((time.monotonic() - started) * 1000)
     raise failure
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context per process: building one reads the CA bundle (slow)."""
+    return ssl.create_default_context()
 
 
 def _completion(response: httpx.Response, model: str, latency: int) -> Completion:

@@ -53,6 +53,11 @@ class SeatPicker:
         self.calls.append(call)
         if self.config is None:
             return _fallback(call, "not_configured")
+        if view.attempt > 0:
+            # the gate blocked this turn's pick (its terms or its message): the
+            # retry is the strategy's own, so a model cannot loop a turn into
+            # an escalation
+            return _fallback(call, "gate_blocked")
         if self.budget_left <= 0:
             return _fallback(call, "token_budget")
         return self._ask(call, candidates)

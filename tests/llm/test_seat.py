@@ -81,7 +81,10 @@ def test_a_model_that_always_takes_the_first_candidate_negotiates_like_the_strat
     [
         (Reply("this is not json"), "invalid_json"),
         (json_reply({"candidate_id": "c42", "message": "hi"}), "unknown_candidate"),
-        (json_reply({"candidate_id": "c1", "message": "x", "terms": {"price": 1}}), "schema_mismatch"),
+        (
+            json_reply({"candidate_id": "c1", "message": "x", "terms": {"price": 1}}),
+            "schema_mismatch",
+        ),
         (json_reply({"accept": True}), "schema_mismatch"),
         (Reply(refusal="I can't help with that."), "refusal"),
         (Reply(delay=2.5), "timeout"),
