@@ -56,5 +56,6 @@ urlpatterns = [
     path("approvals/", include("approvals.urls")),
     path("api/", include("api.urls")),
     path("portal/", include("negotiator.portal.urls")),
+    path("llm/", include("negotiator.llm.urls")),
     path("", include("negotiator.a2a.urls")),  # A2A: /.well-known/agent-card.json, /a2a/
 ]
