@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from negotiator.llm.models import LLMExchange, Prompt, PromptVersion
 from negotiator.llm.services import DEFAULT_TEXTS, prompt_version_add
+from negotiator.selectors.visibility import negotiations_visible_to
 
 
 class PromptForm(forms.ModelForm):
@@ -123,6 +124,14 @@ class LLMExchangeAdmin(admin.ModelAdmin):
         "created_at",
     ]
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest):
+        # The team rule holds here too: a negotiation's calls for its teams only
+        # (calls outside a negotiation carry no team and stay with superusers).
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        return rows.filter(negotiation__in=negotiations_visible_to(request.user))
 
     @admin.display(description="Request")
     def request_pretty(self, obj: LLMExchange) -> str:

@@ -79,6 +79,8 @@ class LLMExchange(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = "LLM exchange"
+        verbose_name_plural = "LLM exchanges"
         indexes = [
             # exchanges_purge: created_at < now - retention
             models.Index(fields=["created_at"], name="llm_exchange_created"),

@@ -62,3 +62,33 @@ def test_versions_and_exchanges_cannot_be_changed_in_admin(client):
     response = client.post(f"/admin/llm/llmexchange/{exchange.pk}/change/", {"model": "x"})
     assert response.status_code == 403
     assert LLMExchange.objects.get(pk=exchange.pk).model == "m"
+
+
+def test_staff_review_only_their_teams_calls(client, llm_playbook, llm_server):
+    from django.contrib.auth.models import Permission
+
+    from negotiator.services.lifecycle import negotiation_create
+    from negotiator.services.rounds import negotiation_run_round
+
+    negotiation = negotiation_create(
+        playbook=llm_playbook, seed=1, strategies={"buyer": "llm-assisted"}
+    )
+    negotiation_run_round(negotiation_id=negotiation.pk, round_number=0)
+    view = Permission.objects.get(codename="view_llmexchange")
+    for name, team in (("pat", "Procurement"), ("mark", "Marketing")):
+        user = make_user(name, team)
+        user.is_staff = True
+        user.save()
+        user.user_permissions.add(view)
+    client.force_login(get_user("pat"))
+    html = client.get("/admin/llm/llmexchange/").content.decode()
+    assert "1 LLM exchange" in html
+    client.force_login(get_user("mark"))
+    html = client.get("/admin/llm/llmexchange/").content.decode()
+    assert "0 LLM exchanges" in html
+
+
+def get_user(name: str):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(username=name)
