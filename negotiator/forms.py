@@ -12,6 +12,7 @@ from django.http import QueryDict
 
 from negotiator import playbook_io
 from negotiator.engine.strategies import STRATEGIES, describe_strategies
+from negotiator.llm.config import LLM_STRATEGY, LLM_STRATEGY_HELP, llm_enabled
 from negotiator.models import NegotiationStatus, Playbook, SeatKind
 from negotiator.selectors.lists import SORTS, ListFilters
 from negotiator.services.invites import Invitee
@@ -119,6 +120,8 @@ class NegotiationForm(forms.Form):
             self.limits = spec.get("limits", {})
             descriptions = describe_strategies()
             choices = [(name, f"{name} — {descriptions.get(name, '')}") for name in STRATEGIES]
+            if llm_enabled():
+                choices.append((LLM_STRATEGY, f"{LLM_STRATEGY} — {LLM_STRATEGY_HELP}"))
             for role in spec.get("roles", []):
                 name = f"strategy_{role['name']}"
                 self.fields[name] = forms.ChoiceField(

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "csp",
     "negotiator",
     "negotiator.a2a",
+    "negotiator.llm",
     "approvals",
     "ninja",  # the REST API's OpenAPI docs page serves Swagger UI from static files
     "api",
@@ -397,6 +398,34 @@ A2A_CARD_CACHE_SECONDS = env_int("A2A_CARD_CACHE_SECONDS", 300, minimum=0)
 # under this alias), so every web process and worker sees the same counts.
 A2A_CACHE_ALIAS = "a2a"
 
+# --- Language model (negotiator/llm/) -------------------------------------
+# An OpenAI-compatible chat-completions endpoint (hosted, or a local llama.cpp
+# server, vLLM or Ollama). Without LLM_BASE_URL the LLM-assisted strategy and
+# the portal's free-text reading are hidden and nothing calls out.
+LLM_BASE_URL = env_str("LLM_BASE_URL", "").strip().rstrip("/")
+LLM_MODEL = env_str("LLM_MODEL", "").strip()
+LLM_API_KEY = env_str("LLM_API_KEY", "").strip()
+if LLM_BASE_URL and not LLM_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"LLM_BASE_URL={LLM_BASE_URL!r} must start with http:// or https:// "
+        "(e.g. https://api.openai.com/v1 or http://127.0.0.1:8080/v1)."
+    )
+if LLM_BASE_URL and not LLM_MODEL:
+    raise ImproperlyConfigured("LLM_BASE_URL is set but LLM_MODEL is empty; name the model.")
+# One HTTP call's timeout, and how many times a failed call is tried again.
+LLM_TIMEOUT_SECONDS = env_int("LLM_TIMEOUT_SECONDS", 20, minimum=1)
+LLM_RETRIES = env_int("LLM_RETRIES", 1, minimum=0)
+# Tokens (prompt + completion) one negotiation may spend; past it, seats play
+# their deterministic moves.
+LLM_TOKEN_BUDGET = env_int("LLM_TOKEN_BUDGET", 50_000, minimum=0)
+# Full prompts and replies are kept this long for review, then purged (the
+# audit trail keeps their hashes).
+LLM_RETENTION_DAYS = env_int("LLM_RETENTION_DAYS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["llm-exchanges-purge"] = {
+    "task": "negotiator.llm.tasks.exchanges_purge",
+    "schedule": 3600.0,
+}
+
 # --- Logging --------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -407,7 +436,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 # --- Audit checkpoints (tamper evidence beyond the database) ---------------

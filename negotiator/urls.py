@@ -57,5 +57,6 @@ urlpatterns = [
     path("outcomes/", include("analytics.urls")),
     path("api/", include("api.urls")),
     path("portal/", include("negotiator.portal.urls")),
+    path("llm/", include("negotiator.llm.urls")),
     path("", include("negotiator.a2a.urls")),  # A2A: /.well-known/agent-card.json, /a2a/
 ]

@@ -89,3 +89,15 @@ class PortalMoveForm(forms.Form):
                     rule = "Choose one of the options."
                 if term_field(name) not in self.errors:
                     self.add_error(term_field(name), rule)
+
+
+class FreeTextForm(forms.Form):
+    """A person's offer in their own words, for the model to read into the form
+    above (shown only while a model is configured; nothing is sent from it)."""
+
+    free_text = forms.CharField(
+        max_length=2000,
+        strip=True,
+        widget=forms.Textarea,
+        label="Describe your offer in your own words",
+    )

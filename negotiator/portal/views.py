@@ -6,6 +6,7 @@ person's seat, for whatever reason, gets the same plain 404 page."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -13,10 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from negotiator.llm.config import llm_enabled
+from negotiator.llm.reading import fields_prefilled, free_text_read
 from negotiator.models import CredentialKind, Participant, SeatCredential, SeatKind
-from negotiator.portal.forms import ACTIONS, PortalMoveForm, term_field
+from negotiator.portal.forms import ACTIONS, FreeTextForm, PortalMoveForm, term_field
 from negotiator.portal.ratelimit import LimiterUnavailable, rate_allow
 from negotiator.selectors import portal as portal_view
 from negotiator.services import invites, seats
@@ -116,10 +119,60 @@ def _seat_message_id(form_id: str) -> str:
     return f"portal-{form_id[:64]}"
 
 
-def _render(request, view, form, *, outcome=None, status: int = 200) -> HttpResponse:
+def _render(
+    request, view, form, *, outcome=None, status: int = 200, extra: dict | None = None
+) -> HttpResponse:
     fields = [(issue, form[term_field(issue.name)]) for issue in view.fields]
     context = {"view": view, "form": form, "fields": fields, "outcome": outcome, "actions": ACTIONS}
+    # Free text is offered only while a model is configured; without one the
+    # page is exactly as before.
+    context["free_text_form"] = FreeTextForm() if llm_enabled() else None
+    secret = request.resolver_match.kwargs["secret"]
+    # explicit targets: the read page's forms post back to the seat, not to /read/
+    context["seat_action"] = reverse("portal:seat", args=[secret])
+    context["read_action"] = reverse("portal:read", args=[secret])
+    context.update(extra or {})
     return _page(request, "portal/seat.html", context, status=status)
+
+
+@login_not_required
+@never_cache
+@require_POST
+def portal_read(request: HttpRequest, secret: str) -> HttpResponse:
+    """Read the person's free text into the counteroffer form. Nothing is sent:
+    the page comes back with the form filled in, for them to check and send."""
+    if len(secret) > MAX_SECRET or not llm_enabled():
+        return _not_found(request)
+    credential = _credential(request, secret)
+    if isinstance(credential, HttpResponse):
+        return credential
+    participant = credential.participant
+    view = portal_view.portal_view(participant)
+    text_form = FreeTextForm(request.POST)
+    initial = {
+        "message_id": uuid.uuid4().hex,
+        "on_table": view.standing.id if view.standing else None,
+    }
+    if not view.may_move:
+        form = PortalMoveForm(issues=view.fields, initial=initial)
+        form.add_error(None, _not_now(view))
+        return _render(request, view, form, status=409)
+    if not text_form.is_valid():
+        form = PortalMoveForm(issues=view.fields, initial=initial)
+        return _render(request, view, form, status=400, extra={"free_text_form": text_form})
+    text = text_form.cleaned_data["free_text"]
+    reading = free_text_read(
+        negotiation_id=view.negotiation_id,
+        role=participant.role,
+        fields=view.fields,
+        on_table=view.standing is not None,
+        text=text,
+    )
+    if reading.found:
+        view = replace(view, fields=fields_prefilled(view.fields, reading))
+        initial["message"] = text
+    form = PortalMoveForm(issues=view.fields, initial=initial)
+    return _render(request, view, form, extra={"reading": reading, "free_text_form": text_form})
 
 
 def _move(request: HttpRequest, participant: Participant, view, secret: str) -> HttpResponse:

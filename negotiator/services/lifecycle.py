@@ -20,6 +20,7 @@ from negotiator import bridge, status_hooks
 from negotiator.audit import audit_append
 from negotiator.engine.protocol import Status
 from negotiator.engine.strategies import STRATEGIES
+from negotiator.llm.config import strategy_known as llm_strategy_known
 from negotiator.models import (
     FINAL_STATUSES,
     Negotiation,
@@ -147,7 +148,7 @@ def _strategies_check(spec: Mapping[str, Any], strategies: Mapping[str, str]) ->
     if unknown_roles:
         raise ServiceError(f"Unknown roles: {', '.join(sorted(unknown_roles))}.")
     for role, name in strategies.items():
-        if name not in STRATEGIES:
+        if name not in STRATEGIES and not llm_strategy_known(name):
             raise ServiceError(f"Unknown strategy '{name}' for role '{role}'.")
 
 

@@ -46,7 +46,8 @@ from negotiator.engine.protocol import (
     initial_state,
     step,
 )
-from negotiator.engine.strategies import Strategy, make_strategy
+from negotiator.engine.strategies import Strategy
+from negotiator.llm.worker import participant_strategy, round_llm_audit
 from negotiator.models import (
     LimitReached,
     Negotiation,
@@ -167,6 +168,7 @@ def negotiation_advance(
     now = timezone.now()
     result = engine_advance(inputs, moves or {}, now=now)
     records = round_records_build(context, inputs, result, now=now, acting=acting)
+    records.audit.extend(round_llm_audit(context.negotiation, inputs.strategies))
     waiting = round_waiting(context, result, now=now)
     if waiting is not None and waiting.started_at == now:
         records.audit.append(
@@ -234,7 +236,7 @@ def engine_inputs_for(
         bridge.state_from_dict(stored) if stored else initial_state(setup, seed=negotiation.seed)
     )
     strategies = {
-        p.role: OUTSIDE if p.is_outside else make_strategy(p.strategy, **(p.strategy_params or {}))
+        p.role: OUTSIDE if p.is_outside else participant_strategy(p, negotiation)
         for p in context.participants
     }
     gate = worker_cache.policy_gate_for(negotiation, context.versions, context.participants)

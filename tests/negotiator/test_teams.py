@@ -38,6 +38,7 @@ NOT_NEGOTIATION_DATA = {
     "approvals:delegation_revoke": "a delegation is one person's, not a negotiation's",
     "audit_checkpoint_download": "the whole checkpoint is for auditors (tested apart)",
     "portal:seat": "an invite secret, not an id: the link is the credential (tests/portal)",
+    "portal:read": "an invite secret, not an id: the link is the credential (tests/portal)",
 }
 # Approval URLs whose <pk> is an approval request.
 APPROVAL_REQUEST_URLS = {"approvals:detail", "approvals:decide"}

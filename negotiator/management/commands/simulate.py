@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from negotiator.engine.simulator import (
     summarize,
 )
 from negotiator.engine.strategies import STRATEGIES
+from negotiator.llm.simulation import GateTally, llm_players
 from negotiator.management.numbers import MAX_BIGINT, whole_number
 
 
@@ -159,6 +161,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", help="one JSON object per run, then a summary"
         )
+        parser.add_argument(
+            "--llm",
+            nargs="?",
+            const="",
+            metavar="ROLE",
+            help="the role (default: the first party) is LLM-assisted: the configured model "
+            "(LLM_BASE_URL, LLM_MODEL) picks among its strategy's candidate offers",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         gate: PolicyGate | None = None
@@ -190,9 +200,12 @@ class Command(BaseCommand):
             analysis = scenario_analysis(scenario, options["rounds"])
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        players, picker = _players(names, scenario, options)
+        if gate is not None:
+            gate = GateTally(gate)
         results = simulate(
             scenario,
-            names,
+            players,
             options["runs"],
             options["seed"],
             options["rounds"],
@@ -203,6 +216,24 @@ class Command(BaseCommand):
             self._write_json(results, scenario, gate, analysis)
         else:
             self._write_table(results, scenario, names, options["runs"], gate)
+        self._write_guardrails(gate, picker, options["json"])
+
+    def _write_guardrails(self, gate, picker, as_json: bool) -> None:
+        """What the gate let through against a blocking policy, and the model's calls."""
+        out: dict[str, Any] = {}
+        if gate is not None:
+            out.update(policy_breaches=gate.breaches, blocked_attempts=gate.blocked)
+        if picker is not None:
+            calls = picker.take()
+            fallbacks = Counter(c.fallback for c in calls if c.fallback)
+            picked = Counter(c.chosen for c in calls if not c.fallback)
+            out.update(llm_calls=len(calls), llm_fallbacks=dict(fallbacks), llm_picks=dict(picked))
+        if not out:
+            return
+        if as_json:
+            self.stdout.write(json.dumps({"guardrails": out}, sort_keys=True))
+            return
+        self.stdout.write(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in out.items()))
 
     def _write_json(
         self, results, scenario: Scenario, gate: PolicyGate | None, analysis: SpaceAnalysis
@@ -276,6 +307,23 @@ class Command(BaseCommand):
         self.stdout.write(
             "mean utility " + ", ".join(f"{p} {u:.3f}" for p, u in s.mean_utilities.items())
         )
+
+
+def _players(names: list[str], scenario: Scenario, options: dict[str, Any]):
+    """The strategies to play, one role LLM-assisted with ``--llm``."""
+    if options.get("llm") is None:
+        return names, None
+    role = options["llm"] or scenario.party_names[0]
+    if role not in scenario.party_names:
+        raise CommandError(
+            f"--llm {role}: no such party; choose one of {', '.join(scenario.party_names)}"
+        )
+    try:
+        return llm_players(names, scenario.party_names, role, options["runs"])
+    except ValueError as exc:
+        raise CommandError(
+            f"--llm: {exc} (for a trial without a model: manage.py llm_fake_server)"
+        ) from None
 
 
 def _policy_results(gate: PolicyGate) -> list[dict[str, Any]]:
