@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "approvals",
     "ninja",  # the REST API's OpenAPI docs page serves Swagger UI from static files
     "api",
+    "tenders",
     "demo",
 ]
 
