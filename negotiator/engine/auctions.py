@@ -293,8 +293,9 @@ def aggressive(view: BidderView, rng: random.Random, margin: float = 0.02) -> Mo
 
 
 def sniper(view: BidderView, rng: random.Random, margin: float = 0.03) -> Move:
-    """Waits silently, then bids once in the last seconds before the close."""
-    if view.time_left > view.round_seconds:
+    """Waits silently, then bids once in the last seconds before the close (in a
+    sealed tender it simply bids)."""
+    if view.opening_price is not None and view.time_left > view.round_seconds:
         return Move(None)
     move = _sealed_or_english(view, view.cost * (1 + margin))
     return replace(move, offset=max(0.0, view.time_left - 1.0))

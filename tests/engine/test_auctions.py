@@ -19,8 +19,8 @@ from negotiator.engine.auctions import (
     TenderRules,
     Verdict,
     award_decide,
-    round_start,
     round_play,
+    round_start,
     soft_close_apply,
     tender_run,
 )
