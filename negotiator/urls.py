@@ -55,6 +55,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("approvals/", include("approvals.urls")),
     path("api/", include("api.urls")),
+    path("tenders/", include("tenders.urls")),
     path("portal/", include("negotiator.portal.urls")),
     path("", include("negotiator.a2a.urls")),  # A2A: /.well-known/agent-card.json, /a2a/
 ]

@@ -98,6 +98,7 @@ class TenderRules:
     format: Format = Format.FIRST_SCORE
     reserve_price: float = math.inf  # the buyer never pays more than this
     min_decrement: float = 0.0  # reverse English: the least price step an improving bid makes
+    opening_price: float | None = None  # reverse English: the published starting price
     feedback: Feedback = Feedback.BEST_SCORE
     round_seconds: float = 60.0  # reverse English: logical length of one round
     duration_seconds: float = 600.0  # reverse English: scheduled close
@@ -120,7 +121,10 @@ class Bid:
 
     @property
     def price(self) -> float:
-        return float(self.terms.get("price", math.nan))
+        try:
+            return float(self.terms.get("price", math.nan))
+        except (TypeError, ValueError):
+            return math.nan
 
 
 @dataclass(frozen=True)
@@ -171,11 +175,28 @@ class Award:
     escalate: bool = False  # the winning bid needs a person (an escalate-severity policy)
 
 
+def malformed(terms: Mapping[str, Any], scoring: ScoringRule) -> str:
+    """What is wrong with a bid's terms for this scoring rule ('' when nothing)."""
+    for issue in scoring.space.issues:
+        value = terms.get(issue.name)
+        if value is None:
+            return f"{issue.name} is missing"
+        if isinstance(issue, NumericIssue):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"{issue.name} is not a number"
+            if not math.isfinite(value) or not issue.lower <= value <= issue.upper:
+                return f"{issue.name} {value!r} is outside {issue.lower:g}–{issue.upper:g}"
+        elif value not in getattr(issue, "values", ()):
+            return f"{issue.name} {value!r} is not one of the options"
+    return ""
+
+
 def _eligibility(bid: Bid, rules: TenderRules, scoring: ScoringRule, gate: Gate) -> str:
     """Why a bid cannot win, or '' when it can."""
+    problem = malformed(bid.terms, scoring)
+    if problem:
+        return f"malformed bid: {problem}"
     price = bid.price
-    if not math.isfinite(price):
-        return "no valid price"
     if price > rules.reserve_price:
         return f"price {price:,.2f} above the reserve {rules.reserve_price:,.2f}"
     if scoring.score(bid.terms) < scoring.profile.reservation:
@@ -269,8 +290,9 @@ def _sealed_or_english(view: BidderView, floor: float, steps: int = 1) -> Move:
         target = view.own_last.price - step
     else:
         target = view.opening_price
-    # In cents: the best's price equivalent comes from a bisection.
-    price = round(max(target, floor) if steps > 1 else target, 2)
+    # In cents, rounded down: the best's price equivalent comes from a bisection,
+    # and a bid a fraction of a cent short of the step would be refused.
+    price = math.floor((max(target, floor) if steps > 1 else target) * 100) / 100
     if view.own_last is not None and price >= view.own_last.price:
         return Move(None)
     return Move(price) if price >= round(floor, 2) else Move(None)
@@ -350,11 +372,11 @@ def _view(
         min_decrement=rules.min_decrement,
         time_left=time_left,
         round_seconds=rules.round_seconds,
-        opening_price=(
-            min(rules.reserve_price, scoring.price.upper)
-            if rules.format == Format.REVERSE_ENGLISH
-            else None
-        ),
+        # The published opening price (or the top of the price range), never the
+        # reserve: the reserve is the buyer's private walk-away price.
+        opening_price=(rules.opening_price or scoring.price.upper)
+        if rules.format == Format.REVERSE_ENGLISH
+        else None,
     )
 
 

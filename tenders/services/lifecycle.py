@@ -9,7 +9,9 @@ while bidders bid, which carries the award through the approval gate at the end.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
@@ -165,7 +167,23 @@ def _created_payload(tender: Tender, rows: list[dict]) -> dict[str, Any]:
     }
 
 
+_held = threading.local()
+
+
+@contextmanager
+def tender_rounds_held() -> Iterator[None]:
+    """Within this block no tender round goes to the broker: the caller plays the
+    rounds itself in this process (demo data)."""
+    _held.depth = getattr(_held, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _held.depth -= 1
+
+
 def tender_round_schedule(tender: Tender, *, countdown: float = 0.0) -> None:
+    if getattr(_held, "depth", 0):
+        return
     task_enqueue_on_commit(
         TENDER_ROUND, tender.pk, tender.round, countdown=countdown_clamp(countdown) or None
     )

@@ -26,6 +26,7 @@ TENDER_FORMAT = "negotiator.tender/1"
 _NUMBERS = {
     "reserve_price": (0.0, 1e15),
     "min_decrement": (0.0, 1e15),
+    "opening_price": (0.0, 1e15),
     "round_seconds": (1.0, 86_400.0),
     "duration_seconds": (1.0, 30 * 86_400.0),
     "max_rounds": (1, 10_000),
@@ -97,6 +98,7 @@ def tender_config_parse(data: Mapping[str, Any]) -> TenderConfig:
         format=fmt,
         reserve_price=_number(data, "reserve_price", 1e15),
         min_decrement=_number(data, "min_decrement", 0.0),
+        opening_price=_number(data, "opening_price", 0.0) or None,
         feedback=feedback,
         round_seconds=_number(data, "round_seconds", 60.0),
         duration_seconds=_number(data, "duration_seconds", 600.0),
