@@ -37,6 +37,10 @@ def tender_list(request: HttpRequest) -> HttpResponse:
             "status": status,
             "statuses": TenderStatus.choices,
             "templates": selectors.templates_startable_by(request.user),
+            "playbook_metrics": [
+                (playbook, metrics.playbook_metrics(tenders))
+                for playbook, tenders in selectors.tenders_by_playbook(request.user)
+            ],
             "formats": FORMAT_LABELS.items(),
             "may_operate": permissions.may_operate(request.user),
             "nav_active": "tenders",

@@ -285,14 +285,13 @@ def _sealed_or_english(view: BidderView, floor: float, steps: int = 1) -> Move:
         return Move(None)
     step = steps * max(view.min_decrement, 0.01)
     if view.best_price_equivalent is not None:
-        target = view.best_price_equivalent - step
+        # In cents: the equivalent comes from a bisection (92,499.9999… is 92,500).
+        target = round(view.best_price_equivalent, 2) - step
     elif view.own_last is not None:
         target = view.own_last.price - step
     else:
         target = view.opening_price
-    # In cents, rounded down: the best's price equivalent comes from a bisection,
-    # and a bid a fraction of a cent short of the step would be refused.
-    price = math.floor((max(target, floor) if steps > 1 else target) * 100) / 100
+    price = round(max(target, floor) if steps > 1 else target, 2)
     if view.own_last is not None and price >= view.own_last.price:
         return Move(None)
     return Move(price) if price >= round(floor, 2) else Move(None)
@@ -433,7 +432,11 @@ def _improves(bid: Bid, bids: Sequence[Bid], rules: TenderRules, scoring: Scorin
         reference = next(b for b in reversed(bids) if b.bidder == table[0].bidder)
         what = "the best score"
     current = scoring.score(reference.terms)
-    stepped = {**reference.terms, scoring.price_issue: reference.price - rules.min_decrement}
+    # A cent of slack: bids are in cents, the best's price equivalent is not.
+    stepped = {
+        **reference.terms,
+        scoring.price_issue: reference.price - rules.min_decrement + 0.01,
+    }
     needed = scoring.score(stepped) if rules.min_decrement > 0 else current + 1e-12
     if scoring.score(bid.terms) + 1e-12 < max(needed, current + 1e-12):
         return f"does not beat {what} by the minimum decrement"

@@ -170,3 +170,12 @@ def tenders_recent(user, limit: int = 5) -> dict[str, Any]:
         ).count(),
         "flagged": visible.filter(flagged=True).count(),
     }
+
+
+def tenders_by_playbook(user, limit: int = 500) -> list[tuple[Any, list[Tender]]]:
+    """The user's recent tenders grouped by playbook (for the playbook metrics)."""
+    groups: dict[int, tuple[Any, list[Tender]]] = {}
+    tenders = tenders_visible_to(user).prefetch_related("bidders").order_by("-created_at")[:limit]
+    for tender in tenders:
+        groups.setdefault(tender.playbook_id, (tender.playbook, []))[1].append(tender)
+    return sorted(groups.values(), key=lambda g: g[0].name)

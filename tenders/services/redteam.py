@@ -75,6 +75,8 @@ class Report:
     false_alarms: int = 0
     paid: float = 0.0  # price paid in tenders awarded automatically under attack
     benchmark: float = 0.0  # the same tenders' competitive awards
+    held: float = 0.0  # price asked in rigged awards the screens held for a person
+    held_benchmark: float = 0.0
     breaches: int = 0
     leaks: int = 0
     notes: list[str] = field(default_factory=list)
@@ -95,15 +97,28 @@ class Report:
         def pct(x: float | None) -> str:
             return "n/a" if x is None else f"{x * 100:.1f} %"
 
-        out = [
-            f"[{self.playbook}] runs={self.runs} tenders={self.tenders}",
-            f"  price paid vs competitive benchmark: {self.paid:,.0f} vs {self.benchmark:,.0f} "
-            f"({pct(self.overpayment)} over)",
-            f"  rings present {self.rings_present}, flagged {self.rings_flagged}: detection "
-            f"{pct(self.detection_rate)}; false alarms {self.false_alarms}/{self.competitive} "
-            f"({pct(self.false_alarm_rate)})",
-            f"  policy breaches: {self.breaches}   leaked private values: {self.leaks}",
-        ]
+        def versus(paid: float, benchmark: float) -> str:
+            change = paid / benchmark - 1.0
+            return f"{paid:,.0f} vs {benchmark:,.0f} ({change * 100:+.1f} %)"
+
+        out = [f"[{self.playbook}] runs={self.runs} tenders={self.tenders}"]
+        if self.benchmark:
+            out.append(
+                "  price paid (awarded automatically) vs competitive benchmark: "
+                + versus(self.paid, self.benchmark)
+            )
+        if self.held_benchmark:
+            out.append(
+                "  price asked in awards held for a person vs competitive benchmark: "
+                + versus(self.held, self.held_benchmark)
+            )
+        if self.rings_present or self.competitive:
+            out.append(
+                f"  rings present {self.rings_present}, flagged {self.rings_flagged}: detection "
+                f"{pct(self.detection_rate)}; false alarms {self.false_alarms}/{self.competitive} "
+                f"({pct(self.false_alarm_rate)})"
+            )
+        out.append(f"  policy breaches: {self.breaches}   leaked private values: {self.leaks}")
         return out + [f"  {n}" for n in self.notes]
 
 
@@ -255,12 +270,21 @@ def run_ring(template: TenderPlaybook, target: Target, runs: int, seed: int, rep
         if kind == "ring":
             report.rings_present += 1
             report.rings_flagged += flagged[tid]
-            if not flagged[tid] and award.winner and fair.winner:
-                report.paid += award.terms[target.config.price_issue]
-                report.benchmark += fair.terms[target.config.price_issue]
+            if award.winner and fair.winner:
+                _tally(report, award, fair, target.config.price_issue, held=flagged[tid])
         else:
             report.competitive += 1
             report.false_alarms += flagged[tid]
+
+
+def _tally(report: Report, award, fair, issue: str, *, held: bool) -> None:
+    asked, competitive = award.terms[issue], fair.terms[issue]
+    if held:
+        report.held += asked
+        report.held_benchmark += competitive
+    else:
+        report.paid += asked
+        report.benchmark += competitive
 
 
 def _registry(template: TenderPlaybook) -> dict[str, SupplierRecord]:
@@ -341,6 +365,9 @@ def run_lowball(template: TenderPlaybook, target: Target, runs: int, seed: int, 
         _, award, _ = tender_run(
             [*honest, liar], rules, scoring, seed=seed + r, gate=target.checker.gate
         )
+        _, fair, _ = tender_run(honest, rules, scoring, seed=seed + r, gate=target.checker.gate)
+        if award.winner and fair.winner:
+            _tally(report, award, fair, issue, held=False)
         report.tenders += 1
         report.breaches += _breach(award, rules, target.checker)
         if award.winner != "Lowballer":
