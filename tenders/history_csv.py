@@ -9,6 +9,7 @@ winner, quantity, owner, contact`` (optional); see docs/tenders.md.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 from collections.abc import Iterable
@@ -59,6 +60,7 @@ def _number(text: str, what: str) -> float:
     return value
 
 
+@functools.lru_cache(maxsize=4096)  # a history repeats its dates many times
 def _date(text: str) -> str:
     try:
         return date.fromisoformat(text).isoformat()
@@ -92,8 +94,6 @@ def _header_problems(header: list[str] | None) -> list[tuple[int, str]]:
 
 def _row(row: dict[str, str], line: int, tenders: dict[str, _Tender], registry: dict) -> None:
     """Add one bid; ValueError says what is wrong with the row."""
-    if None in row or any(v is None for v in row.values()):
-        raise ValueError("wrong number of fields")
     tender_id, supplier = row["tender_id"].strip(), row["supplier"].strip()
     if not tender_id or not supplier:
         raise ValueError("tender_id and supplier must not be empty")
@@ -126,21 +126,25 @@ def history_parse(data: bytes) -> History:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise HistoryError([(0, f"the file is not UTF-8 text (byte {exc.start})")]) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        header = [h.strip() for h in next(reader, [])]
     except csv.Error as exc:
         raise HistoryError([(1, f"not a CSV file: {exc}")]) from None
     problems = _header_problems(header)
     if problems:
         raise HistoryError(problems)
-    reader.fieldnames = header
     tenders: dict[str, _Tender] = {}
     registry: dict[str, SupplierRecord] = {}
+    width = len(header)
     try:
-        for row in reader:
+        for fields in reader:
+            if not fields:
+                continue  # a blank line
             try:
-                _row(row, reader.line_num, tenders, registry)
+                if len(fields) != width:
+                    raise ValueError("wrong number of fields")
+                _row(dict(zip(header, fields, strict=True)), reader.line_num, tenders, registry)
             except ValueError as exc:
                 problems.append((reader.line_num, str(exc)))
                 if len(problems) >= MAX_ERRORS:

@@ -23,6 +23,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 WARN = "warn"
 ESCALATE = "escalate"
@@ -105,8 +106,9 @@ class ScreenConfig:
         return self.severities.get(name, WARN)
 
 
-@dataclass(frozen=True)
-class ScreenResult:
+class ScreenResult(NamedTuple):
+    """One screen's outcome (a named tuple: tens of thousands are built per second)."""
+
     name: str
     label: str
     value: float | None  # None: not enough data to compute
@@ -171,13 +173,13 @@ class TenderScreening:
 def _moments(values: Sequence[float]) -> tuple[float, float, float, float]:
     """Mean, population standard deviation, skewness and excess kurtosis."""
     n = len(values)
-    mean = math.fsum(values) / n
+    mean = sum(values) / n
     d = [v - mean for v in values]
-    m2 = math.fsum(x * x for x in d) / n
+    m2 = sum(x * x for x in d) / n
     if m2 <= 0:
         return mean, 0.0, 0.0, 0.0
-    m3 = math.fsum(x * x * x for x in d) / n
-    m4 = math.fsum(x**4 for x in d) / n
+    m3 = sum(x * x * x for x in d) / n
+    m4 = sum(x * x * x * x for x in d) / n
     return mean, math.sqrt(m2), m3 / m2**1.5, m4 / (m2 * m2) - 3.0
 
 
