@@ -24,6 +24,7 @@ from django.contrib.auth.models import Group
 
 from approvals.models import ApprovalRequest, ApprovalRoute, ConditionKind, RouteDecision
 from approvals.services.decisions import approval_decide
+from demo.tenders import tenders_demo_load
 from negotiator.models import (
     Negotiation,
     NegotiationStatus,
@@ -296,6 +297,7 @@ def demo_load() -> str:
         )
         live = f"; live negotiation #{negotiation.pk} started at {LIVE_PACE_SECONDS:g}s per round"
     summary = f"{len(playbooks)} playbooks, {len(made)} new demo negotiations" + live
+    summary += "; " + (tenders_demo_load(user) or "no tender playbook")
     if made:
         summary += " — " + "; ".join(made)
     return summary

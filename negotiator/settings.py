@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "ninja",  # the REST API's OpenAPI docs page serves Swagger UI from static files
     "api",
     "analytics",
+    "tenders",
     "demo",
 ]
 

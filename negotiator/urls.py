@@ -56,6 +56,7 @@ urlpatterns = [
     path("approvals/", include("approvals.urls")),
     path("outcomes/", include("analytics.urls")),
     path("api/", include("api.urls")),
+    path("tenders/", include("tenders.urls")),
     path("portal/", include("negotiator.portal.urls")),
     path("llm/", include("negotiator.llm.urls")),
     path("", include("negotiator.a2a.urls")),  # A2A: /.well-known/agent-card.json, /a2a/

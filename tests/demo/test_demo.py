@@ -22,7 +22,7 @@ def test_bootstrap_demo_loads_every_state_and_is_idempotent(django_capture_on_co
     with django_capture_on_commit_callbacks(execute=False):
         call_command("bootstrap_demo", stdout=out)
     assert "user admin" in out.getvalue() and "user approver" in out.getvalue()
-    assert Playbook.objects.count() == 3
+    assert Playbook.objects.count() == 4  # three negotiation playbooks and the tender one
     # One route per playbook where a person decides, one that approves small
     # clean deals automatically, and the default route.
     assert ApprovalRoute.objects.count() == 5
@@ -59,4 +59,28 @@ def test_bootstrap_demo_loads_every_state_and_is_idempotent(django_capture_on_co
     with django_capture_on_commit_callbacks(execute=False):
         call_command("bootstrap_demo", stdout=io.StringIO())
     assert Negotiation.objects.count() == count  # a live one is still running: nothing new
-    assert Playbook.objects.count() == 3
+    assert Playbook.objects.count() == 4
+
+
+def test_demo_tenders_show_every_state_and_a_flagged_ring(django_capture_on_commit_callbacks):
+    from tenders.models import Tender, TenderStatus
+
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command("bootstrap_demo", stdout=io.StringIO())
+    statuses = set(Tender.objects.values_list("status", flat=True))
+    assert {
+        TenderStatus.RUNNING,
+        TenderStatus.AWARDED,
+        TenderStatus.PENDING_APPROVAL,
+        TenderStatus.REJECTED,
+        TenderStatus.NO_AWARD,
+    } <= statuses
+    ring = Tender.objects.get(title__endswith="flagged for bid rigging")
+    assert ring.status == TenderStatus.PENDING_APPROVAL
+    assert {"rotation", "shared_owner", "suspicion"} <= set(ring.screening["flags"])
+    awarded = Tender.objects.get(status=TenderStatus.AWARDED)
+    assert not awarded.flagged
+    count = Tender.objects.count()
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command("bootstrap_demo", stdout=io.StringIO())
+    assert Tender.objects.count() == count

@@ -21,9 +21,13 @@ from negotiator.selectors.visibility import negotiations_visible_to, playbooks_s
 from negotiator.services.checkpoints import checkpoint_write
 from negotiator.services.lifecycle import negotiation_create
 from negotiator.services.roles import roles_ensure
+from tenders.services.lifecycle import tender_create
+from tenders.services.setup import tender_playbook_import
 from tests.negotiator.audit_fixtures import signing  # noqa: F401 (a fixture)
 from tests.negotiator.conftest import load_playbook_document, run_to_end
 from tests.negotiator.test_views import make_user
+from tests.tenders.conftest import run_tender as tender_run
+from tests.tenders.conftest import tender_document
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +46,8 @@ NOT_NEGOTIATION_DATA = {
 }
 # Approval URLs whose <pk> is an approval request.
 APPROVAL_REQUEST_URLS = {"approvals:detail", "approvals:decide"}
+# Tender URLs: <pk> is a tender of team A (its award negotiation is team A's too).
+TENDER_URLS = {"tenders:detail", "tenders:final"}
 
 
 def _patterns(resolver, namespace: str = ""):
@@ -105,6 +111,7 @@ def world(db, signing):  # noqa: F811
     done.refresh_from_db()
     assert done.status == NegotiationStatus.APPROVED and done.plan
     theirs = run_to_end(negotiation_create(playbook=team_b, title=TEAM_B_TITLE, seed=2))
+    tender = tender_run(tender_create(template=tender_playbook_import(tender_document()), seed=1))
     checkpoint_write()
     return {
         "team_a": team_a,
@@ -113,6 +120,7 @@ def world(db, signing):  # noqa: F811
         "request": pending.approval_requests.get(),
         "done": done,
         "theirs": theirs,
+        "tender": tender,
         **people,
     }
 
@@ -123,6 +131,9 @@ def urls_for(name: str, params: list[str], world) -> list[tuple[str, str]]:
         return [(name, reverse(name))]
     if name in NOT_NEGOTIATION_DATA:
         return []
+    if name.startswith("tenders:"):
+        assert name in TENDER_URLS, f"{name} takes an id: add it to TENDER_URLS"
+        return [(name, reverse(name, kwargs={"pk": world["tender"].pk}))]
     if name.startswith("approvals:"):
         assert name in APPROVAL_REQUEST_URLS, (
             f"{name} takes an id: add it to APPROVAL_REQUEST_URLS or NOT_NEGOTIATION_DATA"
@@ -175,6 +186,8 @@ def test_the_walk_covers_every_negotiation_and_approval_url(world):
         "negotiation_audit_export",
         "approvals:detail",
         "approvals:decide",
+        "tenders:detail",
+        "tenders:final",
     ):
         assert expected in covered
 
@@ -248,6 +261,7 @@ def fetch_is_a_write(label: str) -> bool:
         "approvals:decide",
         "seat_credential_issue",
         "seat_credential_revoke",
+        "tenders:final",
     }
 
 

@@ -1,0 +1,89 @@
+"""Admin for tenders: the supplier registry, tender playbooks (with a Red team
+button that plays the playbook against the adversaries and shows the report),
+and tenders (read-only: they change through their services)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from negotiator.services.errors import ServiceError
+from tenders.models import Supplier, Tender, TenderPlaybook
+from tenders.services.redteam import RUNNERS, redteam_run
+
+ADMIN_RUNS = 20
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "contact")
+    search_fields = ("name", "owner", "contact")
+
+
+@admin.register(TenderPlaybook)
+class TenderPlaybookAdmin(admin.ModelAdmin):
+    list_display = ("playbook", "updated_at")
+    readonly_fields = ("playbook",)
+    change_form_template = "admin/tenders/tenderplaybook/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/redteam/",
+                self.admin_site.admin_view(self.redteam_view),
+                name="tenders_tenderplaybook_redteam",
+            )
+        ] + super().get_urls()
+
+    def redteam_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        template = get_object_or_404(TenderPlaybook.objects.select_related("playbook"), pk=pk)
+        reports, error = [], ""
+        adversary = request.POST.get("adversary", "all")
+        if request.method == "POST":
+            try:
+                seed = int(request.POST.get("seed") or 1)
+                reports = redteam_run(
+                    template=template, playbook=adversary, runs=ADMIN_RUNS, seed=seed
+                )
+            except (ValueError, ServiceError) as exc:
+                error = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Red team: {template.playbook.name}",
+            "template": template,
+            "adversaries": ["all", *RUNNERS],
+            "adversary": adversary,
+            "runs": ADMIN_RUNS,
+            "reports": reports,
+            "error": error,
+            "total_breaches": sum(r.breaches for r in reports),
+            "total_leaks": sum(r.leaks for r in reports),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/tenders/tenderplaybook/redteam.html", context)
+
+
+@admin.register(Tender)
+class TenderAdmin(admin.ModelAdmin):
+    list_display = (
+        "title",
+        "playbook",
+        "status",
+        "award_supplier",
+        "suspicion",
+        "flagged",
+        "created_at",
+    )
+    list_filter = ("status", "flagged")
+    search_fields = ("title", "award_supplier")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

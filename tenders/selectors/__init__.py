@@ -1,0 +1,1 @@
+"""Reads for tender pages, commands and metrics, by capability."""

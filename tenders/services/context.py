@@ -1,0 +1,59 @@
+"""What a round and the award read: a tender's rows as engine values (rules,
+scoring rule, bidders with their private costs, the standing bids, the policy
+checker). Private costs go to the bidders' strategies only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from negotiator.engine.auctions import Bid, Bidder, RoundState, ScoringRule
+from negotiator.engine.auctions import TenderRules as EngineRules
+from tenders.models import Tender, TenderBidder
+from tenders.services.checks import BidChecker, bid_checker_for
+from tenders.services.setup import TenderConfig, scoring_rule, tender_config_parse
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    config: TenderConfig
+    rules: EngineRules
+    scoring: ScoringRule
+    bidders: list[Bidder]
+    rows: dict[str, TenderBidder]
+    state: RoundState
+    checker: BidChecker
+
+
+def engine_bidders(rows: list[TenderBidder]) -> list[Bidder]:
+    return [
+        Bidder(r.supplier.name, r.strategy, r.private_cost, dict(r.terms), r.fixed_price)
+        for r in rows
+    ]
+
+
+def standing_bids(tender: Tender) -> tuple[Bid, ...]:
+    return tuple(
+        Bid(b.bidder.supplier.name, dict(b.terms), b.round, b.at)
+        for b in tender.bids.filter(accepted=True).select_related("bidder__supplier")
+    )
+
+
+def round_inputs(tender: Tender) -> RoundInputs:
+    spec = tender.playbook_version.spec
+    config = tender_config_parse(tender.config)
+    rows = list(tender.bidders.select_related("supplier"))
+    state = RoundState(
+        round=tender.round,
+        close_at=tender.close_at,
+        extensions=tender.extensions,
+        bids=standing_bids(tender),
+    )
+    return RoundInputs(
+        config=config,
+        rules=config.rules,
+        scoring=scoring_rule(spec, config),
+        bidders=engine_bidders(rows),
+        rows={r.supplier.name: r for r in rows},
+        state=state,
+        checker=bid_checker_for(tender.playbook, spec, config.bidder_role, config.price_issue),
+    )

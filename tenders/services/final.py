@@ -1,0 +1,58 @@
+"""The optional final bilateral negotiation with a tender's winner, on today's
+bargaining machinery: a negotiation of the tender's playbook whose price can
+only improve on the award (a block policy scoped to it caps the price)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from negotiator.models import Negotiation, Policy, PolicyCategory, PolicyKindChoice, PolicyScope
+from negotiator.services.errors import ServiceError, TransitionError
+from negotiator.services.lifecycle import negotiation_create, negotiation_start
+from negotiator.services.policies import policy_save
+from tenders.models import Tender, TenderStatus
+from tenders.services.lifecycle import tender_audit
+from tenders.services.setup import tender_config_parse
+
+
+def tender_final_negotiation_start(*, tender: Tender, user=None) -> Negotiation:
+    """Start the bilateral negotiation with the winner of an awarded tender."""
+    with transaction.atomic():
+        tender = Tender.objects.select_for_update().get(pk=tender.pk)
+        if tender.status != TenderStatus.AWARDED or not tender.award_terms:
+            raise TransitionError("Only an awarded tender can go to a final negotiation.")
+        if tender.final_negotiation_id:
+            raise TransitionError("This tender already has its final negotiation.")
+        config = tender_config_parse(tender.config)
+        price = tender.award_terms.get(config.price_issue)
+        if price is None:
+            raise ServiceError("The award has no price to start from.")
+        negotiation = negotiation_create(
+            playbook=tender.playbook,
+            user=user,
+            title=f"Final negotiation with {tender.award_supplier} (tender #{tender.pk})",
+            seed=tender.seed,
+            start=False,
+        )
+        policy_save(
+            policy=Policy(
+                name="No worse than the tender award",
+                description=f"The final price stays at or below the award of tender #{tender.pk}.",
+                category=PolicyCategory.FINANCIAL,
+                scope=PolicyScope.NEGOTIATION,
+                negotiation=negotiation,
+                kind=PolicyKindChoice.CAP,
+                parameters={"issue": config.price_issue, "max": float(price)},
+            ),
+            user=user,
+        )
+        negotiation_start(negotiation=negotiation, user=user)
+        tender.final_negotiation = negotiation
+        tender.save(update_fields=["final_negotiation", "updated_at"])
+        tender_audit(
+            tender,
+            "tender.final_negotiation_started",
+            {"negotiation": negotiation.pk, "winner": tender.award_supplier, "cap": price},
+            user=user,
+        )
+    return negotiation

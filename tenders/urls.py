@@ -1,0 +1,12 @@
+from django.urls import path
+
+from tenders import views
+
+app_name = "tenders"
+
+urlpatterns = [
+    path("", views.tender_list, name="list"),
+    path("new/", views.tender_new, name="new"),
+    path("<int:pk>/", views.tender_detail, name="detail"),
+    path("<int:pk>/final/", views.tender_final, name="final"),
+]

@@ -1,0 +1,236 @@
+"""Tender formats, the award rule and the bidders, with property tests for the
+invariants: no award above the reserve or to a blocked bid; the second-score
+winner's terms score the second-best score; the soft close extends exactly as
+configured."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from negotiator.engine.auctions import (
+    Bid,
+    Bidder,
+    Feedback,
+    Format,
+    ScoringRule,
+    SoftClose,
+    TenderRules,
+    Verdict,
+    award_decide,
+    round_play,
+    round_start,
+    soft_close_apply,
+    tender_run,
+)
+from negotiator.engine.outcomes import NumericIssue, OutcomeSpace
+from negotiator.engine.preferences import profile_from_dict
+
+SPACE = OutcomeSpace(
+    (
+        NumericIssue("price", 50_000, 150_000),
+        NumericIssue("delivery_days", 5, 45),
+        NumericIssue("warranty_months", 6, 36),
+    )
+)
+PROFILE = profile_from_dict(
+    {
+        "weights": {"cost": 0.7, "speed": 0.2, "quality": 0.1},
+        "criteria": {
+            "cost": [{"issue": "price", "function": {"type": "linear", "direction": "decreasing"}}],
+            "speed": [
+                {
+                    "issue": "delivery_days",
+                    "function": {"type": "linear", "direction": "decreasing"},
+                }
+            ],
+            "quality": [
+                {
+                    "issue": "warranty_months",
+                    "function": {"type": "linear", "direction": "increasing"},
+                }
+            ],
+        },
+        "reservation": 0.1,
+    }
+)
+SCORING = ScoringRule(PROFILE, SPACE)
+
+bid_terms = st.fixed_dictionaries(
+    {
+        "price": st.floats(50_000, 150_000),
+        "delivery_days": st.integers(5, 45),
+        "warranty_months": st.integers(6, 36),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    terms=st.lists(bid_terms, min_size=1, max_size=10),
+    reserve=st.floats(60_000, 160_000),
+    blocked=st.sets(st.integers(0, 9)),
+    fmt=st.sampled_from(list(Format)),
+)
+def test_the_award_never_goes_above_the_reserve_or_to_a_blocked_bid(terms, reserve, blocked, fmt):
+    bids = [Bid(f"b{i}", t) for i, t in enumerate(terms)]
+    names = {f"b{i}" for i in blocked}
+
+    def gate(bid):
+        return Verdict("block", "test rule") if bid.bidder in names else Verdict()
+
+    award = award_decide(bids, TenderRules(format=fmt, reserve_price=reserve), SCORING, gate)
+    if award.winner is None:
+        assert all(
+            b.bidder in names or b.price > reserve or SCORING.score(b.terms) < 0.1 for b in bids
+        )
+        return
+    assert award.winner not in names
+    assert award.terms["price"] <= reserve + 1e-9
+    own = next(b for b in bids if b.bidder == award.winner)
+    assert own.price <= reserve
+
+
+@settings(max_examples=150, deadline=None)
+@given(terms=st.lists(bid_terms, min_size=2, max_size=8), reserve=st.floats(60_000, 200_000))
+def test_second_score_winner_gets_terms_worth_the_second_best_score(terms, reserve):
+    bids = [Bid(f"b{i}", t) for i, t in enumerate(terms)]
+    rules = TenderRules(format=Format.SECOND_SCORE, reserve_price=reserve)
+    award = award_decide(bids, rules, SCORING)
+    eligible = sorted(
+        (
+            SCORING.score(b.terms)
+            for b in bids
+            if b.price <= reserve and SCORING.score(b.terms) >= 0.1
+        ),
+        reverse=True,
+    )
+    if len(eligible) < 2:
+        return
+    assert award.second_score == pytest.approx(eligible[1])
+    own = next(b for b in bids if b.bidder == award.winner)
+    cap = min(reserve, 150_000)
+    # The winner's non-price terms are kept; its price rises to the second score's
+    # equivalent, unless the reserve (or the issue's range) caps it first.
+    assert {k: v for k, v in award.terms.items() if k != "price"} == {
+        k: v for k, v in own.terms.items() if k != "price"
+    }
+    assert award.terms["price"] >= own.price - 1e-9
+    if award.terms["price"] < cap - 1e-6:
+        assert award.score == pytest.approx(eligible[1], abs=1e-7)
+    else:
+        assert award.score >= eligible[1] - 1e-7
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    times=st.lists(st.floats(0, 2_000), min_size=0, max_size=30),
+    window=st.floats(0, 300),
+    extension=st.floats(0, 300),
+    max_extensions=st.integers(0, 10),
+)
+def test_soft_close_extends_exactly_as_configured(times, window, extension, max_extensions):
+    rule = SoftClose(window, extension, max_extensions)
+    close, used = 1_000.0, 0
+    for at in sorted(times):
+        if at > close:
+            continue  # refused: after the close
+        before = close
+        close, used_after = soft_close_apply(close, at, rule, used)
+        in_window = before - at < window
+        if window > 0 and extension > 0 and used < max_extensions and in_window:
+            assert close == before + extension and used_after == used + 1
+        else:
+            assert close == before and used_after == used
+        used = used_after
+    assert close == pytest.approx(1_000.0 + used * extension)
+    assert used <= max_extensions
+
+
+def test_a_sniper_bid_extends_the_close_of_an_english_tender():
+    bidders = [
+        Bidder("steady", "truthful", 100_000, {"delivery_days": 20, "warranty_months": 12}),
+        Bidder("sniper", "sniper", 80_000, {"delivery_days": 20, "warranty_months": 12}),
+    ]
+    rules = TenderRules(
+        format=Format.REVERSE_ENGLISH,
+        reserve_price=130_000,
+        min_decrement=1_000,
+        round_seconds=60,
+        duration_seconds=300,
+        soft_close=SoftClose(window=120, extension=90, max_extensions=2),
+    )
+    state = round_start(rules)
+    while not state.finished:
+        state = round_play(state, bidders, rules, SCORING, seed=3)
+    assert state.extensions == 2
+    assert state.close_at == 300 + 2 * 90
+    assert any(b.bidder == "sniper" for b in state.bids)
+
+
+def test_english_bids_must_beat_the_best_by_the_decrement():
+    bidders = [
+        Bidder(
+            f"s{i}", "truthful", 90_000 + 2_000 * i, {"delivery_days": 20, "warranty_months": 12}
+        )
+        for i in range(3)
+    ]
+    rules = TenderRules(
+        format=Format.REVERSE_ENGLISH,
+        reserve_price=120_000,
+        min_decrement=2_500,
+        round_seconds=60,
+        duration_seconds=3_600,
+        max_rounds=60,
+    )
+    bids, award, state = tender_run(bidders, rules, SCORING, seed=1)
+    prices = [b.price for b in bids]
+    assert all(b - a >= 2_500 - 1e-6 for a, b in zip(prices[1:], prices, strict=False))
+    assert award.winner == "s0"  # the lowest cost outlasts the others
+    assert award.terms["price"] >= 90_000
+
+
+def test_rank_only_feedback_hides_the_best_score_from_bidders():
+    seen = []
+
+    def spy(view, rng):
+        seen.append(view.best_score)
+        return tender_strategies["truthful"](view, rng)
+
+    from negotiator.engine import auctions
+
+    tender_strategies = dict(auctions.STRATEGIES)
+    auctions.STRATEGIES["spy"] = spy
+    try:
+        bidders = [
+            Bidder("a", "spy", 90_000, {"delivery_days": 20, "warranty_months": 12}),
+            Bidder("b", "truthful", 95_000, {"delivery_days": 20, "warranty_months": 12}),
+        ]
+        rules = TenderRules(
+            format=Format.REVERSE_ENGLISH,
+            reserve_price=120_000,
+            min_decrement=1_000,
+            feedback=Feedback.RANK_ONLY,
+            duration_seconds=600,
+        )
+        tender_run(bidders, rules, SCORING, seed=2)
+    finally:
+        del auctions.STRATEGIES["spy"]
+    assert seen and all(score is None for score in seen)
+
+
+def test_first_score_pays_the_winners_own_bid_and_is_deterministic():
+    bidders = [
+        Bidder("t", "truthful", 90_000, {"delivery_days": 20, "warranty_months": 12}),
+        Bidder("s", "shading", 85_000, {"delivery_days": 20, "warranty_months": 12}),
+        Bidder("a", "aggressive", 95_000, {"delivery_days": 10, "warranty_months": 24}),
+    ]
+    rules = TenderRules(format=Format.FIRST_SCORE, reserve_price=120_000)
+    first = tender_run(bidders, rules, SCORING, seed=5)
+    assert first == tender_run(bidders, rules, SCORING, seed=5)
+    bids, award, _ = first
+    assert {b.bidder: b.price for b in bids} == {"t": 90_000, "s": 91_800, "a": 96_900}
+    winner = max(bids, key=lambda b: SCORING.score(b.terms))
+    assert award.winner == winner.bidder and award.terms == dict(winner.terms)
+    assert not math.isnan(award.score)
