@@ -20,6 +20,7 @@ from django.contrib.auth.models import Group
 from django.db import DatabaseError, transaction
 
 from negotiator.engine import policies as engine_policies
+from negotiator.engine.plan_model import expanded_issues, flat_names, has_plan_model
 from negotiator.models import (
     FixedTerm,
     Playbook,
@@ -323,13 +324,13 @@ def spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
         "name": document["name"],
         "pattern": document.get("pattern", "concession"),
         "currency": document.get("currency", "USD"),
-        "issues": document["issues"],
+        "issues": expanded_issues(document) if has_plan_model(document) else document["issues"],
         "fixed_terms": document.get("fixed_terms", {}),
         "roles": document["roles"],
         "limits": limits,
         "value_expression": document.get("value_expression", ""),
         "risk_expression": document.get("risk_expression", ""),
-    }
+    } | ({"plan_model": document["plan_model"]} if document.get("plan_model") else {})
 
 
 def playbook_import(document: Any, *, user=None) -> Playbook:
@@ -370,6 +371,7 @@ def _playbook_write(document: Mapping[str, Any], spec: dict[str, Any], *, user) 
         playbook.on_limit = limits["on_limit"]
         playbook.value_expression = spec["value_expression"]
         playbook.risk_expression = spec["risk_expression"]
+        playbook.plan_model = spec.get("plan_model") or {}
         playbook.save()
         # The rows are the editable head; versions keep history, so replacing is safe.
         playbook.issues.all().delete()
@@ -390,7 +392,7 @@ def _playbook_write(document: Mapping[str, Any], spec: dict[str, Any], *, user) 
                     options=item.get("options", []),
                     order=i,
                 )
-                for i, item in enumerate(document["issues"])
+                for i, item in enumerate(spec["issues"])
             ]
         )
         FixedTerm.objects.bulk_create(
@@ -483,14 +485,18 @@ def playbook_export(playbook: Playbook) -> dict[str, Any]:
     }
     if playbook.team_id:
         document["team"] = playbook.team.name
-    return document | {
-        "pattern": spec["pattern"],
-        "currency": spec["currency"],
-        "limits": spec["limits"],
-        "value_expression": spec["value_expression"],
-        "risk_expression": spec["risk_expression"],
-        "issues": spec["issues"],
-        "fixed_terms": spec["fixed_terms"],
-        "roles": roles,
-        "policies": policies,
-    }
+    return (
+        document
+        | {
+            "pattern": spec["pattern"],
+            "currency": spec["currency"],
+            "limits": spec["limits"],
+            "value_expression": spec["value_expression"],
+            "risk_expression": spec["risk_expression"],
+            "issues": [i for i in spec["issues"] if i["name"] not in flat_names(spec)],
+            "fixed_terms": spec["fixed_terms"],
+            "roles": roles,
+            "policies": policies,
+        }
+        | ({"plan_model": spec["plan_model"]} if spec.get("plan_model") else {})
+    )

@@ -401,13 +401,13 @@ def _new_solver() -> cp_model.CpSolver:
 def _variables(model: cp_model.CpModel, system: ConstraintSystem, fixed=None):
     out = {}
     for issue in system.space.issues:
+        if issue.kind != "numeric":
+            continue  # categorical issues carry no hard constraints here
         if fixed is not None and issue.name in fixed:
             value = int(fixed[issue.name])
             out[issue.name] = model.new_int_var(value, value, issue.name)
             continue
-        values = [int(v) for v in issue.values] if issue.kind == "numeric" else None
-        if values is None:
-            continue  # categorical issues carry no hard constraints here
+        values = [int(v) for v in issue.values]
         out[issue.name] = model.new_int_var_from_domain(
             cp_model.Domain.from_values(values), issue.name
         )

@@ -43,7 +43,10 @@ class PlanModel:
     def start_text(self) -> dict[str, Any] | None:
         """The mediator's first text: the feasible plan nearest the middle of every range."""
         report = prove_feasible(self.system, target=centre(self.system))
-        return dict(report.witness) if report.witness else None
+        if report.witness is None:
+            return None
+        # issues without hard constraints (options) open at their first option
+        return {i.name: report.witness.get(i.name, i.values[0]) for i in self.space.issues}
 
 
 def has_plan_model(spec: Mapping[str, Any]) -> bool:
@@ -56,7 +59,18 @@ def expanded_issues(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     plain = [dict(i) for i in spec.get("issues", [])]
     known = {i.get("name") for i in plain}
     items = structured_list((spec.get("plan_model") or {}).get("structured"))
-    return plain + [i for i in flat_issue_dicts(items) if i["name"] not in known]
+    flat = [
+        {k: v for k, v in i.items() if k != "structured"}
+        for i in flat_issue_dicts(items)
+        if i["name"] not in known
+    ]
+    return plain + flat
+
+
+def flat_names(spec: Mapping[str, Any]) -> set[str]:
+    """The flat issue names the spec's structured issues expand into."""
+    items = structured_list((spec.get("plan_model") or {}).get("structured"))
+    return {i["name"] for i in flat_issue_dicts(items)}
 
 
 def plan_model_from_spec(spec: Mapping[str, Any]) -> PlanModel:

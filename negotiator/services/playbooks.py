@@ -12,6 +12,7 @@ from django.db import transaction
 from negotiator.audit import audit_append, canonical_json
 from negotiator.engine import measures
 from negotiator.engine.outcomes import OutcomeSpace, issue_from_dict
+from negotiator.engine.plan_model import plan_model_from_spec
 from negotiator.engine.preferences import profile_from_dict
 from negotiator.engine.strategies import STRATEGIES, make_strategy
 from negotiator.models import Playbook, PlaybookVersion, SeatKind
@@ -72,7 +73,7 @@ def playbook_spec(playbook: Playbook) -> dict[str, Any]:
         },
         "value_expression": playbook.value_expression,
         "risk_expression": playbook.risk_expression,
-    }
+    } | ({"plan_model": playbook.plan_model} if playbook.plan_model else {})
 
 
 def _num(value: float | None, integer: bool) -> float | int | None:
@@ -98,6 +99,7 @@ def playbook_spec_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         issues.append(issue)
     if not spec.get("issues"):
         errors.append(("issues", "a playbook needs at least one negotiable issue"))
+    errors.extend(_plan_model_errors(spec))
     space = None
     if issues and not errors:
         try:
@@ -141,6 +143,17 @@ def playbook_spec_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
             except ValueError as exc:
                 errors.append((key, str(exc)))
     return errors
+
+
+def _plan_model_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A plan model must read; an infeasible one is allowed (the start refuses it)."""
+    if not spec.get("plan_model"):
+        return []
+    try:
+        plan_model_from_spec(spec)
+    except (ValueError, TypeError, KeyError) as exc:
+        return [("plan_model", str(exc))]
+    return []
 
 
 def _seat_errors(index: int, seats: Any) -> list[tuple[str, str]]:
