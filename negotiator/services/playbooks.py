@@ -99,7 +99,6 @@ def playbook_spec_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         issues.append(issue)
     if not spec.get("issues"):
         errors.append(("issues", "a playbook needs at least one negotiable issue"))
-    errors.extend(_plan_model_errors(spec))
     space = None
     if issues and not errors:
         try:
@@ -142,7 +141,7 @@ def playbook_spec_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
                 measures.compile_number_expression(expression, issues=issue_types)
             except ValueError as exc:
                 errors.append((key, str(exc)))
-    return errors
+    return errors + _plan_model_errors(spec)
 
 
 def _plan_model_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
