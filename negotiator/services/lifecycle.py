@@ -29,6 +29,7 @@ from negotiator.models import (
     SeatKind,
 )
 from negotiator.selectors import escalations
+from negotiator.services.certificates import plan_feasibility_record, plan_model_of
 from negotiator.services.errors import Conflict, ServiceError, TransitionError
 from negotiator.services.roles import actor_of
 from negotiator.services.scheduling import round_schedule
@@ -304,6 +305,10 @@ def negotiation_start(
     """Start a draft negotiation: set its deadline and enqueue its first round."""
     with transaction.atomic():
         negotiation = Negotiation.objects.select_for_update().get(pk=negotiation.pk)
+        if plan_model_of(negotiation) is not None and not plan_feasibility_record(
+            negotiation=negotiation, user=user
+        ):
+            return negotiation  # refused: it stays a draft showing the conflicting constraints
         now = timezone.now()
         negotiation.started_at = now
         if deadline_minutes:
