@@ -134,6 +134,9 @@ def _records_write(negotiation: Negotiation, model: PlanModel, state: MediationS
     expiry = model.offer_expiry_minutes
     checked = offer_check(model.system, text)
     deps = dependencies_of(model)
+    profiles = {p.role: p.profile for p in negotiation.participants.all()}
+    setup = model.mediation_setup(profiles)
+    utilities = {name: round(pr.utility(text, model.space), 6) for name, pr in setup.parties}
     proposal = Offer.objects.create(
         negotiation=negotiation,
         round=record.round,
@@ -148,6 +151,7 @@ def _records_write(negotiation: Negotiation, model: PlanModel, state: MediationS
         version=record.round + 1,
         rationale=f"single negotiation text, round {record.round + 1}",
         engine_id=f"{MEDIATOR}-r{record.round}",
+        utilities=utilities,
     )
     Offer.objects.bulk_create(
         [

@@ -320,7 +320,9 @@ def negotiation_start(
 
 
 def _stored_state(negotiation: Negotiation):
-    return bridge.state_from_dict(negotiation.engine_state) if negotiation.engine_state else None
+    # a mediated coalition keeps its own state (services.coalition), not the engine's
+    stored = negotiation.engine_state or {}
+    return bridge.state_from_dict(stored) if "parties" in stored else None
 
 
 def _state_store(negotiation: Negotiation, state) -> None:
