@@ -153,7 +153,7 @@ def _records_write(negotiation: Negotiation, model: PlanModel, state: MediationS
         engine_id=f"{MEDIATOR}-r{record.round}",
         utilities=utilities,
     )
-    Offer.objects.bulk_create(
+    ballots = Offer.objects.bulk_create(
         [
             Offer(
                 negotiation=negotiation,
@@ -170,7 +170,8 @@ def _records_write(negotiation: Negotiation, model: PlanModel, state: MediationS
             for b in record.ballots
         ]
     )
-    audit_append_many(_audit_entries(record, proposal, checked, state), negotiation=negotiation)
+    entries = _audit_entries(record, proposal, ballots, checked, state)
+    audit_append_many(entries, negotiation=negotiation)
 
 
 def _ballot_words(ballot, record) -> str:
@@ -181,18 +182,32 @@ def _ballot_words(ballot, record) -> str:
     return f"rejects the text, objecting to {ballot.objection or 'it as a whole'}; {ranks}"
 
 
-def _audit_entries(record, proposal: Offer, checked, state: MediationState) -> list[AuditEntry]:
+def _offer_payload(offer: Offer) -> dict[str, Any]:
+    """What the trail records of an offer row (checked against it on export)."""
+    return {
+        "offer_id": offer.pk,
+        "engine_id": offer.engine_id,
+        "round": offer.round,
+        "performative": offer.performative,
+        "terms": offer.terms,
+        "fixed_terms_hash": offer.fixed_terms_hash,
+        "expires_at_round": offer.expires_at_round,
+        "in_reply_to": offer.in_reply_to_id,
+        "rationale": offer.rationale,
+    }
+
+
+def _audit_entries(record, proposal: Offer, ballots, checked, state) -> list[AuditEntry]:
     entries = [
         AuditEntry(
-            kind="coalition.text_proposed",
+            kind="offer.propose",
             actor=MEDIATOR,
             payload={
-                "round": record.round,
-                "offer": proposal.pk,
-                "terms": dict(record.text),
+                **_offer_payload(proposal),
                 "options": len(record.options),
                 "assumptions": proposal.assumptions,
                 "dependencies": proposal.dependencies,
+                "expires_at": proposal.expires_at.isoformat() if proposal.expires_at else None,
             },
         ),
         AuditEntry(
@@ -208,16 +223,14 @@ def _audit_entries(record, proposal: Offer, checked, state: MediationState) -> l
             },
         ),
     ]
-    for b in record.ballots:
+    for b, row in zip(record.ballots, ballots, strict=True):
         entries.append(
             AuditEntry(
-                kind="coalition.ballot",
+                kind=f"offer.{row.performative}",
                 actor=b.party,
                 payload={
-                    "round": record.round,
-                    "accept": b.accept,
-                    "ranking": list(b.ranking),
-                    "objection": b.objection,
+                    **_offer_payload(row),
+                    "ballot": {"ranking": list(b.ranking), "objection": b.objection},
                 },
             )
         )

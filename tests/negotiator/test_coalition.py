@@ -74,7 +74,7 @@ def test_a_marketing_negotiation_agrees_on_a_certified_plan():
         "capacity",
     }
     kinds = set(AuditEvent.objects.filter(negotiation=negotiation).values_list("kind", flat=True))
-    assert {"plan.feasible", "coalition.ballot", "plan.offer_checked"} <= kinds
+    assert {"plan.feasible", "offer.propose", "offer.reject", "plan.offer_checked"} <= kinds
     assert "plan.certificate_issued" in kinds
     assert all(report.ok for report in audit_verify_all(negotiation.pk))
     plan = negotiation_plan_build(negotiation)
@@ -142,3 +142,25 @@ def test_a_real_worker_plays_a_marketing_negotiation_to_a_certified_plan(worker_
     same = play(negotiation_create(playbook=playbook, seed=11, start=True))
     # the worker plays exactly what the in-process rounds play
     assert same.agreed_terms == negotiation.agreed_terms
+
+
+def test_the_approved_plan_downloads_as_csv_with_one_row_per_line(client):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from approvals.services.decisions import approval_decide
+
+    negotiation = play(negotiation_create(playbook=playbook_import(marketing()), seed=7))
+    user = get_user_model().objects.create_user("mia", password="pw-12345-x")
+    for group in ("Operators", "Marketing", "Approvers"):
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+    early = client.get(f"/negotiations/{negotiation.pk}/plan.csv")
+    assert early.status_code == 302  # login first
+    client.force_login(user)
+    assert client.get(f"/negotiations/{negotiation.pk}/plan.csv").status_code == 409
+    approval_decide(request=negotiation.approval_requests.get(), user=user, decision="approve")
+    response = client.get(f"/negotiations/{negotiation.pk}/plan.csv")
+    assert response.status_code == 200, response.content[:300]
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "line,who,what,start,end,unit,how_much,depends_on,assumptions"
+    assert [row.split(",")[0] for row in lines[1:]] == ["search", "social", "video"]
