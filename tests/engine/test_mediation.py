@@ -122,3 +122,20 @@ def test_coalition_settings_that_name_unknown_roles_are_refused():
         rules_from_dict({"veto": ["legal"]}, ["budget", "channel"])
     with pytest.raises(ValueError, match="rule must be one of"):
         rules_from_dict({"rule": "dictator"}, ["budget", "channel"])
+
+
+def test_the_scheduling_playbook_is_a_second_domain_with_certified_dock_plans():
+    from negotiator.engine.constraints import certify, offer_check
+
+    spec = json.loads((PLAYBOOK.parent / "scheduling.json").read_text())
+    model = plan_model_from_spec(spec)
+    start = model.start_text()
+    assert start is not None
+    checked = offer_check(model.system, start)
+    assert checked.ok and {"dock-doors", "handling-crew"} <= set(checked.solver_path)
+    setup = model.mediation_setup({r["name"]: r["profile"] for r in spec["roles"]})
+    states = [mediate_run(setup, start, seed=seed) for seed in range(3)]
+    agreed = [s for s in states if s.status == "agreed"]
+    assert agreed, [s.reason for s in states]
+    for state in agreed:
+        assert certify(model.system, state.text)["valid"]

@@ -164,3 +164,27 @@ def test_the_approved_plan_downloads_as_csv_with_one_row_per_line(client):
     lines = response.content.decode().splitlines()
     assert lines[0] == "line,who,what,start,end,unit,how_much,depends_on,assumptions"
     assert [row.split(",")[0] for row in lines[1:]] == ["search", "social", "video"]
+
+
+def test_coalition_metrics_count_certified_plans_escalations_and_refused_starts():
+    from negotiator.selectors.coalition_metrics import coalition_metrics
+
+    playbook = playbook_import(marketing())
+    play(negotiation_create(playbook=playbook, seed=7))
+    kids = marketing()
+    kids["fixed_terms"]["product"] = "Kids cereal"
+    negotiation_create(playbook=playbook_import(kids), seed=1)
+    stubborn = marketing(max_rounds=3, rule="unanimity")
+    for role in stubborn["roles"]:
+        role["profile"]["reservation"] = 0.9
+    play(negotiation_create(playbook=playbook_import(stubborn), seed=2))
+    metrics = coalition_metrics(playbook=playbook)
+    assert metrics["negotiations"] == 3 and metrics["agreements"] == 1
+    assert metrics["feasible_plan_rate"] == 1.0
+    assert metrics["escalations"] == 1 and metrics["exception_rate"] == pytest.approx(
+        1 / 3, abs=1e-4
+    )
+    assert metrics["infeasible_starts"] == 1
+    assert metrics["cycle_time_seconds"]["median"] is not None
+    assert metrics["consensus_time_seconds"]["mean"] >= 0
+    assert metrics["mean_consensus_rounds"] >= 1
