@@ -281,9 +281,13 @@ def mediate_step(
     state: MediationState,
     setup: MediationSetup,
     voters: Mapping[str, Voter],
+    *,
+    limit: int | None = None,
 ) -> MediationState:
     """Play one round: put the text and its variations to the parties, then agree,
-    move the text, or escalate."""
+    move the text, or escalate. ``limit`` cuts the negotiation short of the
+    coalition's ``max_rounds`` (an operator's round limit): the parties still
+    concede over ``max_rounds``, so it may end before they would have agreed."""
     if state.finished:
         return state
     rules = setup.rules
@@ -312,8 +316,9 @@ def mediate_step(
             rounds=rounds,
             reason=f"consensus ({rules.rule}) in round {state.round + 1}: accepted by {who}",
         )
-    if state.round + 1 >= rules.max_rounds:
-        return _escalate(state, setup, rounds, ballots)
+    last = rules.max_rounds if limit is None else min(rules.max_rounds, limit)
+    if state.round + 1 >= last:
+        return _escalate(state, setup, rounds, ballots, last)
     return replace(state, round=state.round + 1, text=dict(options[chosen]), rounds=rounds)
 
 
@@ -323,7 +328,7 @@ def _check_ballots(ballots: Sequence[Ballot], setup: MediationSetup, n: int) -> 
             raise ValueError(f"ballot from {name!r} must rank each of the {n} options once")
 
 
-def _escalate(state, setup: MediationSetup, rounds, ballots) -> MediationState:
+def _escalate(state, setup: MediationSetup, rounds, ballots, last: int) -> MediationState:
     order = {p: k for k, p in enumerate(setup.rules.precedence)}
     blockers = tuple(
         (b.party, b.objection or "the text as a whole")
@@ -331,7 +336,7 @@ def _escalate(state, setup: MediationSetup, rounds, ballots) -> MediationState:
         if not b.accept
     )
     named = "; ".join(f"{p} blocks on {issue}" for p, issue in blockers)
-    reason = f"no consensus ({setup.rules.rule}) after {setup.rules.max_rounds} rounds: {named}"
+    reason = f"no consensus ({setup.rules.rule}) after {last} rounds: {named}"
     return replace(
         state,
         round=state.round + 1,

@@ -111,9 +111,8 @@ def _state_load(negotiation: Negotiation, model: PlanModel) -> MediationState:
 def _step(negotiation: Negotiation, model: PlanModel, state: MediationState) -> MediationState:
     participants = list(negotiation.participants.order_by("order"))
     setup = model.mediation_setup({p.role: p.profile for p in participants})
-    rules = replace(setup.rules, max_rounds=min(setup.rules.max_rounds, negotiation.max_rounds))
-    setup = replace(setup, rules=rules)
-    return mediate_step(state, setup, {p.role: default_voter for p in participants})
+    voters = {p.role: default_voter for p in participants}
+    return mediate_step(state, setup, voters, limit=negotiation.max_rounds)
 
 
 def _last_blockers(state: MediationState) -> tuple[tuple[str, str], ...]:
