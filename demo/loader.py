@@ -24,6 +24,7 @@ from django.contrib.auth.models import Group
 
 from approvals.models import ApprovalRequest, ApprovalRoute, ConditionKind, RouteDecision
 from approvals.services.decisions import approval_decide
+from demo.coalition import coalition_demo_load
 from demo.tenders import tenders_demo_load
 from negotiator.models import (
     Negotiation,
@@ -49,7 +50,7 @@ LIVE_TITLE = f"{DEMO_PREFIX}live: industrial components order"
 LIVE_PACE_SECONDS = 3.0
 LIVE_MAX_ROUNDS = 60
 SEEDS_TO_TRY = range(1, 5)
-EXTRA_GROUPS = ("Procurement", "Sales", "Marketing")
+EXTRA_GROUPS = ("Procurement", "Sales", "Marketing", "Logistics")
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,7 @@ def demo_load() -> str:
             strategies={"buyer": "default", "seller": "conceder"},
         )
         live = f"; live negotiation #{negotiation.pk} started at {LIVE_PACE_SECONDS:g}s per round"
+    made += coalition_demo_load(user, approved_by_demo_approver)
     summary = f"{len(playbooks)} playbooks, {len(made)} new demo negotiations" + live
     summary += "; " + (tenders_demo_load(user) or "no tender playbook")
     if made:

@@ -143,6 +143,13 @@ class Playbook(models.Model):
     current_version = models.ForeignKey(
         "PlaybookVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    plan_model = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Structured issues (allocations, time windows), hard constraints, "
+        "assumptions, plan lines and coalition settings (README: Coalitions and "
+        "solver-checked plans). Empty for playbooks without a plan.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -21,6 +21,7 @@ from django.contrib.auth.models import Group
 from django.db import DatabaseError, transaction
 
 from negotiator.engine import policies as engine_policies
+from negotiator.engine.plan_model import expanded_issues, flat_names, has_plan_model
 from negotiator.models import (
     Playbook,
     Policy,
@@ -398,13 +399,13 @@ def spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
         "name": document["name"],
         "pattern": document.get("pattern", "concession"),
         "currency": document.get("currency", "USD"),
-        "issues": document["issues"],
+        "issues": expanded_issues(document) if has_plan_model(document) else document["issues"],
         "fixed_terms": document.get("fixed_terms", {}),
         "roles": document["roles"],
         "limits": limits,
         "value_expression": document.get("value_expression", ""),
         "risk_expression": document.get("risk_expression", ""),
-    }
+    } | ({"plan_model": document["plan_model"]} if document.get("plan_model") else {})
 
 
 def playbook_import(
@@ -531,7 +532,7 @@ def playbook_export(playbook: Playbook) -> dict[str, Any]:
             "limits": spec["limits"],
             "value_expression": spec["value_expression"],
             "risk_expression": spec["risk_expression"],
-            "issues": spec["issues"],
+            "issues": [i for i in spec["issues"] if i["name"] not in flat_names(spec)],
             "fixed_terms": spec["fixed_terms"],
             "roles": roles,
             "policies": policies,
@@ -541,6 +542,7 @@ def playbook_export(playbook: Playbook) -> dict[str, Any]:
             ],
         }
         | {key: section.export(playbook) for key, section in _SECTIONS.items()}
+        | ({"plan_model": spec["plan_model"]} if spec.get("plan_model") else {})
     )
 
 

@@ -27,6 +27,7 @@ urlpatterns = [
         name="negotiation_override_decide",
     ),
     path("negotiations/<int:pk>/plan.json", views.negotiation_plan, name="negotiation_plan"),
+    path("negotiations/<int:pk>/plan.csv", views.negotiation_plan_csv, name="negotiation_plan_csv"),
     path(
         "negotiations/<int:pk>/seats/issue/",
         views.seat_credential_issue,

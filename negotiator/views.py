@@ -39,7 +39,7 @@ from negotiator.forms import (
 )
 from negotiator.models import Negotiation
 from negotiator.selectors import audit as audit_view
-from negotiator.selectors import audit_trail, charts, formatting, lists, negotiations
+from negotiator.selectors import audit_trail, charts, formatting, lists, negotiations, plan_lines
 from negotiator.selectors import checkpoints as checkpoint_view
 from negotiator.selectors import escalations as escalation_view
 from negotiator.selectors import seats as seat_view
@@ -344,6 +344,7 @@ def negotiation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         "fixed_terms": negotiation.playbook_version.spec.get("fixed_terms", {}),
         "outside_seats": seat_view.outside_seats_of(negotiation),
+        "coalition": plan_lines.coalition_view(negotiation, parties),
     }
     return render(request, "negotiator/detail.html", context)
 
@@ -654,6 +655,19 @@ def negotiation_override_decide(request: HttpRequest, pk: int) -> HttpResponse:
         else "Override rejected."
     )
     return _action_response(request, negotiation, notice=notice)
+
+
+@require_GET
+def negotiation_plan_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """The approved plan as CSV: one row per plan line (who, what, when, how much)."""
+    negotiation = _negotiation_or_404(request, pk)
+    try:
+        plan = plans.plan_export(negotiation=negotiation)
+    except ServiceError as exc:
+        return HttpResponse(str(exc), status=409, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(plan_lines.plan_csv(plan), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="negotiation-{pk}-plan.csv"'
+    return response
 
 
 @require_GET

@@ -10,6 +10,10 @@ must evaluate to ``true`` for an offer to pass. Variables available to a rule:
 ``role``    the sender's role name (string)
 ``deal``    map ``{"value": double, "risk": double}`` (absent keys when unknown)
 ``stage``   ``"send"`` or ``"accept"``
+``plan``    the structured view of ``terms``: allocation items and windows by their
+            parts, e.g. ``plan.spend.search``, ``plan.spend.total``,
+            ``plan.flight.video.start`` / ``.length`` / ``.end`` (see
+            ``structured.nested_view``)
 
 Numbers: every number handed to a rule is a CEL ``double`` (an offer's price may
 be ``95000`` or ``95000.0`` depending on the issue; a rule must not behave
@@ -56,6 +60,8 @@ import lark
 from celpy import celtypes
 from celpy.evaluation import Activation, CELEvalError, Evaluator, base_functions
 
+from .structured import SEPARATOR, nested_view
+
 MAX_LENGTH = 2_000
 MAX_NODES = 4_000
 MAX_DEPTH = 200
@@ -63,7 +69,7 @@ MAX_STEPS = 20_000
 MAX_COLLECTION = 10_000
 COLLECTION_COST = 10  # items of a produced list, map or string that cost one step
 
-VARIABLES = ("terms", "fixed", "profile", "role", "deal", "stage")
+VARIABLES = ("terms", "fixed", "profile", "role", "deal", "stage", "plan")
 DEAL_FIELDS = ("value", "risk")
 PROFILE_FIELDS = ("weights", "reservation", "private_values")
 ALLOWED_FUNCTIONS = frozenset(
@@ -252,6 +258,7 @@ def build_activation(
         "role": lambda: celtypes.StringType(role),
         "deal": lambda: to_cel({k: v for k, v in (deal or {}).items() if v is not None}),
         "stage": lambda: celtypes.StringType(stage),
+        "plan": lambda: to_cel(nested_view(terms)),
     }
     wanted = makers if names is None else [n for n in makers if n in names]
     return {name: makers[name]() for name in wanted}
@@ -574,6 +581,12 @@ def compile_expression(
             raise PolicyError(
                 f"unknown field 'terms.{rest[0]}': no issue named {rest[0]!r} "
                 f"(known: {', '.join(issues) or 'none'})"
+            )
+        if root == "plan" and not any(n.startswith(f"{rest[0]}{SEPARATOR}") for n in issues):
+            groups = sorted({n.split(SEPARATOR)[0] for n in issues if SEPARATOR in n})
+            raise PolicyError(
+                f"unknown field 'plan.{rest[0]}': no allocation or window named {rest[0]!r} "
+                f"(known: {', '.join(groups) or 'none'})"
             )
         if root == "fixed" and fixed_terms is not None and rest[0] not in fixed_map:
             raise PolicyError(

@@ -38,6 +38,7 @@ TERM_KINDS = frozenset(
 )
 STOPPING = frozenset({Severity.BLOCK, Severity.ESCALATE})
 _TERM_REF = re.compile(r"\bterms\.([A-Za-z_][A-Za-z0-9_]*)")
+_PLAN_REF = re.compile(r"\bplan\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,11 @@ def _issues_read(spec: PolicySpec, names: Sequence[str]) -> tuple[str, ...] | No
         text = str(params.get("expression", ""))
         if "terms[" in text or re.search(r"\bterms\b(?!\.)", text):
             return None  # indexed or whole-map access: evaluate full outcomes
-        return tuple(n for n in names if n in set(_TERM_REF.findall(text)))
+        if re.search(r"\bplan\b(?!\.)", text):
+            return None
+        groups = {f"{g}__" for g in _PLAN_REF.findall(text)}
+        read = set(_TERM_REF.findall(text))
+        return tuple(n for n in names if n in read or any(n.startswith(g) for g in groups))
     issue = params.get("issue")
     return (issue,) if issue in names else ()
 

@@ -1,7 +1,9 @@
 """Deal measures: a playbook's value and risk rules, evaluated over agreed terms.
 
 A rule is an issue name (``price``) or a CEL expression over ``terms`` that
-yields a number (``terms.annual_price * terms.term_months / 12.0``). Every
+yields a number (``terms.annual_price * terms.term_months / 12.0``); ``plan``
+is the structured view of the terms (``plan.spend.total``, see
+``structured.nested_view``). Every
 numeric term is handed to CEL as a double, as for policy rules. Rules are
 short (at most 500 characters) and have no loops, so evaluation is bounded.
 """
@@ -15,6 +17,9 @@ from typing import Any
 import celpy
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
+
+from .cel import to_cel
+from .structured import nested_view
 
 MAX_LENGTH = 500
 
@@ -49,7 +54,7 @@ def evaluate_number_expression(expression: str, terms: Mapping[str, Any]) -> flo
     """Evaluate to a float; ValueError says why it could not."""
     program = _program(expression)
     try:
-        result = program.evaluate({"terms": _cel_terms(terms)})
+        result = program.evaluate({"terms": _cel_terms(terms), "plan": to_cel(nested_view(terms))})
     except CELEvalError as exc:
         raise ValueError(f"cannot evaluate: {exc.args[0] if exc.args else exc}") from None
     except Exception as exc:  # cel-python reports some problems as Python errors

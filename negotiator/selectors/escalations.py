@@ -70,7 +70,9 @@ UNKNOWN = ("The negotiation stopped and needs a decision.", "Resume it or close 
 
 
 def stored_state(negotiation: Negotiation) -> NegotiationState | None:
-    return bridge.state_from_dict(negotiation.engine_state) if negotiation.engine_state else None
+    # a mediated coalition keeps its own state (services.coalition), not the engine's
+    stored = negotiation.engine_state or {}
+    return bridge.state_from_dict(stored) if "parties" in stored else None
 
 
 def escalation_cause(negotiation: Negotiation, state: NegotiationState | None) -> str:

@@ -30,6 +30,7 @@ from negotiator.models import (
     SeatKind,
 )
 from negotiator.selectors import escalations
+from negotiator.services.certificates import plan_feasibility_record, plan_model_of
 from negotiator.services.errors import Conflict, ServiceError, TransitionError
 from negotiator.services.roles import actor_of
 from negotiator.services.scheduling import round_schedule
@@ -305,6 +306,10 @@ def negotiation_start(
     """Start a draft negotiation: set its deadline and enqueue its first round."""
     with transaction.atomic():
         negotiation = Negotiation.objects.select_for_update().get(pk=negotiation.pk)
+        if plan_model_of(negotiation) is not None and not plan_feasibility_record(
+            negotiation=negotiation, user=user
+        ):
+            return negotiation  # refused: it stays a draft showing the conflicting constraints
         now = timezone.now()
         negotiation.started_at = now
         if deadline_minutes:
@@ -316,7 +321,9 @@ def negotiation_start(
 
 
 def _stored_state(negotiation: Negotiation):
-    return bridge.state_from_dict(negotiation.engine_state) if negotiation.engine_state else None
+    # a mediated coalition keeps its own state (services.coalition), not the engine's
+    stored = negotiation.engine_state or {}
+    return bridge.state_from_dict(stored) if "parties" in stored else None
 
 
 def _state_store(negotiation: Negotiation, state) -> None:

@@ -11,6 +11,7 @@ from negotiator.audit import audit_append
 from negotiator.engine import measures
 from negotiator.models import Negotiation, NegotiationStatus
 from negotiator.selectors.audit_trail import negotiation_trail
+from negotiator.services.certificates import plan_part
 from negotiator.services.errors import Conflict, ServiceError
 
 
@@ -20,7 +21,9 @@ def deal_measure(expression: str, terms: Mapping[str, Any]) -> float | None:
 
 
 def negotiation_plan_build(negotiation: Negotiation) -> dict[str, Any]:
-    """The final plan as structured terms: who, what, when, how much."""
+    """The final plan as structured terms: who, what, when, how much. A playbook with
+    a plan model adds its lines (who/what/when/how much per line, with dependencies
+    and assumptions), the nested plan and the certificate (services.certificates)."""
     spec = negotiation.playbook_version.spec
     units = {i["name"]: i.get("unit", "") for i in spec["issues"]}
     terms = negotiation.agreed_terms or {}
@@ -62,7 +65,7 @@ def negotiation_plan_build(negotiation: Negotiation) -> dict[str, Any]:
             "deal_risk": negotiation.deal_risk,
         },
         "status": negotiation.status,
-    }
+    } | plan_part(negotiation, terms)
 
 
 def negotiation_plan_record(*, negotiation: Negotiation) -> dict[str, Any]:

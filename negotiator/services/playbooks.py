@@ -13,6 +13,7 @@ from django.db import transaction
 from negotiator.audit import audit_append, canonical_json
 from negotiator.engine import measures
 from negotiator.engine.outcomes import OutcomeSpace, issue_from_dict
+from negotiator.engine.plan_model import plan_model_from_spec
 from negotiator.engine.preferences import profile_from_dict
 from negotiator.engine.strategies import STRATEGIES, make_strategy
 from negotiator.models import FixedTerm, Playbook, PlaybookIssue, PlaybookVersion, Role, SeatKind
@@ -73,7 +74,7 @@ def playbook_spec(playbook: Playbook) -> dict[str, Any]:
         },
         "value_expression": playbook.value_expression,
         "risk_expression": playbook.risk_expression,
-    }
+    } | ({"plan_model": playbook.plan_model} if playbook.plan_model else {})
 
 
 def _num(value: float | None, integer: bool) -> float | int | None:
@@ -141,7 +142,18 @@ def playbook_spec_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
                 measures.compile_number_expression(expression, issues=issue_types)
             except ValueError as exc:
                 errors.append((key, str(exc)))
-    return errors
+    return errors + _plan_model_errors(spec)
+
+
+def _plan_model_errors(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A plan model must read; an infeasible one is allowed (the start refuses it)."""
+    if not spec.get("plan_model"):
+        return []
+    try:
+        plan_model_from_spec(spec)
+    except (ValueError, TypeError, KeyError) as exc:
+        return [("plan_model", str(exc))]
+    return []
 
 
 def _seat_errors(index: int, seats: Any) -> list[tuple[str, str]]:
@@ -226,6 +238,7 @@ def playbook_rows_write(*, playbook: Playbook, spec: Mapping[str, Any]) -> None:
     playbook.currency = spec["currency"]
     playbook.value_expression = spec.get("value_expression", "")
     playbook.risk_expression = spec.get("risk_expression", "")
+    playbook.plan_model = spec.get("plan_model") or {}
     playbook.save()
     playbook.issues.all().delete()
     playbook.fixed_terms.all().delete()

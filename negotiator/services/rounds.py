@@ -56,7 +56,7 @@ from negotiator.models import (
     PolicyVersion,
 )
 from negotiator.round_store import CheckRow, OfferRow, RoundReads, Waiting
-from negotiator.services import round_records, worker_cache
+from negotiator.services import coalition, round_records, worker_cache
 from negotiator.services.agreements import agreement_record
 from negotiator.services.lifecycle import negotiation_transition
 from negotiator.services.scheduling import SEAT_TURN, round_schedule, task_enqueue_on_commit
@@ -138,7 +138,12 @@ class Advanced:
 
 def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
     """Run one round if it is still due. Returns False when there was nothing to do
-    (already run, negotiation not running): a duplicate or late task is a no-op."""
+    (already run, negotiation not running): a duplicate or late task is a no-op.
+    A mediated coalition negotiation plays its round in services.coalition."""
+    if coalition.is_coalition_id(negotiation_id):
+        return coalition.coalition_run_round(
+            negotiation_id=negotiation_id, round_number=round_number
+        )
     with transaction.atomic():
         return (
             negotiation_advance(negotiation_id=negotiation_id, round_number=round_number)

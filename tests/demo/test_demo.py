@@ -22,7 +22,8 @@ def test_bootstrap_demo_loads_every_state_and_is_idempotent(django_capture_on_co
     with django_capture_on_commit_callbacks(execute=False):
         call_command("bootstrap_demo", stdout=out)
     assert "user admin" in out.getvalue() and "user approver" in out.getvalue()
-    assert Playbook.objects.count() == 4  # three negotiation playbooks and the tender one
+    # three negotiation playbooks, the tender one, the marketing and scheduling coalitions
+    assert Playbook.objects.count() == 6
     # One route per playbook where a person decides, one that approves small
     # clean deals automatically, and the default route.
     assert ApprovalRoute.objects.count() == 5
@@ -50,6 +51,7 @@ def test_bootstrap_demo_loads_every_state_and_is_idempotent(django_capture_on_co
     assert set(Playbook.objects.values_list("team__name", flat=True)) == {
         "Procurement",
         "Marketing",
+        "Logistics",
     }
     for username in ("admin", "approver"):
         user = get_user_model().objects.get(username=username)
@@ -59,7 +61,7 @@ def test_bootstrap_demo_loads_every_state_and_is_idempotent(django_capture_on_co
     with django_capture_on_commit_callbacks(execute=False):
         call_command("bootstrap_demo", stdout=io.StringIO())
     assert Negotiation.objects.count() == count  # a live one is still running: nothing new
-    assert Playbook.objects.count() == 4
+    assert Playbook.objects.count() == 6
 
 
 def test_demo_tenders_show_every_state_and_a_flagged_ring(django_capture_on_commit_callbacks):

@@ -143,7 +143,9 @@ def urls_for(name: str, params: list[str], world) -> list[tuple[str, str]]:
     formats = ["json", "csv"] if "fmt" in params else [None]
     # Only an approved deal has a plan (before that plan.json is a 409 for anyone).
     negotiations = (
-        [world["done"]] if name == "negotiation_plan" else [world["pending"], world["done"]]
+        [world["done"]]
+        if name in ("negotiation_plan", "negotiation_plan_csv")
+        else [world["pending"], world["done"]]
     )
     out = []
     for negotiation in negotiations:
@@ -182,6 +184,7 @@ def test_the_walk_covers_every_negotiation_and_approval_url(world):
         "negotiation_resume",
         "negotiation_close",
         "negotiation_plan",
+        "negotiation_plan_csv",
         "negotiation_audit",
         "negotiation_audit_export",
         "approvals:detail",
@@ -212,7 +215,12 @@ def test_another_team_gets_404_on_every_negotiation_and_approval_url(client, wor
 
 def test_another_teams_id_looks_exactly_like_a_missing_one(client, world):
     client.force_login(world["outsider"])
-    for name in ("negotiation_detail", "negotiation_audit", "negotiation_plan"):
+    for name in (
+        "negotiation_detail",
+        "negotiation_audit",
+        "negotiation_plan",
+        "negotiation_plan_csv",
+    ):
         theirs = client.get(reverse(name, kwargs={"pk": world["pending"].pk}))
         missing = client.get(reverse(name, kwargs={"pk": MISSING}))
         assert (theirs.status_code, body(theirs)) == (missing.status_code, body(missing))

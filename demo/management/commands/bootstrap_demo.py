@@ -21,7 +21,7 @@ DEMO_USERS = [
         "approver",
         "negotiator-approver",
         False,
-        ["Approvers", "Procurement", "Marketing"],
+        ["Approvers", "Procurement", "Marketing", "Logistics"],
         "approver@example.com",
     ),
 ]

@@ -124,6 +124,38 @@ def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
     return governed, gate, {r["name"]: r["strategy"] for r in spec["roles"]}
 
 
+def shipped_playbook(value: str) -> Path | None:
+    """``--playbook marketing`` names playbooks/marketing.json when no playbook in the
+    database has that name."""
+    from django.conf import settings
+
+    candidate = Path(settings.BASE_DIR) / "playbooks" / f"{value}.json"
+    return candidate if candidate.is_file() else None
+
+
+def coalition_spec(value: str) -> dict[str, Any] | None:
+    """The spec of a playbook with a mediated plan model, or None for any other."""
+    from negotiator import playbook_io
+    from negotiator.engine.plan_model import has_plan_model
+    from negotiator.models import Playbook
+
+    path = Path(value)
+    if not (value.endswith(".json") or path.is_file()):
+        playbook = Playbook.objects.filter(name=value).select_related("current_version").first()
+        if playbook is not None and playbook.current_version is not None:
+            spec = playbook.current_version.spec
+            return spec if has_plan_model(spec) else None
+        path = shipped_playbook(value) or path
+    try:
+        document = playbook_io.document_read(path)
+    except playbook_io.PlaybookImportError:
+        return None  # load_playbook reports it
+    if not isinstance(document, dict) or playbook_io.document_errors(document):
+        return None
+    spec = playbook_io.spec_of(document)
+    return spec if has_plan_model(spec) else None
+
+
 class Command(BaseCommand):
     help = "Run negotiation strategies against a scenario many times and measure agreement quality."
 
@@ -173,6 +205,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         gate: PolicyGate | None = None
         if options["playbook"]:
+            spec = coalition_spec(options["playbook"])
+            if spec is not None:
+                self._simulate_coalition(spec, options)
+                return
+            shipped = shipped_playbook(options["playbook"])
+            if shipped and not Path(options["playbook"]).exists():
+                from negotiator.models import Playbook
+
+                if not Playbook.objects.filter(name=options["playbook"]).exists():
+                    options["playbook"] = str(shipped)
             scenario, gate, defaults = load_playbook(options["playbook"])
             if not options["strategies"]:
                 options["strategies"] = ",".join(defaults[p] for p in scenario.party_names)
@@ -234,6 +276,44 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({"guardrails": out}, sort_keys=True))
             return
         self.stdout.write(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in out.items()))
+
+    def _simulate_coalition(self, spec: dict[str, Any], options: dict[str, Any]) -> None:
+        """A mediated coalition playbook: every agreed plan is certified."""
+        from negotiator.engine.coalition_sim import simulate_coalition, summarize_coalition
+        from negotiator.engine.constraints import prove_feasible
+        from negotiator.engine.plan_model import plan_model_from_spec
+
+        model = plan_model_from_spec(spec)
+        report = prove_feasible(model.system)
+        if not report.feasible:
+            words = "; ".join(report.conflict_words()) or report.status
+            raise CommandError(f"the plan space is infeasible: {words}", returncode=2)
+        profiles = {r["name"]: r["profile"] for r in spec["roles"]}
+        collected = []
+        for run in simulate_coalition(model, profiles, options["runs"], options["seed"]):
+            collected.append(run)
+            if options["json"]:
+                self.stdout.write(json.dumps(run.to_dict(), sort_keys=True, ensure_ascii=False))
+            else:
+                self.stdout.write(
+                    f"{run.run:>4} {run.seed:>6} {run.status:<10} rounds {run.consensus_rounds:>3} "
+                    f"{run.milliseconds:>8.1f} ms  certificate "
+                    f"{'valid' if run.feasible_plan else '-'}"
+                )
+        summary = summarize_coalition(collected)
+        summary["playbook"] = spec["name"]
+        summary["parties"] = [r["name"] for r in spec["roles"]]
+        summary["rule"] = model.rules.rule
+        if options["json"]:
+            self.stdout.write(json.dumps({"summary": summary}, sort_keys=True))
+            return
+        self.stdout.write(
+            f"agreements {summary['agreements']}/{summary['runs']} "
+            f"({summary['agreement_rate']:.0%}), feasible plans "
+            f"{(summary['feasible_plan_rate'] or 0):.0%} of agreements, mean consensus rounds "
+            f"{summary['mean_consensus_rounds']}, median {summary['median_ms']} ms, "
+            f"exception rate {summary['exception_rate']:.0%}"
+        )
 
     def _write_json(
         self, results, scenario: Scenario, gate: PolicyGate | None, analysis: SpaceAnalysis

@@ -1,0 +1,288 @@
+"""One round of a mediated coalition negotiation (a playbook whose plan model says
+``coalition.protocol = mediated``), played by the same round task as every other
+negotiation. :func:`coalition_run_round` reads top to bottom:
+
+1. claim the round by compare-and-set (the row is locked only while it is still
+   running at this round); nothing due → False
+2. the mediator's state (``engine_state["mediation"]``; the first round starts from
+   the feasible plan nearest the middle of every range)
+3. the deadline: past it, the negotiation escalates naming who blocks
+4. the engine's mediated step: the text and its variations, each party's ballot
+5. records: the text as the mediator's offer (assumptions, dependencies, expiry),
+   each ballot as the party's accept/reject, the per-offer constraint check, the
+   audit events; the next round's state
+6. the end: consensus → certificate → the agreement goes to the approval gate (a
+   plan whose certificate fails escalates instead: fail closed); no consensus in
+   time → escalated, naming who blocks on which issue; else the next round
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from negotiator.audit import AuditEntry, audit_append_many
+from negotiator.engine.constraints import offer_check
+from negotiator.engine.mediation import (
+    AGREED,
+    ESCALATED,
+    MediationState,
+    default_voter,
+    mediate_step,
+    state_from_dict,
+    state_to_dict,
+)
+from negotiator.engine.offers import Terms
+from negotiator.engine.outcomes import fixed_terms_hash
+from negotiator.engine.plan_model import PlanModel, assumptions_of, dependencies_of
+from negotiator.engine.protocol import NegotiationState
+from negotiator.engine.protocol import Status as EngineStatus
+from negotiator.models import Negotiation, NegotiationStatus, Offer
+from negotiator.services.agreements import agreement_record
+from negotiator.services.certificates import plan_certificate_issue, plan_model_of
+from negotiator.services.lifecycle import negotiation_transition
+from negotiator.services.scheduling import round_schedule
+
+MEDIATOR = "mediator"
+
+
+def is_coalition(negotiation: Negotiation) -> bool:
+    model = plan_model_of(negotiation)
+    return model is not None and model.protocol == "mediated"
+
+
+def is_coalition_id(negotiation_id: int) -> bool:
+    """Whether the negotiation's playbook version plays the mediated protocol (one
+    indexed read of its version's spec flag)."""
+    negotiation = (
+        Negotiation.objects.select_related("playbook_version").filter(pk=negotiation_id).first()
+    )
+    return negotiation is not None and is_coalition(negotiation)
+
+
+def coalition_run_round(*, negotiation_id: int, round_number: int) -> bool:
+    """Play one mediated round if it is still due; False when there was nothing to do."""
+    with transaction.atomic():
+        negotiation = (
+            Negotiation.objects.select_for_update()
+            .select_related("playbook_version")
+            .filter(pk=negotiation_id, status=NegotiationStatus.RUNNING, current_round=round_number)
+            .first()
+        )
+        if negotiation is None:
+            return False
+        model = plan_model_of(negotiation)
+        state = _state_load(negotiation, model)
+        now = timezone.now()
+        if negotiation.deadline and now >= negotiation.deadline:
+            reason = f"deadline {negotiation.deadline.isoformat()} passed without consensus"
+            state = replace(state, status=ESCALATED, reason=reason, blockers=_last_blockers(state))
+        else:
+            state = _step(negotiation, model, state)
+            _records_write(negotiation, model, state, now)
+        negotiation.engine_state = {
+            **(negotiation.engine_state or {}),
+            "protocol": "mediated",
+            "mediation": state_to_dict(state),
+        }
+        negotiation.current_round = state.round
+        negotiation.last_progress_at = now
+        negotiation.save(
+            update_fields=["engine_state", "current_round", "last_progress_at", "updated_at"]
+        )
+        _conclude_or_continue(negotiation, state)
+    return True
+
+
+def _state_load(negotiation: Negotiation, model: PlanModel) -> MediationState:
+    stored = (negotiation.engine_state or {}).get("mediation")
+    if stored:
+        return state_from_dict(stored)
+    start = model.start_text()
+    if start is None:  # the start proved it feasible; a changed version could not
+        raise ValueError(f"negotiation #{negotiation.pk}: the plan space is infeasible")
+    return MediationState(text=start, seed=negotiation.seed)
+
+
+def _step(negotiation: Negotiation, model: PlanModel, state: MediationState) -> MediationState:
+    participants = list(negotiation.participants.order_by("order"))
+    setup = model.mediation_setup({p.role: p.profile for p in participants})
+    voters = {p.role: default_voter for p in participants}
+    return mediate_step(state, setup, voters, limit=negotiation.max_rounds)
+
+
+def _last_blockers(state: MediationState) -> tuple[tuple[str, str], ...]:
+    if not state.rounds:
+        return ()
+    return tuple(
+        (b.party, b.objection or "the text as a whole")
+        for b in state.rounds[-1].ballots
+        if not b.accept
+    )
+
+
+def _records_write(negotiation: Negotiation, model: PlanModel, state: MediationState, now) -> None:
+    """The round just played: the mediator's text, the ballots, the checks, the audit."""
+    record = state.rounds[-1]
+    text = dict(record.text)
+    spec = negotiation.playbook_version.spec
+    expiry = model.offer_expiry_minutes
+    checked = offer_check(model.system, text)
+    deps = dependencies_of(model)
+    profiles = {p.role: p.profile for p in negotiation.participants.all()}
+    setup = model.mediation_setup(profiles)
+    utilities = {name: round(pr.utility(text, model.space), 6) for name, pr in setup.parties}
+    proposal = Offer.objects.create(
+        negotiation=negotiation,
+        round=record.round,
+        sender=MEDIATOR,
+        performative="propose",
+        terms=text,
+        fixed_terms_hash=fixed_terms_hash(spec.get("fixed_terms", {})),
+        expires_at=now + timedelta(minutes=expiry) if expiry else None,
+        expires_at_round=record.round + 1,
+        assumptions=[a["text"] for a in assumptions_of(model, text)],
+        dependencies=[f"{line} needs {', '.join(d)}" for line, d in sorted(deps.items())],
+        version=record.round + 1,
+        rationale=f"single negotiation text, round {record.round + 1}",
+        engine_id=f"{MEDIATOR}-r{record.round}",
+        utilities=utilities,
+    )
+    ballots = Offer.objects.bulk_create(
+        [
+            Offer(
+                negotiation=negotiation,
+                round=record.round,
+                sender=b.party,
+                performative="accept" if b.accept else "reject",
+                terms=text if b.accept else {},
+                fixed_terms_hash=proposal.fixed_terms_hash,
+                in_reply_to=proposal,
+                version=record.round + 1,
+                rationale=_ballot_words(b, record),
+                engine_id=f"{b.party}-r{record.round}",
+            )
+            for b in record.ballots
+        ]
+    )
+    entries = _audit_entries(record, proposal, ballots, checked, state)
+    audit_append_many(entries, negotiation=negotiation)
+
+
+def _ballot_words(ballot, record) -> str:
+    first = ballot.ranking[0]
+    ranks = "keeps the text first" if first == 0 else f"ranks variation {first} first"
+    if ballot.accept:
+        return f"accepts the text; {ranks}"
+    return f"rejects the text, objecting to {ballot.objection or 'it as a whole'}; {ranks}"
+
+
+def _offer_payload(offer: Offer) -> dict[str, Any]:
+    """What the trail records of an offer row (checked against it on export)."""
+    return {
+        "offer_id": offer.pk,
+        "engine_id": offer.engine_id,
+        "round": offer.round,
+        "performative": offer.performative,
+        "terms": offer.terms,
+        "fixed_terms_hash": offer.fixed_terms_hash,
+        "expires_at_round": offer.expires_at_round,
+        "in_reply_to": offer.in_reply_to_id,
+        "rationale": offer.rationale,
+    }
+
+
+def _audit_entries(record, proposal: Offer, ballots, checked, state) -> list[AuditEntry]:
+    entries = [
+        AuditEntry(
+            kind="offer.propose",
+            actor=MEDIATOR,
+            payload={
+                **_offer_payload(proposal),
+                "options": len(record.options),
+                "assumptions": proposal.assumptions,
+                "dependencies": proposal.dependencies,
+                "expires_at": proposal.expires_at.isoformat() if proposal.expires_at else None,
+            },
+        ),
+        AuditEntry(
+            kind="plan.offer_checked",
+            actor="system",
+            payload={
+                "offer": proposal.pk,
+                "ok": checked.ok,
+                "fast_path": list(checked.fast_path),
+                "solver_path": list(checked.solver_path),
+                "solver_status": checked.solver_status,
+                "violations": [v.constraint.text for v in checked.violations],
+            },
+        ),
+    ]
+    for b, row in zip(record.ballots, ballots, strict=True):
+        entries.append(
+            AuditEntry(
+                kind=f"offer.{row.performative}",
+                actor=b.party,
+                payload={
+                    **_offer_payload(row),
+                    "ballot": {"ranking": list(b.ranking), "objection": b.objection},
+                },
+            )
+        )
+    entries.append(
+        AuditEntry(
+            kind="coalition.round_closed",
+            actor=MEDIATOR,
+            payload={
+                "round": record.round,
+                "consensus": record.consensus,
+                "support": round(record.support, 4),
+                "chosen": record.chosen,
+                "status": state.status,
+            },
+        )
+    )
+    return entries
+
+
+def _conclude_or_continue(negotiation: Negotiation, state: MediationState) -> None:
+    if state.status == AGREED:
+        certificate = plan_certificate_issue(negotiation=negotiation, terms=state.text)
+        if not certificate["valid"]:
+            failed = [c["text"] for c in certificate["constraints"] if not c["recheck"]]
+            negotiation_transition(
+                negotiation=negotiation,
+                to=NegotiationStatus.ESCALATED,
+                actor="system",
+                reason="the agreed plan failed its certificate: " + "; ".join(failed),
+                extra={"cause": "certificate_refused"},
+            )
+            return
+        agreed = NegotiationState(
+            parties=tuple(b.party for b in state.rounds[-1].ballots),
+            status=EngineStatus.AGREED,
+            agreement=Terms(dict(state.text)),
+            reason=state.reason,
+        )
+        agreement_record(negotiation=negotiation, state=agreed)
+        return
+    if state.status == ESCALATED:
+        negotiation_transition(
+            negotiation=negotiation,
+            to=NegotiationStatus.ESCALATED,
+            actor="system",
+            reason=state.reason,
+            extra={"cause": "no_consensus", "blockers": [list(b) for b in state.blockers]},
+        )
+        return
+    round_schedule(negotiation.pk, negotiation.current_round, countdown=negotiation.pace_seconds)
+
+
+def coalition_summary(negotiation: Negotiation) -> dict[str, Any] | None:
+    """The public record of the mediation for pages and exports (no utilities)."""
+    stored = (negotiation.engine_state or {}).get("mediation")
+    return state_to_dict(state_from_dict(stored)) if stored else None
