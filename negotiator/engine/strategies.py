@@ -19,6 +19,7 @@ import numpy as np
 from .offers import Offer, Performative, Terms
 from .outcomes import Outcome, OutcomeSpace
 from .preferences import PreferenceProfile
+from .rationale import explain_move
 
 _EPS = 1e-12
 
@@ -337,10 +338,7 @@ def _time_dependent_move(
     accept, why = _acceptance(view, u, accept_threshold)
     if accept:
         return view.accept(why)
-    return view.propose(
-        chosen,
-        f"Conceded a step ({label} schedule, {view.t:.0%} of the time used).",
-    )
+    return view.propose(chosen, explain_move(view, chosen, schedule=label))
 
 
 # --- strategies ------------------------------------------------------------------------
@@ -396,7 +394,12 @@ class Hardliner:
                 return view.accept(
                     "Accepted at the deadline: this offer is better for us than walking away."
                 )
-        return view.propose(chosen, "Held firm on our best offer (hardliner never concedes).")
+        return view.propose(
+            chosen,
+            "Held firm on our best offer: a hardliner never concedes."
+            if view.proposal_outcomes[view.proposal_senders == view.party_index].size
+            else explain_move(view, chosen, schedule="hardliner"),
+        )
 
 
 @dataclass(frozen=True)
@@ -430,9 +433,7 @@ class TitForTat:
         return max(floor, min(table.max_utility, target))
 
     def __call__(self, view: PartyView) -> Offer:
-        return _time_dependent_move(
-            view, self.target(view), "relative tit-for-tat", self.accept_threshold
-        )
+        return _time_dependent_move(view, self.target(view), "tit-for-tat", self.accept_threshold)
 
 
 @dataclass(frozen=True)
@@ -509,13 +510,10 @@ class Tradeoff:
             return view.accept(why)
         # Rationales travel to the other parties: they explain the move without
         # numbers from our private profile (utilities, targets, reservation).
-        reason = f"Conceded a step ({self.label} schedule, {view.t:.0%} of the time used)"
         favoured = _favoured_issue(view, model, chosen) if model is not None else None
-        if favoured:
-            reason += f"; chose the option the counterpart is likely to prefer on {favoured}."
-        else:
-            reason += "."
-        return view.propose(chosen, reason)
+        return view.propose(
+            chosen, explain_move(view, chosen, schedule=self.label, favoured=favoured)
+        )
 
 
 def _default(**params: Any) -> Strategy:
