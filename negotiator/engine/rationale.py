@@ -10,6 +10,7 @@ rewritten without numbers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,58 +77,44 @@ def _join(parts: Sequence[str]) -> str:
 
 
 def changes_between(view: PartyView, previous: int, chosen: int) -> list[Change]:
-    """Per issue, how ``chosen`` differs from ``previous`` and whether that helps us."""
+    """Per issue, how ``chosen`` differs from ``previous`` and whether that helps us.
+
+    The gain of one issue's move is read off our own utility table: utility is
+    additive, so moving only that issue in ``previous`` changes it by exactly that."""
     space = view.space
-    index = view.table.index
-    old_idx = index.value_index[previous]
-    new_idx = index.value_index[chosen]
-    tables = _value_tables(view)
+    old_idx = view.table.index.value_index[previous].tolist()
+    new_idx = view.table.index.value_index[chosen].tolist()
+    utilities = view.table.utilities
+    base = float(utilities[previous])
     out = []
-    for k, issue in enumerate(space.issues):
-        a, b = int(old_idx[k]), int(new_idx[k])
+    for k, (a, b) in enumerate(zip(old_idx, new_idx, strict=True)):
         if a == b:
             continue
+        issue = space.issues[k]
         values = issue.values
+        moved = previous + (b - a) * space._strides[k]
         out.append(
             Change(
                 issue=issue.name,
                 old=values[a],
                 new=values[b],
-                gain=float(tables[k][b] - tables[k][a]),
+                gain=float(utilities[moved]) - base,
                 unit=issue.unit if isinstance(issue, NumericIssue) else "",
             )
         )
     return out
 
 
-_TABLES: dict[int, tuple[Any, list]] = {}
-
-
-def _value_tables(view: PartyView) -> list:
-    """The profile's per-issue value tables (cached per profile and space)."""
-    key = id(view.table)
-    hit = _TABLES.get(key)
-    if hit is not None and hit[0] is view.table:
-        return hit[1]
-    tables = view.profile.issue_value_tables(view.space)
-    if len(_TABLES) > 256:
-        _TABLES.clear()
-    _TABLES[key] = (view.table, tables)
-    return tables
-
-
 def _time_phrase(view: PartyView, numbers: bool) -> str:
-    if not numbers:
-        return "as the deadline draws nearer"
-    return f"{view.t:.0%} of the rounds used"
+    # words, not the share of rounds used: fewer numbers to check against the profile
+    return "as the deadline draws nearer" if view.t < 0.75 else "with the deadline close"
 
 
 def schedule_reason(view: PartyView, schedule: str, numbers: bool) -> str:
     """Why we moved: the strategy's rule in words, with the public share of rounds used."""
     if schedule == "tit-for-tat":
         return "matching the counterpart's last step towards us"
-    joiner = "; " if numbers else " "
-    return f"a step on our {schedule} concession schedule{joiner}{_time_phrase(view, numbers)}"
+    return f"a step on our {schedule} concession schedule {_time_phrase(view, numbers)}"
 
 
 def move_sentence(
@@ -152,8 +139,7 @@ def move_sentence(
     if previous == chosen:
         return (
             "Kept our previous terms: the counterpart's offer is not yet good enough for us "
-            "and our schedule allows no further step yet"
-            + (f" ({_time_phrase(view, numbers)})." if numbers else ".")
+            "and our schedule allows no further step yet."
         )
     changes = changes_between(view, previous, chosen)
     gives = [c for c in changes if c.gain < -_SAME]
@@ -204,15 +190,32 @@ def private_numbers(view: PartyView) -> dict[str, float]:
     return found
 
 
+_NUMBER = re.compile(r"\d[\d,.]*(?:\s?%|\s?[A-Za-z]+)?")
+_REVEALS: dict[int, tuple[Any, dict[str, bool]]] = {}
+
+
+def _reveals(view: PartyView, fragment: str) -> bool:
+    """Whether ``fragment`` (a number and the word after it) reveals a private number;
+    memoised per profile, whose object the cache holds so its id stays unique."""
+    profile = view.profile
+    hit = _REVEALS.get(id(profile))
+    if hit is None or hit[0] is not profile:
+        if len(_REVEALS) > 256:
+            _REVEALS.clear()
+        hit = _REVEALS[id(profile)] = (profile, {})
+    known = hit[1]
+    if fragment not in known:
+        known[fragment] = bool(find_disclosures([("rationale", fragment)], private_numbers(view)))
+    return known[fragment]
+
+
 def explain_move(
     view: PartyView, chosen: int, *, schedule: str, favoured: str | None = None
 ) -> str:
     """:func:`move_sentence`, rewritten without numbers if it would reveal a private number
     (a step size that happens to equal a private value, say)."""
     text = move_sentence(view, chosen, schedule=schedule, favoured=favoured)
-    if any(ch.isdigit() for ch in text) and find_disclosures(
-        [("rationale", text)], private_numbers(view)
-    ):
+    if any(_reveals(view, m.group(0)) for m in _NUMBER.finditer(text)):
         return move_sentence(view, chosen, schedule=schedule, favoured=favoured, numbers=False)
     return text
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .offers import Offer, Performative, Terms
+from .opponent import regression_scores
 from .outcomes import Outcome, OutcomeSpace
 from .preferences import PreferenceProfile
 from .rationale import explain_move
@@ -274,6 +275,21 @@ def counterpart_model(view: PartyView) -> CounterpartModel | None:
     return CounterpartModel(scores.ravel(), issue_weights, m)
 
 
+def regression_model(view: PartyView, ridge: float) -> CounterpartModel | None:
+    """The counterparts' utility fitted to their concessions (see ``opponent``); None
+    before their first proposal."""
+    outcomes = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    if outcomes.size == 0:
+        return None
+    index = view.table.index
+    # the frequency model's issue weights (how firmly it holds each issue) set the prior
+    weights = counterpart_model(view).issue_weights
+    scores = regression_scores(
+        index.grid_index, index.grid_shape, index.sizes, outcomes, view.max_rounds, ridge, weights
+    )
+    return CounterpartModel(scores, weights, int(outcomes.size))
+
+
 def _favoured_issue(view: PartyView, model: CounterpartModel, chosen: int) -> str | None:
     """The issue on which ``chosen`` moves furthest towards the counterpart's likely wishes."""
     grid = view.table.index.grid_index
@@ -454,6 +470,12 @@ class Tradeoff:
     label: str = "tradeoff"
     nash_floor: bool = False
     nash_until: float = 0.9
+    regression: float = 0.0  # > 0: ridge weight of the regression opponent model
+
+    def _model(self, view: PartyView) -> CounterpartModel | None:
+        if self.regression <= 0:
+            return counterpart_model(view)
+        return regression_model(view, self.regression)
 
     def __post_init__(self) -> None:
         if self.e <= 0:
@@ -471,7 +493,7 @@ class Tradeoff:
         hi = int(neg.searchsorted(-target + _EPS, "right"))  # outcomes with u >= target
         model = None
         if self.nash_floor and hi > 1 and view.t < self.nash_until:
-            model = counterpart_model(view)
+            model = self._model(view)
         if model is not None:
             # do not concede past our estimate of the Nash bargaining point
             upper = table.order[:hi]
@@ -498,7 +520,7 @@ class Tradeoff:
                 return _walk_away(view)
             cands = cands[:1]
         if cands.size > 1 and model is None:
-            model = counterpart_model(view)
+            model = self._model(view)
         if model is None or cands.size == 1:
             chosen = int(cands[0])
         else:
@@ -517,15 +539,17 @@ class Tradeoff:
 
 
 def _default(**params: Any) -> Strategy:
-    """Recommended strategy: tradeoff with e=1 and band=0.02.
+    """Recommended strategy: tradeoff with e=1, band=0.02 and regression=0.1.
 
     Concedes at a constant rate on its own utility (Faratin e=1) and, among the
     outcomes whose own utility lies within 0.02 above its target (a thin iso-utility
-    band), offers the one the counterpart model rates best; accepts an offer at least
-    as good as its next one, or any offer above reservation in the last round. Lands
-    on or near the Pareto frontier and the Nash point in self-play.
+    band), offers the one the counterpart model rates best. The model is fitted to
+    the counterpart's concessions (ridge regression with weight 0.1, see
+    ``engine/opponent.py``). Accepts an offer at least as good as its next one, or
+    any offer above reservation in the last round. Lands on the Pareto frontier in
+    self-play on most domains (benchmarks/engine_bench.py).
     """
-    params = {"e": 1.0, "band": 0.02, **params, "label": "default"}
+    params = {"e": 1.0, "band": 0.02, "regression": 0.1, **params, "label": "default"}
     return Tradeoff(**params)
 
 
