@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from .offers import Offer, Performative, Terms
+from .opponent import regression_scores
 from .outcomes import Outcome, OutcomeSpace
 from .preferences import PreferenceProfile
+from .rationale import explain_move
 
 _EPS = 1e-12
 
@@ -273,6 +275,21 @@ def counterpart_model(view: PartyView) -> CounterpartModel | None:
     return CounterpartModel(scores.ravel(), issue_weights, m)
 
 
+def regression_model(view: PartyView, ridge: float) -> CounterpartModel | None:
+    """The counterparts' utility fitted to their concessions (see ``opponent``); None
+    before their first proposal."""
+    outcomes = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    if outcomes.size == 0:
+        return None
+    index = view.table.index
+    # the frequency model's issue weights (how firmly it holds each issue) set the prior
+    weights = counterpart_model(view).issue_weights
+    scores = regression_scores(
+        index.grid_index, index.grid_shape, index.sizes, outcomes, view.max_rounds, ridge, weights
+    )
+    return CounterpartModel(scores, weights, int(outcomes.size))
+
+
 def _favoured_issue(view: PartyView, model: CounterpartModel, chosen: int) -> str | None:
     """The issue on which ``chosen`` moves furthest towards the counterpart's likely wishes."""
     grid = view.table.index.grid_index
@@ -337,10 +354,7 @@ def _time_dependent_move(
     accept, why = _acceptance(view, u, accept_threshold)
     if accept:
         return view.accept(why)
-    return view.propose(
-        chosen,
-        f"Conceded a step ({label} schedule, {view.t:.0%} of the time used).",
-    )
+    return view.propose(chosen, explain_move(view, chosen, schedule=label))
 
 
 # --- strategies ------------------------------------------------------------------------
@@ -396,7 +410,12 @@ class Hardliner:
                 return view.accept(
                     "Accepted at the deadline: this offer is better for us than walking away."
                 )
-        return view.propose(chosen, "Held firm on our best offer (hardliner never concedes).")
+        return view.propose(
+            chosen,
+            "Held firm on our best offer: a hardliner never concedes."
+            if view.proposal_outcomes[view.proposal_senders == view.party_index].size
+            else explain_move(view, chosen, schedule="hardliner"),
+        )
 
 
 @dataclass(frozen=True)
@@ -430,9 +449,7 @@ class TitForTat:
         return max(floor, min(table.max_utility, target))
 
     def __call__(self, view: PartyView) -> Offer:
-        return _time_dependent_move(
-            view, self.target(view), "relative tit-for-tat", self.accept_threshold
-        )
+        return _time_dependent_move(view, self.target(view), "tit-for-tat", self.accept_threshold)
 
 
 @dataclass(frozen=True)
@@ -453,6 +470,12 @@ class Tradeoff:
     label: str = "tradeoff"
     nash_floor: bool = False
     nash_until: float = 0.9
+    regression: float = 0.0  # > 0: ridge weight of the regression opponent model
+
+    def _model(self, view: PartyView) -> CounterpartModel | None:
+        if self.regression <= 0:
+            return counterpart_model(view)
+        return regression_model(view, self.regression)
 
     def __post_init__(self) -> None:
         if self.e <= 0:
@@ -470,7 +493,7 @@ class Tradeoff:
         hi = int(neg.searchsorted(-target + _EPS, "right"))  # outcomes with u >= target
         model = None
         if self.nash_floor and hi > 1 and view.t < self.nash_until:
-            model = counterpart_model(view)
+            model = self._model(view)
         if model is not None:
             # do not concede past our estimate of the Nash bargaining point
             upper = table.order[:hi]
@@ -497,7 +520,7 @@ class Tradeoff:
                 return _walk_away(view)
             cands = cands[:1]
         if cands.size > 1 and model is None:
-            model = counterpart_model(view)
+            model = self._model(view)
         if model is None or cands.size == 1:
             chosen = int(cands[0])
         else:
@@ -509,25 +532,24 @@ class Tradeoff:
             return view.accept(why)
         # Rationales travel to the other parties: they explain the move without
         # numbers from our private profile (utilities, targets, reservation).
-        reason = f"Conceded a step ({self.label} schedule, {view.t:.0%} of the time used)"
         favoured = _favoured_issue(view, model, chosen) if model is not None else None
-        if favoured:
-            reason += f"; chose the option the counterpart is likely to prefer on {favoured}."
-        else:
-            reason += "."
-        return view.propose(chosen, reason)
+        return view.propose(
+            chosen, explain_move(view, chosen, schedule=self.label, favoured=favoured)
+        )
 
 
 def _default(**params: Any) -> Strategy:
-    """Recommended strategy: tradeoff with e=1 and band=0.02.
+    """Recommended strategy: tradeoff with e=1, band=0.02 and regression=0.1.
 
     Concedes at a constant rate on its own utility (Faratin e=1) and, among the
     outcomes whose own utility lies within 0.02 above its target (a thin iso-utility
-    band), offers the one the counterpart model rates best; accepts an offer at least
-    as good as its next one, or any offer above reservation in the last round. Lands
-    on or near the Pareto frontier and the Nash point in self-play.
+    band), offers the one the counterpart model rates best. The model is fitted to
+    the counterpart's concessions (ridge regression with weight 0.1, see
+    ``engine/opponent.py``). Accepts an offer at least as good as its next one, or
+    any offer above reservation in the last round. Lands on the Pareto frontier in
+    self-play on most domains (benchmarks/engine_bench.py).
     """
-    params = {"e": 1.0, "band": 0.02, **params, "label": "default"}
+    params = {"e": 1.0, "band": 0.02, "regression": 0.1, **params, "label": "default"}
     return Tradeoff(**params)
 
 
