@@ -11,6 +11,7 @@ from typing import Any
 
 from analytics.selectors.outcomes import (
     DEFINITIONS,
+    UNSETTLED,
     Figure,
     NegotiationOutcome,
     OutcomeFilters,
@@ -23,9 +24,8 @@ from analytics.selectors.outcomes import (
     negotiation_outcomes,
 )
 from approvals.models import ApprovalRequest, ApprovalStatus
-from negotiator.models import NegotiationStatus, Pattern
+from negotiator.models import Pattern
 
-UNSETTLED = (NegotiationStatus.DRAFT, NegotiationStatus.RUNNING)
 DECIDED = (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED, ApprovalStatus.CHANGES_REQUESTED)
 
 CAUSE_LABELS = {
