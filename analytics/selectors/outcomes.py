@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -31,8 +31,8 @@ from negotiator.models import (
     Participant,
     PolicyCheck,
     PolicyKindChoice,
-    SeatKind,
 )
+from negotiator.selectors.escalations import our_seat
 from negotiator.selectors.visibility import negotiations_visible_to
 
 # Policy kinds that put agreed terms inside a band (delivery, quality, tiers):
@@ -143,14 +143,6 @@ def outcome_negotiations(*, user, filters: OutcomeFilters) -> QuerySet[Negotiati
     if filters.end:
         negotiations = negotiations.filter(created_at__date__lte=filters.end)
     return negotiations.select_related("playbook", "playbook_version").order_by("created_at", "pk")
-
-
-def _our_seat(participants: Sequence[Participant], team_id: int | None) -> Participant | None:
-    """Our side: the built-in seat owned by the negotiation's team, else the first
-    built-in seat (as negotiator.selectors.escalations.our_seat)."""
-    ours = [p for p in participants if p.seat == SeatKind.BUILTIN]
-    owned = [p for p in ours if team_id is not None and p.owner_group_id == team_id]
-    return (owned or ours or [None])[0]
 
 
 def _first_proposals(ids: list[int]) -> dict[int, dict[str, dict]]:
@@ -281,7 +273,7 @@ def negotiation_outcomes(*, user, filters: OutcomeFilters) -> list[NegotiationOu
             row.quality = agreement_quality(
                 user=user, negotiation=n, participants=participants[n.pk]
             )
-        ours = _our_seat(participants[n.pk], n.team_id)
+        ours = our_seat(participants[n.pk], n.team_id)
         _fill_savings(row, n.playbook_version.spec, ours, first.get(n.pk, {}), user)
         rows.append(row)
     return rows

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from analytics.selectors.outcomes import (
     DEFINITIONS,
+    UNSETTLED,
     Figure,
     NegotiationOutcome,
     OutcomeFilters,
@@ -23,9 +25,8 @@ from analytics.selectors.outcomes import (
     negotiation_outcomes,
 )
 from approvals.models import ApprovalRequest, ApprovalStatus
-from negotiator.models import NegotiationStatus, Pattern
+from negotiator.models import Pattern
 
-UNSETTLED = (NegotiationStatus.DRAFT, NegotiationStatus.RUNNING)
 DECIDED = (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED, ApprovalStatus.CHANGES_REQUESTED)
 
 CAUSE_LABELS = {
@@ -61,6 +62,23 @@ class OutcomesReport:
     patterns: list[PatternMetric]
     quality_hidden: int
 
+    def weekly(self) -> dict[str, list]:
+        """Per week (by creation, weeks start on Monday): negotiations, agreement rate."""
+        weeks: dict[str, list[NegotiationOutcome]] = defaultdict(list)
+        for r in self.rows:
+            weeks[_week(r)].append(r)
+        labels = sorted(weeks)
+        rates = []
+        for week in labels:
+            settled = [r for r in weeks[week] if r.status not in UNSETTLED]
+            rate = _rate(sum(r.agreed for r in settled), len(settled))
+            rates.append(_pct(rate))
+        return {
+            "labels": labels,
+            "negotiations": [len(weeks[w]) for w in labels],
+            "agreement_rate": rates,
+        }
+
     def chart_data(self) -> dict[str, Any]:
         f = self.figures
         agreed = sum(r.agreed for r in self.rows)
@@ -94,6 +112,7 @@ class OutcomesReport:
                 "labels": [label for _, label, _, _ in self.causes],
                 "values": [n for _, _, n, _ in self.causes],
             },
+            "weeks": self.weekly(),
             "approval": {
                 "labels": ["median", "90th percentile"],
                 "values": [
@@ -102,6 +121,11 @@ class OutcomesReport:
                 ],
             },
         }
+
+
+def _week(row: NegotiationOutcome) -> str:
+    day = row.created_at.date()
+    return (day - timedelta(days=day.weekday())).isoformat()
 
 
 def _pct(value: float | None) -> float | None:

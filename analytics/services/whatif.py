@@ -26,6 +26,7 @@ from analytics.services.drafts import Draft, DraftError
 from approvals.models import RouteDecision
 from approvals.services.gate import AgreementChecks, approval_routes_match
 from negotiator import bridge
+from negotiator.audit import canonical_json
 from negotiator.engine import governance
 from negotiator.engine.measures import deal_measure
 from negotiator.engine.preferences import profile_from_dict
@@ -284,7 +285,7 @@ def _strategies(participants, roles, models) -> dict[str, Any]:
     return out
 
 
-def _engine_inputs(negotiation, participants, draft: Draft, models):
+def _engine_inputs(negotiation, participants, draft: Draft, models, setups: dict):
     """The setup (each party's allowed outcomes under the draft's policies), the
     policy gate and the strategies, as a live round builds them."""
     spec = draft.spec
@@ -303,21 +304,30 @@ def _engine_inputs(negotiation, participants, draft: Draft, models):
         "risk_rule": spec.get("risk_expression", ""),
     }
     fixed = dict(spec.get("fixed_terms", {}))
-    allowed = governance.allowed_masks(
-        bridge.space_from_spec(spec),
-        draft.policies,
-        profiles,
-        fixed_terms=fixed,
-        issue_types=issue_types,
-        **rules,
-    )
-    setup = bridge.setup_from_spec(
-        spec,
-        [(p.role, profiles[p.role]) for p in participants],
-        max_rounds=int(spec["limits"]["max_rounds"]),
-        deadline=None,
-        allowed=allowed,
-    )
+
+    def build():
+        allowed = governance.allowed_masks(
+            bridge.space_from_spec(spec),
+            draft.policies,
+            profiles,
+            fixed_terms=fixed,
+            issue_types=issue_types,
+            **rules,
+        )
+        return bridge.setup_from_spec(
+            spec,
+            [(p.role, profiles[p.role]) for p in participants],
+            max_rounds=int(spec["limits"]["max_rounds"]),
+            deadline=None,
+            allowed=allowed,
+        )
+
+    # Negotiations of one playbook mostly share profiles: the allowed outcomes
+    # and utility tables (most of a replay's cost) are built once per draft.
+    key = (id(draft), tuple((p.role, canonical_json(profiles[p.role])) for p in participants))
+    if key not in setups:
+        setups[key] = build()
+    setup = setups[key]
     gate = governance.PolicyGate(
         specs=list(draft.policies),
         profiles=profiles,
@@ -333,9 +343,12 @@ def replay_one(
     participants: Sequence[Participant],
     draft: Draft,
     models: Mapping[str, OutsideModel],
+    setups: dict | None = None,
 ) -> Replay:
-    """One negotiation under one draft, in memory."""
-    setup, gate, strategies = _engine_inputs(negotiation, participants, draft, models)
+    """One negotiation under one draft, in memory. ``setups`` caches engine setups
+    between calls of one comparison."""
+    setups = {} if setups is None else setups
+    setup, gate, strategies = _engine_inputs(negotiation, participants, draft, models, setups)
     state = run(setup, strategies, gate=gate, seed=negotiation.seed).state
     agreed = state.status == Status.AGREED and state.agreement is not None
     terms = dict(state.agreement) if agreed else None
@@ -398,15 +411,15 @@ def whatif_replay(
     """Replay the last ``last`` negotiations under ``current`` and ``draft``."""
     if not 1 <= last <= MAX_LAST:
         raise DraftError([("last", f"replay between 1 and {MAX_LAST} negotiations, not {last}")])
-    rows = []
+    rows, setups = [], {}
     for negotiation in whatif_negotiations(playbook=playbook, last=last, user=user):
         participants = list(negotiation.participants.all())
         space = bridge.space_from_spec(current.spec)
         models = {
             p.role: outside_model(negotiation, p, space) for p in participants if p.is_outside
         }
-        now = replay_one(negotiation, participants, current, models)
-        then = replay_one(negotiation, participants, draft, models)
+        now = replay_one(negotiation, participants, current, models, setups)
+        then = replay_one(negotiation, participants, draft, models, setups)
         rows.append(
             ReplayRow(
                 negotiation_id=negotiation.pk,

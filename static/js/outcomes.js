@@ -58,5 +58,24 @@
   bar("chart-cycle", data.cycle.labels, data.cycle.values, { unit: "minutes" });
   bar("chart-quality", data.quality.labels, data.quality.values, { unit: "score", max: 1, colours: ok });
   bar("chart-causes", data.causes.labels, data.causes.values, { unit: "negotiations", horizontal: true, colours: warn });
+  const weeks = document.getElementById("chart-weeks");
+  if (weeks) {
+    new Chart(weeks, {
+      data: {
+        labels: data.weeks.labels,
+        datasets: [
+          { type: "bar", label: "negotiations", data: data.weeks.negotiations, backgroundColor: muted, yAxisID: "count", order: 1 },
+          { type: "line", label: "agreement rate (%)", data: data.weeks.agreement_rate, borderColor: ok, backgroundColor: ok, pointRadius: 5, yAxisID: "rate", order: 0 },
+        ],
+      },
+      options: {
+        plugins: { legend: { position: "bottom" } },
+        scales: {
+          count: { position: "left", beginAtZero: true, title: { display: true, text: "negotiations" } },
+          rate: { position: "right", min: 0, max: 100, title: { display: true, text: "% agreed" }, grid: { drawOnChartArea: false } },
+        },
+      },
+    });
+  }
   bar("chart-approval", data.approval.labels, data.approval.values, { unit: "minutes" });
 })();

@@ -78,6 +78,16 @@ def test_escalations_approval_speed_and_reversals(world):
     assert f["approvals_reversed"].value == 0.5
 
 
+def test_the_weekly_series_counts_negotiations_and_the_agreement_rate(world):
+    report = outcomes_report(user=world["member"], filters=OutcomeFilters())
+    # all four were created on Monday 2 March 2026; N1, N2 of the three that ended agreed
+    assert report.weekly() == {
+        "labels": ["2026-03-02"],
+        "negotiations": [4],
+        "agreement_rate": [66.67],
+    }
+
+
 def test_the_pattern_places_say_not_yet_used_without_data(world):
     report = outcomes_report(user=world["member"], filters=OutcomeFilters())
     assert [(p.metric, p.text) for p in report.patterns] == [
