@@ -248,6 +248,7 @@ class PolicyForm(forms.ModelForm):
     editor = forms.ChoiceField(
         choices=[("form", "Fields"), ("json", "JSON (advanced)")],
         initial="form",
+        required=False,
         widget=forms.RadioSelect,
         label="Edit parameters as",
         help_text="Both views hold the same parameters; the one chosen here is saved.",
@@ -328,7 +329,12 @@ class PolicyForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         kind = data.get("kind", "")
-        if data.get("editor", "form") == "form" and kind in KIND_PARAMS:
+        if not data.get("editor"):
+            # A post without the view choice (a script, an older page) uses the
+            # fields only if it sent some.
+            sent_fields = any(key.startswith("p_") for key in self.data)
+            data["editor"] = "form" if sent_fields else "json"
+        if data["editor"] == "form" and kind in KIND_PARAMS:
             self._errors.pop("parameters", None)
             data["parameters"] = self.parameters_from_fields(kind)
         if self.instance.pk and self.has_changed() and not (data.get("change_note") or "").strip():

@@ -85,8 +85,7 @@ def editor_rows(profile: dict[str, Any], issues: list[dict[str, Any]]) -> dict[s
         "issue": "",
         "function": "",
         "weight": "",
-        "table": [("", "")],
-        "points": [("", "")],
+        "pairs": [("", "")] * 3,
     }
     private = list((profile.get("private_values") or {}).items()) + [("", "")] * SPARE_PRIVATE
     return {

@@ -26,24 +26,31 @@ class FieldChange:
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, str]:
-    """Leaf values by path. Lists of named objects are keyed by name (issues[price].upper)
-    so reordering is not a change; other lists are one value."""
+    """Leaf values by path. Lists of objects are keyed by their name or issue
+    (issues[price].upper, criteria.cost[price].weight) so reordering is not a
+    change, else by position; lists of plain values are one value."""
     if isinstance(value, dict):
         out: dict[str, str] = {}
         for key in value:
             out.update(flatten(value[key], f"{prefix}.{key}" if prefix else str(key)))
-        return out or {prefix: "{}"} if prefix else out
-    if (
-        isinstance(value, list)
-        and value
-        and all(isinstance(item, dict) and isinstance(item.get("name"), str) for item in value)
-    ):
+        return out if out or not prefix else {prefix: "{}"}
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        key = _list_key(value)
         out = {}
-        for item in value:
-            rest = {k: v for k, v in item.items() if k != "name"}
-            out.update(flatten(rest, f"{prefix}[{item['name']}]"))
+        for index, item in enumerate(value):
+            label = item[key] if key else index
+            rest = {k: v for k, v in item.items() if k != key}
+            out.update(flatten(rest, f"{prefix}[{label}]"))
         return out
     return {prefix: json.dumps(value, ensure_ascii=False, sort_keys=True)}
+
+
+def _list_key(items: list[dict[str, Any]]) -> str | None:
+    for key in ("name", "issue"):
+        labels = [item.get(key) for item in items]
+        if all(isinstance(label, str) for label in labels) and len(set(labels)) == len(labels):
+            return key
+    return None
 
 
 def diff(before: Any, after: Any) -> list[FieldChange]:

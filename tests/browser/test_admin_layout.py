@@ -112,5 +112,8 @@ def test_admin_pages_fit_a_1366_window_and_the_editors_work(chromium, live_serve
     assert share.inner_text() == "60%"
     page.locator(".profile-criteria").first.locator(".weight-input").first.fill("1.6")
     assert share.inner_text() == "80%"
+    if os.environ.get("NEGOTIATOR_SCREENSHOTS"):
+        folder = Path(os.environ["NEGOTIATOR_SCREENSHOTS"])
+        page.locator(".profile-editor").first.screenshot(path=str(folder / "profile-editor.png"))
     assert page.evaluate("window.__csp") == []
     context.close()

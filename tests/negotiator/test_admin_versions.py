@@ -230,3 +230,29 @@ def test_version_pages_need_admin_rights(client, django_user_model, procurement)
     assert (
         client.post(f"/admin/negotiator/policy/{floor.pk}/versions/1/restore/").status_code == 403
     )
+
+
+def test_profile_fields_give_back_the_same_profiles_and_one_change_is_one_diff(owner, saas):
+    """Value tables per option, item weights and private values survive the editor:
+    saving the page unchanged makes no version; one edited cell is one diff line."""
+    change = f"/admin/negotiator/playbook/{saas.pk}/change/"
+    data = form_data(owner.get(change).content.decode(), "playbook_form")
+    assert data["roles-0-profile__mode"] == "fields"
+    data["change_note"] = "Nothing changed"
+    assert owner.post(change, data).status_code == 302
+    saas.refresh_from_db()
+    assert saas.versions.count() == 1
+
+    data = form_data(owner.get(change).content.decode(), "playbook_form")
+    gold = next(k for k, v in data.items() if k.startswith("roles-0-profile__v") and v == "gold")
+    data[gold.replace("_key", "_value")] = "0.9"
+    data["roles-0-profile__reservation"] = "0.35"
+    data["change_note"] = "Gold matters more"
+    assert owner.post(change, data).status_code == 302
+    saas.refresh_from_db()
+    assert saas.current_version.number == 2
+    compare = owner.get(f"/admin/negotiator/playbook/{saas.pk}/versions/compare/?a=1&b=2")
+    assert [(c.path, c.before, c.after) for c in compare.context["changes"]] == [
+        ("roles[customer].profile.criteria.quality[sla_tier].function.values.gold", "0.8", "0.9"),
+        ("roles[customer].profile.reservation", "0.3", "0.35"),
+    ]
