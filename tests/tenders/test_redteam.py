@@ -62,3 +62,19 @@ def test_bad_options_are_clear_errors(template, args, message):
 def test_without_a_tender_playbook_it_says_what_to_do(db):
     with pytest.raises(CommandError, match="no tender playbook imported"):
         run("--playbook", "ring")
+
+
+def test_the_admin_red_team_button_shows_the_report(client, template, django_user_model):
+    from django.urls import reverse
+
+    admin = django_user_model.objects.create_superuser("root", password="pw-long-enough-1")
+    client.force_login(admin)
+    change = client.get(reverse("admin:tenders_tenderplaybook_change", args=[template.pk]))
+    url = reverse("admin:tenders_tenderplaybook_redteam", args=[template.pk])
+    assert url in change.content.decode()
+    page = client.post(url, {"adversary": "ring", "seed": "1"}).content.decode()
+    assert 'id="redteam-report"' in page
+    assert "Policy breaches: 0 · leaked private values: 0" in page
+    assert "20/20" in page  # the ring flagged in every one of the 20 runs
+    bad = client.post(url, {"adversary": "bribe"}).content.decode()
+    assert "unknown red-team playbook" in bad
