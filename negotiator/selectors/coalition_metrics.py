@@ -8,7 +8,8 @@ queries). Definitions:
 * feasible-plan rate — of the negotiations that reached an agreement, the share
   whose agreed plan holds a valid certificate (solver status and independent
   re-check both passed);
-* cycle time — started to ended, over ended negotiations (seconds: mean, median);
+* cycle time — started to the end of negotiating (ended, or its last progress once
+  it left running: agreed and waiting for approval, escalated), in seconds;
 * consensus time — started to the round that reached consensus, over agreements
   (seconds; and the consensus round: mean);
 * exception rate — escalations per negotiation (status changes to ``escalated``
@@ -22,7 +23,7 @@ import statistics
 from datetime import datetime
 from typing import Any
 
-from negotiator.models import AuditEvent, Negotiation, Playbook
+from negotiator.models import AuditEvent, Negotiation, NegotiationStatus, Playbook
 
 
 def _seconds(values: list[float]) -> dict[str, float | None]:
@@ -41,7 +42,15 @@ def coalition_metrics(*, playbook: Playbook | int, since: datetime | None = None
     if since is not None:
         rows = rows.filter(created_at__gte=since)
     negotiations = list(
-        rows.values("id", "started_at", "ended_at", "agreed_terms", "engine_state", "status")
+        rows.values(
+            "id",
+            "started_at",
+            "ended_at",
+            "last_progress_at",
+            "agreed_terms",
+            "engine_state",
+            "status",
+        )
     )
     ids = [n["id"] for n in negotiations]
     events = AuditEvent.objects.filter(
@@ -58,9 +67,9 @@ def coalition_metrics(*, playbook: Playbook | int, since: datetime | None = None
         n for n in agreed if ((n["engine_state"] or {}).get("certificate") or {}).get("valid")
     ]
     cycle = [
-        (n["ended_at"] - n["started_at"]).total_seconds()
+        (end - n["started_at"]).total_seconds()
         for n in negotiations
-        if n["started_at"] and n["ended_at"]
+        if n["started_at"] and (end := _negotiating_ended(n))
     ]
     consensus_rounds = [
         (n["engine_state"] or {}).get("mediation", {}).get("round")
@@ -83,6 +92,14 @@ def coalition_metrics(*, playbook: Playbook | int, since: datetime | None = None
         "escalations": escalations,
         "infeasible_starts": infeasible,
     }
+
+
+def _negotiating_ended(row: dict[str, Any]) -> datetime | None:
+    if row["ended_at"]:
+        return row["ended_at"]
+    if row["status"] in (NegotiationStatus.RUNNING, NegotiationStatus.DRAFT):
+        return None
+    return row["last_progress_at"]
 
 
 def _consensus_seconds(agreed: list[dict[str, Any]]) -> list[float]:

@@ -188,3 +188,26 @@ def test_coalition_metrics_count_certified_plans_escalations_and_refused_starts(
     assert metrics["cycle_time_seconds"]["median"] is not None
     assert metrics["consensus_time_seconds"]["mean"] >= 0
     assert metrics["mean_consensus_rounds"] >= 1
+
+
+def test_the_plan_fact_command_flags_a_broken_assumption():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    negotiation = play(negotiation_create(playbook=playbook_import(marketing()), seed=7))
+    late = negotiation.agreed_terms["flight__search__start"] + 3
+    out = StringIO()
+    call_command(
+        "plan_fact",
+        "--negotiation",
+        str(negotiation.pk),
+        "--fact",
+        f"creative_delivered_week.search={late}",
+        stdout=out,
+    )
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith("broken") and "Search flight" in line for line in lines)
+    assert any(line.startswith("open") and "Video flight" in line for line in lines)
+    with pytest.raises(CommandError, match="NAME=NUMBER"):
+        call_command("plan_fact", "--negotiation", str(negotiation.pk), "--fact", "oops")
