@@ -26,6 +26,8 @@ from analytics.selectors.outcomes import (
 )
 from approvals.models import ApprovalRequest, ApprovalStatus
 from negotiator.models import Pattern
+from tenders.selectors.metrics import playbook_metrics as tender_playbook_metrics
+from tenders.selectors.tenders import tenders_visible_to
 
 DECIDED = (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED, ApprovalStatus.CHANGES_REQUESTED)
 
@@ -230,7 +232,23 @@ def _causes(rows: Sequence[NegotiationOutcome]) -> list[tuple[str, str, int, flo
     ]
 
 
-def _pattern_metrics(rows: Sequence[NegotiationOutcome]) -> list[PatternMetric]:
+def _tender_figures(*, user, filters: OutcomeFilters):
+    """The auction pattern's figures over the user's teams' decided tenders in the
+    period (tenders are not negotiations: they have their own rows)."""
+    if filters.pattern and filters.pattern != Pattern.AUCTION:
+        return None
+    tenders = tenders_visible_to(user)
+    if filters.playbook:
+        tenders = tenders.filter(playbook_id=filters.playbook)
+    if filters.start:
+        tenders = tenders.filter(created_at__date__gte=filters.start)
+    if filters.end:
+        tenders = tenders.filter(created_at__date__lte=filters.end)
+    figures = tender_playbook_metrics(tenders)
+    return figures if figures.tenders else None
+
+
+def _pattern_metrics(rows: Sequence[NegotiationOutcome], tenders=None) -> list[PatternMetric]:
     """A place per pattern-specific metric; "not yet used" until that pattern has data."""
     by_pattern: dict[str, list[NegotiationOutcome]] = defaultdict(list)
     for r in rows:
@@ -261,17 +279,18 @@ def _pattern_metrics(rows: Sequence[NegotiationOutcome]) -> list[PatternMetric]:
             Pattern.AUCTION,
             Pattern.AUCTION.label,
             "Fraud flag rate",
-            None,
-            unused,
-            "Tenders with a bid screen flag, out of all tenders (no screens recorded yet).",
+            tenders.flag_rate if tenders else None,
+            _percent(tenders.flag_rate) if tenders else unused,
+            "Decided tenders with a bid-rigging or abuse screen flag, out of all decided tenders.",
         ),
         PatternMetric(
             Pattern.AUCTION,
             Pattern.AUCTION.label,
             "ROI",
-            None,
-            unused,
-            "Savings of awarded tenders over the cost of running them (no tender data yet).",
+            tenders.roi if tenders else None,
+            (f"{tenders.roi:,.1f}×" if tenders.roi is not None else "—") if tenders else unused,
+            "Savings against the reserve of decided tenders over the cost of running them "
+            "(a cost per tender plus a cost per minute a person spent on an escalated award).",
         ),
     ]
 
@@ -318,6 +337,6 @@ def outcomes_report(*, user, filters: OutcomeFilters) -> OutcomesReport:
         figures=_figures(rows, requests),
         causes=_causes(rows),
         per_playbook=_per_playbook(rows),
-        patterns=_pattern_metrics(rows),
+        patterns=_pattern_metrics(rows, _tender_figures(user=user, filters=filters)),
         quality_hidden=sum(1 for r in rows if r.quality is not None and not r.quality.visible),
     )

@@ -48,3 +48,26 @@ def test_playbook_metrics_sum_decided_tenders_with_the_flag_rate(client, templat
     client.force_login(make_user("mia", "Procurement"))
     page = client.get(reverse("tenders:list")).content.decode()
     assert 'id="playbook-metrics"' in page and template.playbook.name in page
+
+
+def test_the_outcomes_page_shows_the_fraud_flag_rate_and_roi_of_decided_tenders(
+    client, template, default_route
+):
+    from analytics.selectors.outcomes import OutcomeFilters
+    from analytics.selectors.report import outcomes_report
+
+    flagged = run_tender(
+        tender_create(template=template, bidders=RING, overrides={"format": "first_score"})
+    )
+    tender_create(template=template, title="still bidding")  # not decided: not counted
+    user = make_user("olga", "Procurement")
+    slots = {m.metric: m for m in outcomes_report(user=user, filters=OutcomeFilters()).patterns}
+    # One decided tender, flagged: 100 %; ROI 12,000 saved against the reserve / 200 cost.
+    assert slots["Fraud flag rate"].value == 1.0 and slots["Fraud flag rate"].text == "100.0%"
+    assert slots["ROI"].value == pytest.approx(12_000 / 200) and slots["ROI"].text == "60.0×"
+    assert tender_metrics(flagged).roi == pytest.approx(60.0)
+    other = outcomes_report(user=user, filters=OutcomeFilters(pattern="concession")).patterns
+    assert {m.metric: m.text for m in other}["ROI"] == "not yet used"
+    outsider = make_user("ned", "Marketing")
+    slots = {m.metric: m for m in outcomes_report(user=outsider, filters=OutcomeFilters()).patterns}
+    assert slots["Fraud flag rate"].text == "not yet used"  # another team's tenders
