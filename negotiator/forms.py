@@ -11,9 +11,9 @@ from django.forms.fields import InvalidJSONInput
 from django.http import QueryDict
 
 from negotiator import playbook_io
-from negotiator.engine.strategies import STRATEGIES, describe_strategies
 from negotiator.models import NegotiationStatus, Playbook, SeatKind
 from negotiator.selectors.lists import SORTS, ListFilters
+from negotiator.selectors.strategies import strategy_choices
 from negotiator.services.invites import Invitee
 
 
@@ -117,8 +117,7 @@ class NegotiationForm(forms.Form):
         if self.selected is not None and self.selected.current_version_id:
             spec = self.selected.current_version.spec
             self.limits = spec.get("limits", {})
-            descriptions = describe_strategies()
-            choices = [(name, f"{name} — {descriptions.get(name, '')}") for name in STRATEGIES]
+            choices = strategy_choices()
             for role in spec.get("roles", []):
                 name = f"strategy_{role['name']}"
                 self.fields[name] = forms.ChoiceField(

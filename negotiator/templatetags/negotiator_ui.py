@@ -125,3 +125,26 @@ def progress_fill(percent: int) -> str:
         'aria-hidden="true" focusable="false"><rect width="{}" height="1"/></svg>',
         value,
     )
+
+
+@register.filter
+def strategy_name(value: str) -> str:
+    """'boulware' -> 'Tough, late concessions' (STRATEGY_HELP)."""
+    from negotiator.selectors.strategies import strategy_label
+
+    return strategy_label(value or "")
+
+
+@register.filter
+def strategy_help(value: str) -> str:
+    from negotiator.selectors.strategies import STRATEGY_HELP
+
+    return STRATEGY_HELP.get(value or "", ("", ""))[1]
+
+
+@register.filter
+def term_list(terms: Any, meta: Any = None) -> list:
+    """An offer's terms as labelled, unit-formatted views (formatting.term_views)."""
+    from negotiator.selectors.formatting import term_views
+
+    return term_views(terms if isinstance(terms, dict) else {}, meta or {})
