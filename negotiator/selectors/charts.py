@@ -33,6 +33,26 @@ class ChartLine:
     points: str
     last: tuple[float, float] | None
     reservation_y: float | None
+    # Hover targets with a tooltip (round, party, utility), at most MAX_DOTS per line.
+    dots_svg: str = ""
+
+
+MAX_DOTS = 120
+
+
+def _line_dots(label: str, colour: str, points: list[tuple[int, float]], max_round: int) -> str:
+    step = max(1, math.ceil(len(points) / MAX_DOTS))
+    picked = points[::step]
+    if points and picked[-1] != points[-1]:
+        picked.append(points[-1])
+    return mark_safe(  # noqa: S308 - numbers and escaped text only
+        "".join(
+            f'<circle class="hover-dot" cx="{_x(r, max_round)}" cy="{_y(u)}" r="3" '
+            f'fill="{escape(colour)}"><title>Round {r}, {escape(label)}: utility {u:.2f}'
+            "</title></circle>"
+            for r, u in picked
+        )
+    )
 
 
 @dataclass
@@ -87,6 +107,7 @@ def concession_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> 
                 points=" ".join(f"{x},{y}" for x, y in coords),
                 last=coords[-1] if coords else None,
                 reservation_y=_y(party.reservation) if party.reservation is not None else None,
+                dots_svg=_line_dots(party.label, party.colour, points, max_round),
             )
         )
     step = max(1, math.ceil(max_round / 6))

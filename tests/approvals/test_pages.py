@@ -127,8 +127,10 @@ def test_the_inbox_searches_sorts_and_shows_the_negotiation_and_currency(agree, 
     n = first.negotiation
     assert f"<strong>#{n.pk}</strong> {n.title}" in body
     assert f"{first.deal_value:,.0f} USD" in body
-    rows = client.get(url, {"q": f"#{n.pk}"}).context["rows"]
+    rows = client.get(url, {"q": n.title}).context["rows"]
     assert [r.pk for r in rows] == [first.pk]
+    # '#<n>' finds the negotiation (or the request) with that number.
+    assert first.pk in [r.pk for r in client.get(url, {"q": f"#{n.pk}"}).context["rows"]]
     assert client.get(url, {"q": "no such thing"}).context["rows"] == []
     by_value = [r.pk for r in client.get(url, {"sort": "-value"}).context["rows"]]
     expected = sorted([first, second], key=lambda r: (-r.deal_value, -r.pk))
