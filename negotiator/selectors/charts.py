@@ -130,7 +130,7 @@ class OutcomeChart:
     # The Kalai–Smorodinsky point: equal shares of each party's best possible gain.
     kalai: tuple[float, float] | None
     agreement: tuple[float, float] | None
-    # One dot per offer (the latest 400) with its tooltip: round, party, terms, utilities.
+    # One dot per offer (the latest OUTCOME_DOTS) with a tooltip: round, party, terms, utilities.
     offers: list[OfferDot]
     ticks: list[tuple[float, float, str]] = field(default_factory=list)
     # Each party's walk-away utility as a labelled line: (x1, y1, x2, y2, label, lx, ly).
@@ -154,7 +154,7 @@ class OfferDot:
 
 
 def dots_svg(dots: Sequence[OfferDot]) -> str:
-    """The dots as SVG markup, built here rather than in a template loop: 400 dots
+    """The dots as SVG markup, built here rather than in a template loop: 200 dots
     with tooltips would be the negotiation page's costliest template work."""
     return mark_safe(  # noqa: S308 - every value is a number or escaped here
         "".join(
@@ -166,6 +166,9 @@ def dots_svg(dots: Sequence[OfferDot]) -> str:
 
 
 OUTCOME_SIZE, OUTCOME_PAD = 300, 34
+# Dots (each with a tooltip) for the latest offers only: enough to see the dance,
+# cheap enough for a 1,000-offer page.
+OUTCOME_DOTS = 200
 
 
 def _o(value: float, flip: bool = False) -> float:
@@ -208,7 +211,7 @@ def _point(utilities: np.ndarray, index: int | None) -> tuple[float, float] | No
 def _offer_dots(
     negotiation: Negotiation, parties: Sequence[PartyView], roles: list[str]
 ) -> list[OfferDot]:
-    """The latest 400 offers as dots in their sender's colour, each with a tooltip."""
+    """The latest 200 offers as dots in their sender's colour, each with a tooltip."""
     colours = {p.role: p.colour for p in parties}
     labels = {p.role: p.label for p in parties}
     meta = issue_meta(negotiation.playbook_version.spec.get("issues"))
@@ -217,7 +220,7 @@ def _offer_dots(
         Offer.objects.filter(negotiation_id=negotiation.pk)
         .exclude(terms={})
         .order_by("-id")
-        .values_list("round", "sender", "terms", "utilities")[:400]
+        .values_list("round", "sender", "terms", "utilities")[:OUTCOME_DOTS]
     ):
         if utils and all(r in utils for r in roles):
             text = format_terms_text(terms, meta)

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.html import format_html_join
+
 from negotiator.models import Negotiation, Offer
 from negotiator.selectors.formatting import format_terms_text, format_value, issue_meta
 from negotiator.selectors.lists import SORTS, ListFilters, _search
@@ -85,6 +87,23 @@ class Comparison:
     right: Offer | None
     rows: list[CompareRow]
     choices: list[tuple[int, str]]
+
+    def _options(self, chosen: Offer | None) -> str:
+        # Built here, not in a template loop: a long negotiation has 1,000+ offers.
+        picked = chosen.pk if chosen else None
+        return format_html_join(
+            "",
+            "<option value='{}'{}>{}</option>",
+            ((pk, " selected" if pk == picked else "", label) for pk, label in self.choices),
+        )
+
+    @property
+    def left_options(self) -> str:
+        return self._options(self.left)
+
+    @property
+    def right_options(self) -> str:
+        return self._options(self.right)
 
 
 def _offer_choice(offer: Offer) -> str:
