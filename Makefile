@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format install install-dev banner clean-var
+.PHONY: run test lint format install install-dev banner clean-var screenshots
 
 # Runtime packages only: what `make run` and a production host need.
 $(BIN)/.installed: requirements.txt
@@ -43,6 +43,16 @@ test: $(BIN)/.installed-dev
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
+
+## A screenshot tour of every page, desktop (1280 px) and phone (390 x 844), into
+## test-artifacts/screenshots/ (Debian's Chromium; the same run asserts that no page
+## scrolls sideways on a phone).
+screenshots: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/negotiator
+screenshots: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
+screenshots: $(BIN)/.installed-dev
+	NEGOTIATOR_SCREENSHOTS=$(abspath test-artifacts/screenshots) NEGOTIATOR_BROWSER=required \
+		$(BIN)/pytest -q -p no:cacheprovider tests/browser/test_pages_tour_browser.py -k every_page
+	@echo "screenshots: test-artifacts/screenshots/"
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .

@@ -46,7 +46,7 @@ class ApprovalRouteAdmin(admin.ModelAdmin):
                 "several routes match, the lowest order leads.",
             },
         ),
-        ("Who", {"fields": ["approver_group", "approvers_required"]}),
+        ("Who", {"fields": ["approver_group", "approvers_required", "approvers_see_limits"]}),
         ("Deadline", {"fields": ["sla_hours", "on_expiry", "escalation_group"]}),
     ]
 

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from approvals.models import DecisionKind
-from approvals.selectors import PERIODS, STATUS_FILTERS
+from approvals.selectors import INBOX_SORTS, PERIODS, STATUS_FILTERS
 
 
 class DecisionForm(forms.Form):
@@ -27,6 +27,11 @@ class InboxFilterForm(forms.Form):
     days = forms.TypedChoiceField(
         choices=[(str(d), f"{d} days") for d in PERIODS], coerce=int, required=False
     )
+    q = forms.CharField(required=False, max_length=100, strip=True)
+    sort = forms.ChoiceField(
+        choices=[(f"{sign}{key}", key) for key in INBOX_SORTS for sign in ("", "-")],
+        required=False,
+    )
 
     def value(self, name: str, default):
         if not self.is_bound or not self.is_valid() and name in self.errors:
@@ -46,3 +51,26 @@ class DelegationForm(forms.Form):
         if user is None:
             raise forms.ValidationError(f"There is no active user called '{name}'.")
         return user
+
+
+class BulkDecisionForm(forms.Form):
+    """Approve or reject several requests at once; each is still decided (and
+    four-eyes checked and audited) on its own by approval_decide."""
+
+    requests = forms.TypedMultipleChoiceField(coerce=int, choices=[])
+    decision = forms.ChoiceField(
+        choices=[(DecisionKind.APPROVE, "Approve"), (DecisionKind.REJECT, "Reject")]
+    )
+    comment = forms.CharField(required=False, max_length=4000)
+
+    def __init__(self, *args, visible: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["requests"].choices = [(pk, str(pk)) for pk in visible]
+        self.fields["requests"].error_messages["invalid_choice"] = "There is no request %(value)s."
+        self.fields["requests"].error_messages["required"] = "Select at least one request."
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == DecisionKind.REJECT and not data.get("comment", "").strip():
+            self.add_error("comment", "Say why you are rejecting: every request gets this comment.")
+        return data

@@ -103,6 +103,12 @@ class ApprovalRoute(models.Model):
         related_name="+",
         help_text="Who decides once the SLA has passed (for 'escalate').",
     )
+    approvers_see_limits = models.BooleanField(
+        default=False,
+        help_text="Show the parties' private limits (reservation, budget cap, …) to this "
+        "route's approvers on the request page. Off: only each party's owners, Auditors "
+        "and admins see them, and the page says so.",
+    )
     order = models.PositiveIntegerField(
         default=100, help_text="When several routes match, the lowest order leads the request."
     )

@@ -38,6 +38,7 @@ from approvals.models import (
 from negotiator import permissions
 from negotiator.engine.policies import fmt_number
 from negotiator.models import Negotiation, Participant, Playbook, PolicyCheck
+from negotiator.selectors.formatting import format_value, term_views
 from negotiator.selectors.visibility import negotiations_visible_to
 
 # --------------------------------------------------------------------------
@@ -215,11 +216,43 @@ def inbox_count(user) -> int:
 STATUS_FILTERS = ["waiting", *ApprovalStatus.values, "all"]
 
 
+# Sortable inbox columns: the URL's ?sort= value -> the ORM ordering ("-" flips it).
+INBOX_SORTS = {
+    "due": ("due_at", "pk"),
+    "value": ("deal_value", "pk"),
+    "negotiation": ("negotiation_id", "pk"),
+    "status": ("status", "due_at"),
+    "decided": ("decided_at", "pk"),
+    "opened": ("created_at", "pk"),
+}
+INBOX_LIMIT = 200
+
+
 @dataclass
 class InboxFilters:
     status: str = "waiting"
     route: int | None = None
     playbook: int | None = None
+    q: str = ""
+    sort: str = "due"
+
+    def ordering(self) -> list[str]:
+        descending = self.sort.startswith("-")
+        fields = INBOX_SORTS.get(self.sort.lstrip("-"), INBOX_SORTS["due"])
+        return [f"-{f}" if descending else f for f in fields]
+
+
+def _search(qs: QuerySet[ApprovalRequest], text: str) -> QuerySet[ApprovalRequest]:
+    """Negotiation or request number ('42', '#42'), title, playbook or route name."""
+    text = text.strip()
+    if not text:
+        return qs
+    match = Q(negotiation__title__icontains=text) | Q(negotiation__playbook__name__icontains=text)
+    match |= Q(route__name__icontains=text)
+    number = text.lstrip("#")
+    if number.isdigit() and len(number) < 10:
+        match |= Q(negotiation_id=int(number)) | Q(pk=int(number))
+    return qs.filter(match)
 
 
 def inbox_requests(user, filters: InboxFilters) -> list[ApprovalRequest]:
@@ -233,12 +266,19 @@ def inbox_requests(user, filters: InboxFilters) -> list[ApprovalRequest]:
         qs = qs.filter(Q(route=filters.route) | Q(routes=filters.route)).distinct()
     if filters.playbook:
         qs = qs.filter(negotiation__playbook=filters.playbook)
-    rows = list(qs.order_by("due_at", "pk")[:200])
+    qs = _search(qs, filters.q).select_related("negotiation__playbook_version")
+    rows = list(qs.order_by(*filters.ordering())[:INBOX_LIMIT])
     now = timezone.now()
+    decidable = set(
+        waiting_for(user).filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True)
+    )
     for row in rows:
         row.overdue = row.is_pending and row.due_at < now
         row.due_in = row.due_at - now
         row.approvals_done = 0
+        row.may_decide = row.pk in decidable
+        spec = row.negotiation.playbook_version.spec if row.negotiation.playbook_version else {}
+        row.value_text = format_value(row.deal_value, (spec or {}).get("currency", ""))
     counts: dict[int, set[int]] = {}
     for request_id, user_id, behalf_id in ApprovalDecision.objects.filter(
         request__in=[r.pk for r in rows], decision=DecisionKind.APPROVE
@@ -376,29 +416,29 @@ def _shown(value: Any) -> Any:
 
 
 def request_detail(*, request: ApprovalRequest, user) -> dict[str, Any]:
+    from approvals import review
+
     negotiation: Negotiation = request.negotiation
     participants = list(negotiation.participants.select_related("owner_group"))
     private_roles = {p.role for p in participants if may_see_private(user=user, participant=p)}
-    terms = request.terms or {}
+    meta, currency = review.page_meta(negotiation)
     agreed = request.offer
-    spec = negotiation.playbook_version.spec
-    units = {i["name"]: i.get("unit", "") for i in spec.get("issues", [])}
-    parties = []
-    for p in participants:
-        visible = p.role in private_roles
-        profile = p.profile or {}
-        parties.append(
-            {
-                "role": p.role,
-                "label": p.label or p.role,
-                "strategy": p.strategy,
-                "visible": visible,
-                "owner_group": p.owner_group.name if p.owner_group else "",
-                "reservation": profile.get("reservation") if visible else None,
-                "private_values": (profile.get("private_values") or {}) if visible else {},
-                "utility": (agreed.utilities or {}).get(p.role) if visible and agreed else None,
-            }
+    permission = approval_permission(request=request, user=user)
+    # An admin may let a route's approvers see the limits (ApprovalRoute.approvers_see_limits).
+    by_route = bool(request.route and request.route.approvers_see_limits and permission.allowed)
+    parties = [
+        review.party_limits(
+            p,
+            visible=p.role in private_roles or by_route,
+            by_route=by_route,
+            utility=(agreed.utilities or {}).get(p.role) if agreed else None,
+            meta=meta,
+            currency=currency,
         )
+        for p in participants
+    ]
+    if by_route:
+        private_roles = {p.role for p in participants}
     reasons = request.reasons or {}
     routes = [
         {
@@ -416,21 +456,24 @@ def request_detail(*, request: ApprovalRequest, user) -> dict[str, Any]:
     if agreed is not None:
         for check in agreed.checks.select_related("policy_version").order_by("pk"):
             agreed_checks.append(_public_evidence(check_to_dict(check), private_roles))
-    offers = list(negotiation.offers.order_by("pk"))
     decisions = list(request.decisions.select_related("user", "on_behalf_of"))
-    permission = approval_permission(request=request, user=user)
     return {
-        "terms": [(k, _shown(v), units.get(k, "")) for k, v in terms.items()],
+        "outcome_chart": review.outcome_chart_for(negotiation, user, show_all=by_route),
+        "terms": term_views(request.terms, meta),
         "parties": parties,
         "routes": routes,
-        "policy_results": results,
+        "causes": review.request_causes(results, meta, currency),
         "agreed_checks": agreed_checks,
-        "offers": offers,
+        "offers": list(negotiation.offers.order_by("pk")),
+        "meta": meta,
         "decisions": decisions,
         "permission": permission,
         "approvals_done": approval_count(request=request),
         "overdue": request.is_pending and request.due_at < timezone.now(),
-        "currency": spec.get("currency", ""),
+        "currency": currency,
+        "deal_value_text": format_value(request.deal_value, currency),
+        "resubmission": review.resubmission(request, participants, meta),
+        "next_request": review.next_request(user, waiting_for(user), request.pk),
         "later_requests": list(
             visible_requests(user)
             .filter(negotiation=negotiation)

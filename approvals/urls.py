@@ -6,6 +6,7 @@ app_name = "approvals"
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
+    path("bulk/", views.bulk_decide, name="bulk_decide"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/decide/", views.decide, name="decide"),
     path("delegations/", views.delegations, name="delegations"),

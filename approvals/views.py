@@ -8,12 +8,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals import selectors
-from approvals.forms import DecisionForm, DelegationForm, InboxFilterForm
+from approvals.forms import BulkDecisionForm, DecisionForm, DelegationForm, InboxFilterForm
 from approvals.models import ApprovalRequest, Delegation
 from approvals.services import decisions
 from approvals.services import delegations as delegation_services
@@ -25,21 +26,27 @@ def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "approvals/forbidden.html", {"message": message}, status=403)
 
 
-@require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
-    form = InboxFilterForm(request.GET or None)
+def _inbox_context(request: HttpRequest, data) -> dict:
+    form = InboxFilterForm(data or None)
     if form.is_bound:
         form.is_valid()
     filters = selectors.InboxFilters(
         status=form.value("status", "waiting"),
         route=form.value("route", None),
         playbook=form.value("playbook", None),
+        q=form.value("q", ""),
+        sort=form.value("sort", "due"),
     )
     days = form.value("days", 30)
     total, per_route = selectors.approval_metrics(user=request.user, days=days)
-    context = {
-        "rows": selectors.inbox_requests(request.user, filters),
+    rows = selectors.inbox_requests(request.user, filters)
+    query = {k: v for k, v in vars(filters).items() if v not in (None, "") and k != "sort"}
+    return {
+        "rows": rows,
+        "any_decidable": any(r.may_decide for r in rows),
         "filters": filters,
+        "query": query,
+        "sort_columns": _sort_columns(filters),
         "choices": selectors.filter_choices(request.user),
         "days": days,
         "periods": selectors.PERIODS,
@@ -47,11 +54,65 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "metrics_routes": per_route,
         "now": timezone.now(),
     }
+
+
+def _sort_columns(filters: selectors.InboxFilters) -> dict[str, dict[str, str]]:
+    """Per sortable column: the ?sort= value a click asks for, and aria-sort when active."""
+    out = {}
+    for key in selectors.INBOX_SORTS:
+        active = filters.sort.lstrip("-") == key
+        descending = filters.sort.startswith("-")
+        out[key] = {
+            "next": f"-{key}" if active and not descending else key,
+            "aria": ("descending" if descending else "ascending") if active else "",
+        }
+    return out
+
+
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    context = _inbox_context(request, request.GET)
     if request.htmx and request.htmx.target == "metrics":
         return render(request, "approvals/inbox.html#metrics", context)
     if request.htmx and request.htmx.target == "inbox-table":
         return render(request, "approvals/inbox.html#inbox-table", context)
     return render(request, "approvals/inbox.html", context)
+
+
+@require_POST
+def bulk_decide(request: HttpRequest) -> HttpResponse:
+    """Approve or reject the selected requests, one service call each: every one is
+    checked (four eyes, own deal, already decided) and audited on its own, and the
+    page lists what happened to each."""
+    visible = list(
+        selectors.visible_requests(request.user)
+        .filter(status="pending")
+        .values_list("pk", flat=True)
+    )
+    form = BulkDecisionForm(request.POST, visible=visible)
+    context = _inbox_context(request, request.GET)
+    if not form.is_valid():
+        errors = [str(e) for errs in form.errors.values() for e in errs]
+        context["bulk_error"] = " ".join(errors)
+        return render(request, "approvals/inbox.html", context, status=400)
+    results = []
+    for pk in form.cleaned_data["requests"]:
+        try:
+            decisions.approval_decide(
+                request=pk,
+                user=request.user,
+                decision=form.cleaned_data["decision"],
+                comment=form.cleaned_data["comment"],
+            )
+            results.append((pk, True, "recorded"))
+        except ServiceError as exc:
+            results.append((pk, False, str(exc)))
+    context = _inbox_context(request, request.GET)
+    context["bulk_results"] = results
+    context["bulk_decision"] = form.cleaned_data["decision"]
+    response = render(request, "approvals/inbox.html", context)
+    response["HX-Trigger"] = "approvals-changed"
+    return response
 
 
 def _load(request: HttpRequest, pk: int) -> ApprovalRequest:
@@ -122,11 +183,30 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, done)
             return redirect("approvals:detail", pk=pk)
         context = _detail_context(request, approval, notice=done)
-        return render(request, "approvals/detail.html#decision-panel", context)
+        return _panel_with_page_state(request, context)
     context = _detail_context(request, approval, form=form, error=error)
     if request.htmx:
         return render(request, "approvals/detail.html#decision-panel", context, status=status)
     return render(request, "approvals/detail.html", context, status=status)
+
+
+# What else on the page depends on a decision: swapped out of band with the panel.
+_PAGE_STATE = ("request-head", "approval-progress")
+
+
+def _panel_with_page_state(request: HttpRequest, context: dict) -> HttpResponse:
+    """The decision panel, then the header (status, due, next request), the
+    approvals count and the nav badge, each marked hx-swap-oob so one response
+    leaves the whole page true."""
+    parts = [render_to_string("approvals/detail.html#decision-panel", context, request)]
+    oob = {**context, "oob": True}
+    parts += [
+        render_to_string(f"approvals/detail.html#{name}", oob, request) for name in _PAGE_STATE
+    ]
+    parts.append(render_to_string("_nav_badge.html", oob, request))
+    response = HttpResponse("".join(parts))
+    response["HX-Trigger"] = "approvals-changed"
+    return response
 
 
 @require_GET

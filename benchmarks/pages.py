@@ -7,7 +7,8 @@ django.test.Client and prints p50/p95 per page:
 
 - the list page (default, a status filter, a search),
 - the negotiation page of the 1,000-offer negotiation,
-- the timeline poll: nothing new (the common case) and 10 new offers.
+- the timeline poll: nothing new (the common case) and 10 new offers,
+- the audit page (plain and filtered), the offer comparison and the CSV export.
 
 Targets: list and negotiation pages p95 < 150 ms, poll p95 < 30 ms.
 
@@ -332,6 +333,22 @@ def main() -> None:
             None,
             (200,),
         ),
+        (
+            "negotiation",
+            "audit page (1,000 offers)",
+            f"/negotiations/{long_id}/audit/",
+            None,
+            (200,),
+        ),
+        (
+            "negotiation",
+            "audit page, ?kind=offer.counter&round=40",
+            f"/negotiations/{long_id}/audit/?kind=offer.counter&round=40",
+            None,
+            (200,),
+        ),
+        ("negotiation", "compare two offers", f"/negotiations/{long_id}/compare/", None, (200,)),
+        (None, "list as CSV, ?status=agreed", "/negotiations.csv?status=agreed", None, (200,)),
         ("poll", "timeline poll, nothing new", poll_idle, htmx, (204,)),
         ("poll", "timeline poll, one new round (2 offers)", poll_round, htmx, (200,)),
         # A tab that was hidden for a while catches up in one poll: informational.

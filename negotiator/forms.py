@@ -11,10 +11,10 @@ from django.forms.fields import InvalidJSONInput
 from django.http import QueryDict
 
 from negotiator import playbook_io
-from negotiator.engine.strategies import STRATEGIES, describe_strategies
 from negotiator.llm.config import LLM_STRATEGY, LLM_STRATEGY_HELP, llm_enabled
 from negotiator.models import NegotiationStatus, Playbook, SeatKind
 from negotiator.selectors.lists import SORTS, ListFilters
+from negotiator.selectors.strategies import strategy_choices
 from negotiator.services.invites import Invitee
 
 
@@ -118,10 +118,9 @@ class NegotiationForm(forms.Form):
         if self.selected is not None and self.selected.current_version_id:
             spec = self.selected.current_version.spec
             self.limits = spec.get("limits", {})
-            descriptions = describe_strategies()
-            choices = [(name, f"{name} — {descriptions.get(name, '')}") for name in STRATEGIES]
+            choices = strategy_choices()
             if llm_enabled():
-                choices.append((LLM_STRATEGY, f"{LLM_STRATEGY} — {LLM_STRATEGY_HELP}"))
+                choices.append((LLM_STRATEGY, f"Language model picks — {LLM_STRATEGY_HELP}"))
             for role in spec.get("roles", []):
                 name = f"strategy_{role['name']}"
                 self.fields[name] = forms.ChoiceField(

@@ -2,16 +2,19 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from negotiator import views
+from negotiator import site_pages, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", site_pages.favicon, name="favicon"),
     path("negotiations/", views.negotiation_list, name="negotiation_list"),
+    path("negotiations.csv", views.negotiation_list_export, name="negotiation_list_export"),
     path("negotiations/new/", views.negotiation_new, name="negotiation_new"),
     path("negotiations/<int:pk>/", views.negotiation_detail, name="negotiation_detail"),
     path("negotiations/<int:pk>/timeline", views.negotiation_timeline, name="negotiation_timeline"),
     path("negotiations/<int:pk>/chart", views.negotiation_chart, name="negotiation_chart"),
+    path("negotiations/<int:pk>/compare/", views.negotiation_compare, name="negotiation_compare"),
     path("negotiations/<int:pk>/resume/", views.negotiation_resume, name="negotiation_resume"),
     path("negotiations/<int:pk>/close/", views.negotiation_close, name="negotiation_close"),
     path("negotiations/<int:pk>/accept/", views.negotiation_accept, name="negotiation_accept"),

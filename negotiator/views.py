@@ -39,7 +39,16 @@ from negotiator.forms import (
 )
 from negotiator.models import Negotiation
 from negotiator.selectors import audit as audit_view
-from negotiator.selectors import audit_trail, charts, formatting, lists, negotiations, plan_lines
+from negotiator.selectors import (
+    audit_filters,
+    audit_trail,
+    charts,
+    exports,
+    formatting,
+    lists,
+    negotiations,
+    plan_lines,
+)
 from negotiator.selectors import checkpoints as checkpoint_view
 from negotiator.selectors import escalations as escalation_view
 from negotiator.selectors import seats as seat_view
@@ -82,9 +91,10 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     summary = lists.home_summary(user=request.user)
+    template = "negotiator/home.html#home-live" if request.htmx else "negotiator/home.html"
     return render(
         request,
-        "negotiator/home.html",
+        template,
         {"summary": summary, "may_operate": permissions.may_operate(request.user)},
     )
 
@@ -148,6 +158,28 @@ def negotiation_list(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "negotiation-rows":
         return render(request, "negotiator/list.html#rows", context)
     return render(request, "negotiator/list.html", context)
+
+
+@require_GET
+def negotiation_list_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The list as CSV, with the page's search, status and sort applied."""
+    filters = list_filters_from(request.GET)
+    response = StreamingHttpResponse(
+        exports.negotiation_csv_lines(filters, user=request.user),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="negotiations.csv"'
+    return response
+
+
+@require_GET
+def negotiation_compare(request: HttpRequest, pk: int) -> HttpResponse:
+    """Two offers of one negotiation side by side (?a=<offer id>&b=<offer id>)."""
+    negotiation = _negotiation_or_404(request, pk)
+    comparison = exports.offers_compare(negotiation, request.GET.get("a"), request.GET.get("b"))
+    return render(
+        request, "negotiator/compare.html", {"negotiation": negotiation, "cmp": comparison}
+    )
 
 
 # --------------------------------------------------------------------------
@@ -692,9 +724,12 @@ def negotiation_audit(request: HttpRequest, pk: int) -> HttpResponse:
     negotiation = _negotiation_or_404(request, pk)
     trail = audit_trail.negotiation_trail(negotiation)
     redactor = audit_view.redactor_for(negotiation, request.user)
-    paginator = Paginator(audit_view.audit_events(negotiation), audit_view.AUDIT_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    rows = audit_view.audit_rows(page.object_list, redactor)
+    filters = audit_filters.audit_filters_from(request.GET)
+    found = audit_filters.audit_filtered(negotiation, filters, redactor)
+    page = Paginator(found, audit_view.AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = page.object_list
+    if not isinstance(found, list):
+        rows = audit_view.audit_rows(rows, redactor)
     return render(
         request,
         "negotiator/audit.html",
@@ -705,6 +740,9 @@ def negotiation_audit(request: HttpRequest, pk: int) -> HttpResponse:
             "may_audit": permissions.is_auditor(request.user),
             "page": page,
             "rows": rows,
+            "filters": filters,
+            "filter_query": filters.query(),
+            "choices": audit_filters.audit_choices(negotiation),
             "redacted": not redactor.sees_all,
         },
     )

@@ -16,6 +16,7 @@ from django.utils import timezone
 from approvals import selectors
 from approvals.models import ApprovalRequest, ApprovalStatus
 from negotiator.audit import audit_append
+from negotiator.selectors.formatting import format_terms_text, format_value, issue_meta
 from negotiator.services.scheduling import task_enqueue_on_commit
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,15 @@ def _mail(request: ApprovalRequest, subject: str, lead: str) -> int:
         )
         return 0
     routes = ", ".join(r["name"] for r in request.reasons.get("routes", []))
-    terms = ", ".join(f"{k}={v}" for k, v in (request.terms or {}).items())
+    spec = request.negotiation.playbook_version.spec or {}
+    terms = format_terms_text(request.terms, issue_meta(spec.get("issues")))
+    value = format_value(request.deal_value, spec.get("currency", ""))
     body = (
         f"{lead}\n\n"
         f"Negotiation: {request.negotiation}\n"
         f"Why: {routes}\n"
         f"Agreed terms: {terms}\n"
+        f"Deal value: {value}\n"
         f"Due: {timezone.localtime(request.due_at):%Y-%m-%d %H:%M %Z}\n"
         f"Approvals needed: {request.approvals_required}\n\n"
         f"Decide here: {_request_url(request)}\n"

@@ -22,6 +22,7 @@ CEL rules (``expression`` kind) and their bounds are described in
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -533,6 +534,27 @@ def _stops(result: CheckResult) -> bool:
     )
 
 
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[\w,.]+", text.lower())) - {"a", "an", "the", "is", "of"}
+
+
+def cause_text(result: CheckResult) -> str:
+    """One failed check as a cause: the policy's name, then its message only when
+    the message says more than the name (a message that restates the name, as
+    'accepting above 95,000 needs a person' does for the policy 'Accepting above
+    95,000 needs a person', is said once), then the value it was given."""
+    text = result.policy_name
+    message = result.message.strip()
+    said = _words(message)
+    restated = len(said & _words(result.policy_name)) >= 0.8 * len(said)
+    if message and not restated:
+        text = f"{text}: {message}"
+    value = (result.evidence or {}).get("value")
+    if _is_number(value) and fmt_number(value) not in text:
+        text += f" (value {fmt_number(value)})"
+    return text
+
+
 def decide(results: Iterable[CheckResult]) -> GateDecision:
     """block if any blocking policy failed, else escalate if any escalating one did, else allow.
 
@@ -545,7 +567,7 @@ def decide(results: Iterable[CheckResult]) -> GateDecision:
     warnings = [r for r in results if _stops(r) and r.severity == Severity.WARN]
 
     def listing(items: list[CheckResult]) -> str:
-        return "; ".join(f"{r.policy_name}: {r.message}" for r in items)
+        return "; ".join(dict.fromkeys(cause_text(r) for r in items))
 
     if blocking:
         reason = "blocked by " + listing(blocking)

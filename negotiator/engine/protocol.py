@@ -434,7 +434,7 @@ def party_move(
         if decision.verdict == "allow":
             return candidate
         if decision.verdict == "escalate":
-            reason = decision.reason or f"policy gate escalated {name}'s {candidate.performative}"
+            reason = _escalation_reason(work.round, name, candidate, decision.reason)
             event = Event(EventKind.ESCALATED, work.round, name, candidate, reason)
             work.end(Cause.POLICY_ESCALATION, reason, event)
             return None
@@ -453,6 +453,12 @@ def party_move(
         Event(EventKind.ESCALATED, work.round, name, None, reason),
     )
     return None
+
+
+def _escalation_reason(round_number: int, name: str, move: Offer, why: str) -> str:
+    """Which move stopped the negotiation, then why: 'round 12, buyer's accept: …'."""
+    head = f"round {round_number}, {name}'s {move.performative}"
+    return f"{head}: {why}" if why else f"policy gate escalated {head}"
 
 
 def outside_move(
@@ -481,7 +487,7 @@ def outside_move(
     if decision.verdict == "allow":
         return move
     if decision.verdict == "escalate":
-        reason = decision.reason or f"policy gate escalated {name}'s {move.performative}"
+        reason = _escalation_reason(work.round, name, move, decision.reason)
         work.end(
             Cause.POLICY_ESCALATION,
             reason,

@@ -113,6 +113,7 @@ class AuditRow:
     created_at: datetime
     payload: Any
     hash: str
+    prev_hash: str = ""
 
 
 def audit_rows(events: Iterable[AuditEvent], redactor: Redactor) -> list[AuditRow]:
@@ -124,6 +125,7 @@ def audit_rows(events: Iterable[AuditEvent], redactor: Redactor) -> list[AuditRo
             created_at=e.created_at,
             payload=redactor.payload(e.kind, e.payload),
             hash=e.hash,
+            prev_hash=e.prev_hash,
         )
         for e in events
     ]

@@ -7,14 +7,17 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from negotiator import bridge
 from negotiator.audit import canonical_json
 from negotiator.engine import analysis
 from negotiator.models import Negotiation, Offer, Participant
+from negotiator.selectors.formatting import format_terms_text, issue_meta
 from negotiator.selectors.negotiations import PartyView
 
 CHART_W, CHART_H = 340, 200
@@ -30,6 +33,26 @@ class ChartLine:
     points: str
     last: tuple[float, float] | None
     reservation_y: float | None
+    # Hover targets with a tooltip (round, party, utility), at most MAX_DOTS per line.
+    dots_svg: str = ""
+
+
+MAX_DOTS = 120
+
+
+def _line_dots(label: str, colour: str, points: list[tuple[int, float]], max_round: int) -> str:
+    step = max(1, math.ceil(len(points) / MAX_DOTS))
+    picked = points[::step]
+    if points and picked[-1] != points[-1]:
+        picked.append(points[-1])
+    return mark_safe(  # noqa: S308 - numbers and escaped text only
+        "".join(
+            f'<circle class="hover-dot" cx="{_x(r, max_round)}" cy="{_y(u)}" r="3" '
+            f'fill="{escape(colour)}"><title>Round {r}, {escape(label)}: utility {u:.2f}'
+            "</title></circle>"
+            for r, u in picked
+        )
+    )
 
 
 @dataclass
@@ -84,6 +107,7 @@ def concession_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> 
                 points=" ".join(f"{x},{y}" for x, y in coords),
                 last=coords[-1] if coords else None,
                 reservation_y=_y(party.reservation) if party.reservation is not None else None,
+                dots_svg=_line_dots(party.label, party.colour, points, max_round),
             )
         )
     step = max(1, math.ceil(max_round / 6))
@@ -106,13 +130,45 @@ class OutcomeChart:
     # The Kalai–Smorodinsky point: equal shares of each party's best possible gain.
     kalai: tuple[float, float] | None
     agreement: tuple[float, float] | None
-    # colour -> SVG path of zero-length segments (drawn as dots by round line caps):
-    # one element per party instead of one per offer keeps long timelines cheap.
-    offers: list[tuple[str, str]]
+    # One dot per offer (the latest OUTCOME_DOTS) with a tooltip: round, party, terms, utilities.
+    offers: list[OfferDot]
+    ticks: list[tuple[float, float, str]] = field(default_factory=list)
+    # Each party's walk-away utility as a labelled line: (x1, y1, x2, y2, label, lx, ly).
+    reservations: list[tuple] = field(default_factory=list)
+    legend: list[tuple[str, str]] = field(default_factory=list)  # (colour, party label)
+    pareto_distance: float | None = None
+    nash_distance: float | None = None
     size: int = 300
+
+    @property
+    def dots_svg(self) -> str:
+        return dots_svg(self.offers)
+
+
+@dataclass(frozen=True)
+class OfferDot:
+    x: float
+    y: float
+    colour: str
+    tip: str
+
+
+def dots_svg(dots: Sequence[OfferDot]) -> str:
+    """The dots as SVG markup, built here rather than in a template loop: 200 dots
+    with tooltips would be the negotiation page's costliest template work."""
+    return mark_safe(  # noqa: S308 - every value is a number or escaped here
+        "".join(
+            f'<circle class="offer-dot" cx="{d.x}" cy="{d.y}" r="3.5" fill="{escape(d.colour)}">'
+            f"<title>{escape(d.tip)}</title></circle>"
+            for d in dots
+        )
+    )
 
 
 OUTCOME_SIZE, OUTCOME_PAD = 300, 34
+# Dots (each with a tooltip) for the latest offers only: enough to see the dance,
+# cheap enough for a 1,000-offer page.
+OUTCOME_DOTS = 200
 
 
 def _o(value: float, flip: bool = False) -> float:
@@ -154,20 +210,40 @@ def _point(utilities: np.ndarray, index: int | None) -> tuple[float, float] | No
 
 def _offer_dots(
     negotiation: Negotiation, parties: Sequence[PartyView], roles: list[str]
-) -> list[tuple[str, str]]:
-    """The latest offers as dots per party colour (one SVG path per party)."""
-    dots: dict[str, list[str]] = defaultdict(list)
+) -> list[OfferDot]:
+    """The latest 200 offers as dots in their sender's colour, each with a tooltip."""
     colours = {p.role: p.colour for p in parties}
-    for sender, utils in (
+    labels = {p.role: p.label for p in parties}
+    meta = issue_meta(negotiation.playbook_version.spec.get("issues"))
+    dots = []
+    for round_number, sender, terms, utils in (
         Offer.objects.filter(negotiation_id=negotiation.pk)
         .exclude(terms={})
         .order_by("-id")
-        .values_list("sender", "utilities")[:400]
+        .values_list("round", "sender", "terms", "utilities")[:OUTCOME_DOTS]
     ):
         if utils and all(r in utils for r in roles):
+            text = format_terms_text(terms, meta)
+            values = ", ".join(f"{labels.get(r, r)} {utils[r]:.2f}" for r in roles)
+            tip = f"Round {round_number}, {labels.get(sender, sender)}: {text} (utility {values})"
             x, y = _o(utils[roles[0]]), _o(utils[roles[1]], flip=True)
-            dots[colours.get(sender, "#5d6678")].append(f"M{x},{y}h0")
-    return [(colour, "".join(sorted(set(path)))) for colour, path in dots.items()]
+            dots.append(OfferDot(x, y, colours.get(sender, "#5d6678"), tip))
+    return dots[::-1]
+
+
+def _quality(
+    utilities: np.ndarray, frontier: list[tuple[float, float]], nash: int | None, agreed
+) -> tuple[float | None, float | None]:
+    """Distances (in utility) from the agreement to the Pareto frontier and the Nash point."""
+    if agreed is None:
+        return None, None
+    point = np.asarray(agreed, dtype=float)
+    to_frontier = min((float(np.hypot(*(point - f))) for f in frontier), default=None)
+    to_nash = None if nash is None else float(np.hypot(*(point - utilities[nash, :2])))
+    return to_frontier, to_nash
+
+
+OUTCOME_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def outcome_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> OutcomeChart | None:
@@ -184,7 +260,7 @@ def outcome_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> Out
     utilities = space.utilities
     roles = [role for role, _ in participants]
     frontier = sorted((float(utilities[i, 0]), float(utilities[i, 1])) for i in space.frontier)
-    agreement = None
+    agreement = agreed_utils = None
     if negotiation.agreed_offer_id:
         agreed = (
             Offer.objects.filter(pk=negotiation.agreed_offer_id)
@@ -192,7 +268,20 @@ def outcome_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> Out
             .first()
         )
         if agreed and all(r in agreed for r in roles):
+            agreed_utils = (agreed[roles[0]], agreed[roles[1]])
             agreement = (_o(agreed[roles[0]]), _o(agreed[roles[1]], flip=True))
+    to_frontier, to_nash = _quality(utilities, frontier, space.nash, agreed_utils)
+    walk_away = [(p.get("reservation") if p else None) for _, p in participants]
+    lo, hi = _o(0), _o(1)
+    reservations = []
+    if walk_away[0] is not None:
+        x = _o(walk_away[0])
+        label = f"{parties[0].label} walk-away {walk_away[0]:.2f}"
+        reservations.append((x, lo, x, hi, label, x + 3, hi - 4))
+    if walk_away[1] is not None:
+        y = _o(walk_away[1], flip=True)
+        label = f"{parties[1].label} walk-away {walk_away[1]:.2f}"
+        reservations.append((lo, y, hi, y, label, hi - 2, y - 3))
     return OutcomeChart(
         x_label=parties[0].role,
         y_label=parties[1].role,
@@ -201,4 +290,9 @@ def outcome_chart(negotiation: Negotiation, parties: Sequence[PartyView]) -> Out
         kalai=_point(utilities, space.kalai_smorodinsky),
         agreement=agreement,
         offers=_offer_dots(negotiation, parties, roles),
+        ticks=[(_o(v), _o(v, flip=True), f"{v:g}") for v in OUTCOME_TICKS],
+        reservations=reservations,
+        legend=[(p.colour, p.label) for p in parties],
+        pareto_distance=to_frontier,
+        nash_distance=to_nash,
     )

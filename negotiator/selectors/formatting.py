@@ -74,3 +74,37 @@ def progress_percent(current: int, maximum: int) -> int:
     if not maximum:
         return 0
     return max(0, min(100, round(100 * current / maximum)))
+
+
+# Private values and deal measures have no playbook issue to take a unit from:
+# names that speak of money take the playbook's currency.
+_MONEY_WORDS = ("price", "cost", "budget", "cap", "value", "fee", "amount", "spend")
+
+
+def label_of(name: str, meta: Mapping[str, IssueMeta] | None = None) -> str:
+    """The label people read for an issue or a private value's key."""
+    if meta and name in meta:
+        return meta[name].label
+    return name.replace("_", " ").strip().capitalize()
+
+
+def unit_of(name: str, meta: Mapping[str, IssueMeta] | None = None, currency: str = "") -> str:
+    if meta and name in meta:
+        return meta[name].unit
+    lowered = name.lower()
+    return currency if any(word in lowered for word in _MONEY_WORDS) else ""
+
+
+def format_named(
+    name: str, value: Any, meta: Mapping[str, IssueMeta] | None = None, currency: str = ""
+) -> tuple[str, str]:
+    """(label, value with unit) for one named term, limit or measure."""
+    return label_of(name, meta), format_value(value, unit_of(name, meta, currency))
+
+
+def format_terms_text(
+    terms: Mapping[str, Any] | None, meta: Mapping[str, IssueMeta] | None = None
+) -> str:
+    """Terms on one line (exports' human-readable column, e-mails): 'Price 93,000 USD · …'."""
+    views = term_views(terms, meta or {})
+    return " · ".join(f"{v.label} {v.text}" for v in views)

@@ -60,3 +60,155 @@
     }
   });
 })();
+
+// django-htmx's debug helper (DEBUG only) replaces the whole document with any
+// 400/403/404 response; a form that shows its own errors in place
+// (data-swap-client-errors) must keep its page, so that event stops here, before
+// it reaches the document-level helper. htmx itself carries on and swaps the panel.
+(function () {
+  "use strict";
+  if (window.__negotiatorKeepPage) return;
+  window.__negotiatorKeepPage = true;
+  document.documentElement.addEventListener("htmx:beforeOnLoad", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    var elt = event.detail && event.detail.elt;
+    var status = xhr ? xhr.status : 0;
+    if (status >= 400 && status < 500 && elt && elt.closest && elt.closest("[data-swap-client-errors]")) {
+      event.stopPropagation();
+    }
+  });
+})();
+
+// The collapsible nav on narrow screens: the Menu button toggles .nav-open.
+(function () {
+  "use strict";
+  function setup() {
+    var button = document.querySelector("[data-nav-toggle]");
+    if (!button || button.__bound) return;
+    button.__bound = true;
+    var nav = button.closest(".nav");
+    button.addEventListener("click", function () {
+      var open = !nav.classList.contains("nav-open");
+      nav.classList.toggle("nav-open", open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);
+  else setup();
+})();
+
+// Saved filters (kept in this browser): a button data-save-filter="<key>" stores
+// the current query string under a name; the container data-saved-filters="<key>"
+// lists them as links, each with a remove button.
+(function () {
+  "use strict";
+  function load(key) {
+    try { return JSON.parse(localStorage.getItem("negotiator.filters." + key) || "[]"); }
+    catch (e) { return []; }
+  }
+  function store(key, items) { localStorage.setItem("negotiator.filters." + key, JSON.stringify(items)); }
+  function render(key) {
+    var box = document.querySelector('[data-saved-filters="' + key + '"]');
+    if (!box) return;
+    var items = load(key);
+    box.querySelectorAll(".saved-filter").forEach(function (el) { el.remove(); });
+    items.forEach(function (item, index) {
+      var span = document.createElement("span");
+      span.className = "saved-filter";
+      var link = document.createElement("a");
+      link.href = location.pathname + (item.query ? "?" + item.query : "");
+      link.textContent = item.name;
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "btn-link";
+      remove.setAttribute("aria-label", "Remove saved filter " + item.name);
+      remove.textContent = "×";
+      remove.addEventListener("click", function () {
+        var now = load(key);
+        now.splice(index, 1);
+        store(key, now);
+        render(key);
+      });
+      span.appendChild(link);
+      span.appendChild(remove);
+      box.appendChild(span);
+    });
+    box.hidden = items.length === 0;
+  }
+  function setup() {
+    document.querySelectorAll("[data-save-filter]").forEach(function (button) {
+      if (button.__bound) return;
+      button.__bound = true;
+      var key = button.getAttribute("data-save-filter");
+      render(key);
+      button.addEventListener("click", function () {
+        var form = button.closest("form");
+        var query = new URLSearchParams(new FormData(form));
+        Array.from(query.keys()).forEach(function (k) { if (!query.get(k)) query.delete(k); });
+        var name = window.prompt("Name this filter", query.get("q") || query.get("status") || "My filter");
+        if (!name) return;
+        var items = load(key).filter(function (item) { return item.name !== name; });
+        items.push({ name: name.slice(0, 60), query: query.toString() });
+        store(key, items);
+        render(key);
+      });
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);
+  else setup();
+})();
+
+// Live timeline: offers are appended at the bottom (oldest first reads like a
+// conversation). When offers arrive while the reader is further up, a sticky
+// button counts them ("↓ 3 new offers") and jumps to the latest; when the reader
+// is already at the bottom, the page follows the new offers instead.
+(function () {
+  "use strict";
+  if (window.__negotiatorFollow) return;
+  window.__negotiatorFollow = true;
+  var unseen = 0;
+  function nearBottom(list) {
+    var rect = list.getBoundingClientRect();
+    return rect.bottom <= window.innerHeight + 120;
+  }
+  function button() { return document.querySelector("[data-jump-latest]"); }
+  function show() {
+    var b = button();
+    if (!b) return;
+    b.hidden = unseen === 0;
+    var count = b.querySelector("[data-new-count]");
+    if (count) count.textContent = String(unseen);
+    b.lastChild.textContent = unseen === 1 ? " new offer" : " new offers";
+  }
+  var wasNearBottom = true;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var list = document.querySelector("[data-follow-latest]");
+    if (list && event.detail.target === list) wasNearBottom = nearBottom(list);
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var list = document.querySelector("[data-follow-latest]");
+    if (!list || event.detail.target !== list) return;
+    var fragment = document.createElement("div");
+    fragment.innerHTML = event.detail.xhr ? event.detail.xhr.responseText : "";
+    var added = fragment.querySelectorAll("li.offer").length;
+    if (!added) return;
+    if (wasNearBottom) {
+      list.lastElementChild && list.lastElementChild.scrollIntoView({ block: "end" });
+    } else {
+      unseen += added;
+      show();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var b = event.target.closest && event.target.closest("[data-jump-latest]");
+    if (!b) return;
+    var list = document.querySelector("[data-follow-latest]");
+    if (list && list.lastElementChild) list.lastElementChild.scrollIntoView({ block: "end", behavior: "smooth" });
+    unseen = 0;
+    show();
+  });
+  window.addEventListener("scroll", function () {
+    var list = document.querySelector("[data-follow-latest]");
+    if (unseen && list && nearBottom(list)) { unseen = 0; show(); }
+  }, { passive: true });
+})();

@@ -28,6 +28,12 @@ def test_a_notice_goes_to_the_approver_group_but_not_to_the_initiator(pending, m
     assert "Approval needed" in mail.subject
     assert f"/approvals/{pending.pk}/" in mail.body
     assert "Large deals" in mail.body
+    # Terms as people read them (the shared formatting helper), not raw keys.
+    terms = pending.terms
+    assert f"Price {terms['price']:,} USD" in mail.body
+    assert f"Delivery days {terms['delivery_days']} days" in mail.body
+    assert "delivery_days" not in mail.body
+    assert f"Deal value: {pending.deal_value:,.0f} USD" in mail.body
 
 
 def test_the_periodic_task_sends_missing_notices(pending, mailoutbox):

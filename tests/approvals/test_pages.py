@@ -88,16 +88,89 @@ def test_private_limits_are_shown_only_to_owners_auditors_and_admins(pending, pe
     url = reverse("approvals:detail", args=[pending.pk])
     # An approver sees the agreed terms but no party's private values.
     body = client_for(people["approver"]).get(url).content.decode()
-    assert "reservation_price" not in body and "budget_cap" not in body
-    # The buyer's owners see the buyer's limits, not the supplier's.
+    assert "Reservation price" not in body and "Budget cap" not in body
+    # ... and is told why, and who sees them.
+    assert "Hidden: Buyer&#x27;s limits are private to Procurement, Auditors and admins" in body
+    assert 'id="no-outcome-chart"' in body and 'id="outcome-chart"' not in body
+    # The buyer's owners see the buyer's limits (labelled, with the currency), not the supplier's.
     owner = people["buyer_owner"]
     owner.groups.add(groups["Approvers"])
     body = client_for(owner).get(url).content.decode()
-    assert "budget_cap" in body and "115000" in body
-    assert "unit_cost" not in body
+    assert "<dt>Budget cap</dt><dd>115,000 USD</dd>" in body
+    assert "Unit cost" not in body
     for who in ("auditor", "admin"):
         body = client_for(people[who]).get(url).content.decode()
-        assert "budget_cap" in body and "unit_cost" in body
+        assert "Budget cap" in body and "<dt>Unit cost</dt><dd>78,000 USD</dd>" in body
+
+
+def test_a_route_may_show_the_limits_to_its_approvers(pending, people):
+    url = reverse("approvals:detail", args=[pending.pk])
+    ApprovalRoute.objects.filter(pk=pending.route_id).update(approvers_see_limits=True)
+    body = client_for(people["approver"]).get(url).content.decode()
+    assert "<dt>Budget cap</dt><dd>115,000 USD</dd>" in body
+    assert "<dt>Unit cost</dt><dd>78,000 USD</dd>" in body
+    assert "Hidden:" not in body
+    # With both profiles visible, the approver gets the outcome chart too.
+    assert 'id="outcome-chart"' in body and 'id="agreement-quality"' in body
+    # Only for those who may decide it: the initiator (who may not approve it) does not.
+    body = client_for(people["initiator"]).get(url).content.decode()
+    assert "Budget cap" not in body and "Hidden:" in body
+
+
+def test_the_inbox_searches_sorts_and_shows_the_negotiation_and_currency(agree, make_route, people):
+    make_route()
+    first = agree(seed=1).approval_requests.get()
+    second = agree(seed=2).approval_requests.get()
+    client = client_for(people["approver"])
+    url = reverse("approvals:inbox")
+    body = client.get(url).content.decode()
+    n = first.negotiation
+    assert f"<strong>#{n.pk}</strong> {n.title}" in body
+    assert f"{first.deal_value:,.0f} USD" in body
+    rows = client.get(url, {"q": n.title}).context["rows"]
+    assert [r.pk for r in rows] == [first.pk]
+    # '#<n>' finds the negotiation (or the request) with that number.
+    assert first.pk in [r.pk for r in client.get(url, {"q": f"#{n.pk}"}).context["rows"]]
+    assert client.get(url, {"q": "no such thing"}).context["rows"] == []
+    by_value = [r.pk for r in client.get(url, {"sort": "-value"}).context["rows"]]
+    expected = sorted([first, second], key=lambda r: (-r.deal_value, -r.pk))
+    assert by_value == [r.pk for r in expected]
+    assert client.get(url, {"sort": "nonsense"}).status_code == 200
+
+
+def test_bulk_approve_decides_each_request_on_its_own(agree, make_route, people):
+    from negotiator.audit import audit_verify_chain, chain_of
+
+    make_route(approvers_required=2)
+    first = agree(seed=1).approval_requests.get()
+    second = agree(seed=2).approval_requests.get()
+    url = reverse("approvals:bulk_decide")
+    client = client_for(people["approver"])
+    response = client.post(url, {"requests": [first.pk, second.pk], "decision": "approve"})
+    assert response.status_code == 200
+    assert [ok for _, ok, _ in response.context["bulk_results"]] == [True, True]
+    # Four eyes: one approval each, still pending; the same person again is refused.
+    for request in (first, second):
+        request.refresh_from_db()
+        assert request.status == "pending" and request.decisions.count() == 1
+        assert audit_verify_chain(chain_of(request.negotiation)).ok
+        assert request.negotiation.audit_events.filter(kind="approval.decided").count() == 1
+    again = client.post(url, {"requests": [first.pk], "decision": "approve"})
+    assert [ok for _, ok, _ in again.context["bulk_results"]] == [False]
+    # The initiator's own deals are not theirs to decide: refused one by one.
+    mine = client_for(people["initiator"]).post(
+        url, {"requests": [first.pk], "decision": "approve"}
+    )
+    assert [ok for _, ok, _ in mine.context["bulk_results"]] == [False]
+    assert first.decisions.count() == 1
+    # A second person completes both; rejecting needs a comment.
+    other = client_for(people["approver2"])
+    refused = other.post(url, {"requests": [first.pk], "decision": "reject"})
+    assert refused.status_code == 400 and "Say why you are rejecting" in refused.content.decode()
+    other.post(url, {"requests": [first.pk, second.pk], "decision": "approve"})
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("approved", "approved")
 
 
 def test_decided_requests_show_who_decided_what_and_when(pending, people):

@@ -5,6 +5,7 @@ the test transaction never commits."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -310,7 +311,14 @@ def test_changed_terms_are_highlighted(operator_client, procurement):
 def test_escalated_negotiation_can_be_resumed_with_htmx(operator_client, procurement):
     negotiation = escalated(procurement)
     body = operator_client.get(f"/negotiations/{negotiation.pk}/").content.decode()
-    assert "Escalated" in body and "accepting above 95,000 needs a person" in body
+    assert "Escalated" in body
+    # The cause is said once (the policy's message restates its name), naming the move.
+    negotiation.refresh_from_db()
+    reason = negotiation.outcome_reason
+    assert "needs a person: Accepting above 95,000 needs a person" in reason
+    assert "accepting above 95,000 needs a person" not in reason
+    assert re.match(r"round \d+, \w+'s (accept|propose|counter): needs a person", reason)
+    assert reason in body.replace("&#x27;", "'")
     resume = {"extra_rounds": "5", "extra_minutes": "10"}
     # As things are, the agent would try the same move and escalate again: refused.
     response = operator_client.post(f"/negotiations/{negotiation.pk}/resume/", resume, headers=HTMX)
