@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from analytics.selectors.outcomes import (
@@ -25,7 +25,7 @@ from analytics.selectors.outcomes import (
     negotiation_outcomes,
 )
 from approvals.models import ApprovalRequest, ApprovalStatus
-from negotiator.models import Pattern
+from negotiator.models import Negotiation, Pattern
 from tenders.selectors.metrics import playbook_metrics as tender_playbook_metrics
 from tenders.selectors.tenders import tenders_visible_to
 
@@ -248,15 +248,30 @@ def _tender_figures(*, user, filters: OutcomeFilters):
     return figures if figures.tenders else None
 
 
+def _plan_certificates(pks: list[int]) -> tuple[int, list[float]]:
+    """How many of these agreed negotiations hold a valid plan certificate, and
+    start → certificate seconds for each that has one."""
+    certified, times = 0, []
+    rows = Negotiation.objects.filter(pk__in=pks).values_list("started_at", "engine_state")
+    for started_at, state in rows:
+        certificate = (state or {}).get("certificate") or {}
+        certified += bool(certificate.get("valid"))
+        issued = certificate.get("issued_at")
+        if issued and started_at:
+            times.append((datetime.fromisoformat(issued) - started_at).total_seconds())
+    return certified, times
+
+
 def _pattern_metrics(rows: Sequence[NegotiationOutcome], tenders=None) -> list[PatternMetric]:
     """A place per pattern-specific metric; "not yet used" until that pattern has data."""
     by_pattern: dict[str, list[NegotiationOutcome]] = defaultdict(list)
     for r in rows:
         by_pattern[r.pattern].append(r)
-    constraint = [r for r in by_pattern[Pattern.CONSTRAINT] if r.status not in UNSETTLED]
-    feasible = _rate(sum(r.agreed for r in constraint), len(constraint))
-    coalition = [r.cycle_agreement for r in by_pattern[Pattern.COALITION]]
-    consensus = _median(coalition)
+    planned = [r for p in (Pattern.CONSTRAINT, Pattern.COALITION) for r in by_pattern[p]]
+    certified, consensus_times = _plan_certificates([r.pk for r in planned if r.agreed])
+    agreed_plans = sum(1 for r in planned if r.agreed)
+    feasible = _rate(certified, agreed_plans)
+    consensus = _median(consensus_times)
     unused = "not yet used"
     return [
         PatternMetric(
@@ -264,8 +279,9 @@ def _pattern_metrics(rows: Sequence[NegotiationOutcome], tenders=None) -> list[P
             Pattern.CONSTRAINT.label,
             "Feasible-plan rate",
             feasible,
-            _percent(feasible) if constraint else unused,
-            "Constraint negotiations that ended with an agreed plan, out of those that ended.",
+            _percent(feasible) if agreed_plans else unused,
+            "Agreed plans (constraint and coalition playbooks) whose certificate is valid: the "
+            "solver's status and the independent re-check both passed.",
         ),
         PatternMetric(
             Pattern.COALITION,
@@ -273,7 +289,7 @@ def _pattern_metrics(rows: Sequence[NegotiationOutcome], tenders=None) -> list[P
             "Consensus time",
             consensus,
             duration_text(consensus) if consensus is not None else unused,
-            "Median time from start to the agreement every stakeholder accepted.",
+            "Median time from start to the round that reached consensus (the certificate's time).",
         ),
         PatternMetric(
             Pattern.AUCTION,

@@ -211,3 +211,22 @@ def test_the_plan_fact_command_flags_a_broken_assumption():
     assert any(line.startswith("open") and "Video flight" in line for line in lines)
     with pytest.raises(CommandError, match="NAME=NUMBER"):
         call_command("plan_fact", "--negotiation", str(negotiation.pk), "--fact", "oops")
+
+
+def test_the_outcomes_page_reads_the_feasible_plan_rate_and_consensus_from_certificates():
+    from django.contrib.auth import get_user_model
+
+    from analytics.selectors.outcomes import OutcomeFilters
+    from analytics.selectors.report import outcomes_report
+
+    playbook = playbook_import(marketing())
+    agreed = play(negotiation_create(playbook=playbook, seed=7))
+    admin = get_user_model().objects.create_user("boss", password="pw", is_superuser=True)
+    slots = {m.metric: m for m in outcomes_report(user=admin, filters=OutcomeFilters()).patterns}
+    assert slots["Feasible-plan rate"].value == 1.0  # one agreed plan, certified
+    assert slots["Feasible-plan rate"].text == "100.0%"
+    issued = agreed.engine_state["certificate"]["issued_at"]
+    from datetime import datetime
+
+    expected = (datetime.fromisoformat(issued) - agreed.started_at).total_seconds()
+    assert slots["Consensus time"].value == pytest.approx(expected)
