@@ -32,7 +32,7 @@ def thresholds_off():
 
 
 def test_a_failed_threshold_matching_no_route_goes_to_the_default_route(agree, make_route, groups):
-    make_route(name="Small deals", threshold=150000)  # the deal (104,000) is below it
+    make_route(name="Small deals", threshold=150000)  # the deal (115,000) is below it
     default = make_route(
         name="Everything else",
         condition_kind="always",
@@ -100,7 +100,7 @@ def test_an_auto_approve_route_approves_a_clean_deal_and_the_trail_names_it(agre
     make_route(
         name="Small clean deals",
         condition_kind="expression",
-        expression="deal.value <= 110000.0",
+        expression="deal.value <= 120000.0",
         threshold=None,
         decision="auto",
         approver_group=None,
@@ -119,7 +119,7 @@ def test_an_auto_approve_route_approves_a_clean_deal_and_the_trail_names_it(agre
 
 
 def test_an_auto_approve_route_never_approves_a_deal_with_a_failed_check(agree, make_route, groups):
-    # The threshold (above 95,000) fails for the 104,000 deal.
+    # The threshold (above 95,000) fails for the 115,000 deal.
     make_route(name="Auto", condition_kind="always", threshold=None, decision="auto", order=1)
     default = make_route(
         name="Default", condition_kind="always", threshold=None, is_default=True, order=99
@@ -241,7 +241,7 @@ def test_a_matching_route_opens_a_request_with_the_values_that_matched(agree, ma
     assert request.offer_id == negotiation.agreed_offer_id
     (route,) = request.reasons["routes"]
     assert route["name"] == "Large deals"
-    assert route["matched"] == {"deal_value": 104000.0, "threshold": 90000.0}
+    assert route["matched"] == {"deal_value": 115000.0, "threshold": 90000.0}
     assert request.reasons["rule"] == "matching-route"
     window = (request.due_at - request.window_started_at).total_seconds()
     assert window == pytest.approx(8 * 3600)

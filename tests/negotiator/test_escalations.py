@@ -222,7 +222,14 @@ def test_a_person_accepts_the_offer_on_the_table_and_it_goes_through_the_gate(
 def test_accepting_needs_an_offer_from_the_other_side(procurement, people):
     # The supplier's acceptance of our offer escalated: only our own offer is on
     # the table, so there is nothing for us to accept (override, counter, close).
-    negotiation = with_rule(procurement, "stage != 'accept' || terms.price <= 95000.0", "escalate")
+    # A holding-out buyer and a conceding supplier make the supplier accept first
+    # (with the default strategy on both sides our buyer accepts first).
+    negotiation = with_rule(
+        procurement,
+        "stage != 'accept' || role != 'seller' || terms.price <= 95000.0",
+        "escalate",
+        strategies={"buyer": "boulware", "seller": "conceder"},
+    )
     state = escalation_view.stored_state(negotiation)
     assert state.parties[state.turn] == "seller"
     view = escalation_view.escalation_view(negotiation, people["olive"], now=timezone.now())
