@@ -77,7 +77,11 @@ def agreement_quality(
     if negotiation.agreed_terms is None:
         return None
     parts = list(participants) if participants is not None else list(negotiation.participants.all())
-    if not parts or not all(permissions.may_see_private(user, p) for p in parts):
+    if len(parts) != 2 or negotiation.playbook_version.spec.get("plan_model"):
+        # A bilateral measure: n-party plans are judged by their certificate and
+        # consensus (and a frontier over 3+ utilities is quadratic in the space).
+        return None
+    if not all(permissions.may_see_private(user, p) for p in parts):
         return HIDDEN
     profiles = [(p.role, p.profile) for p in parts]
     space = _space_analysis(negotiation, profiles)
