@@ -173,3 +173,27 @@ def pytest_configure(config) -> None:
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    _own_redis_database_per_xdist_worker(settings)
+
+
+def _own_redis_database_per_xdist_worker(settings) -> None:
+    """Under pytest-xdist each test process has its own PostgreSQL test database
+    (pytest-django's suffix) and here its own Redis database for the broker and the
+    cache, so one process's Celery worker never takes another process's tasks."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not settings.CELERY_BROKER_URL.startswith("redis"):
+        return
+    from urllib.parse import urlparse, urlunparse
+
+    from negotiator.celery import app
+
+    def moved(url: str) -> str:
+        parts = urlparse(url)
+        base = int(parts.path.strip("/") or 0)
+        return urlunparse(parts._replace(path=f"/{(base + 1 + int(worker[2:])) % 16}"))
+
+    settings.CELERY_BROKER_URL = moved(settings.CELERY_BROKER_URL)
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+    for alias in settings.CACHES.values():
+        if str(alias.get("LOCATION", "")).startswith("redis"):
+            alias["LOCATION"] = moved(alias["LOCATION"])
