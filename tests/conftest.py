@@ -194,6 +194,7 @@ def _own_redis_database_per_xdist_worker(settings) -> None:
 
     settings.CELERY_BROKER_URL = moved(settings.CELERY_BROKER_URL)
     app.conf.broker_url = settings.CELERY_BROKER_URL
+    os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL  # for subprocesses too
     for alias in settings.CACHES.values():
         if str(alias.get("LOCATION", "")).startswith("redis"):
             alias["LOCATION"] = moved(alias["LOCATION"])
