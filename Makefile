@@ -42,7 +42,7 @@ test: $(BIN)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest -n auto --dist loadfile
+	$(BIN)/pytest
 
 ## A screenshot tour of every page, desktop (1280 px) and phone (390 x 844), into
 ## test-artifacts/screenshots/ (Debian's Chromium; the same run asserts that no page
