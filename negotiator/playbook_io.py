@@ -381,6 +381,24 @@ def document_section_register(section: DocumentSection) -> None:
     _SECTIONS[section.key] = section
 
 
+def document_policy_specs(document: Mapping[str, Any], *, version: int) -> tuple:
+    """The engine's PolicySpecs for a (valid) document's active policies, ids by path."""
+    return tuple(
+        engine_policies.PolicySpec(
+            policy_id=f"policies[{i}]",
+            version=version,
+            name=item["name"],
+            category=item["category"],
+            kind=item["kind"],
+            parameters=item["parameters"],
+            severity=item["severity"],
+            scope_role=item.get("role") if item.get("scope") == "role" else None,
+        )
+        for i, item in enumerate(document.get("policies", []))
+        if item.get("active", True)
+    )
+
+
 def spec_of(document: Mapping[str, Any]) -> dict[str, Any]:
     """The document in the shape playbook_spec produces."""
     limits = {

@@ -75,20 +75,7 @@ def draft_from_document(document: Any, *, playbook: Playbook, label: str = "draf
     errors = playbook_io.document_errors(document)
     if errors:
         raise DraftError(errors)
-    specs = tuple(
-        PolicySpec(
-            policy_id=f"policies[{i}]",
-            version=0,
-            name=item["name"],
-            category=item["category"],
-            kind=item["kind"],
-            parameters=item["parameters"],
-            severity=item["severity"],
-            scope_role=item.get("role") if item.get("scope") == "role" else None,
-        )
-        for i, item in enumerate(document.get("policies", []))
-        if item.get("active", True)
-    )
+    specs = playbook_io.document_policy_specs(document, version=0)
     spec = playbook_io.spec_of(document)
     return Draft(spec=spec, policies=specs + _global_policies(playbook), label=label)
 

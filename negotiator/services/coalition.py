@@ -45,6 +45,7 @@ from negotiator.models import Negotiation, NegotiationStatus, Offer
 from negotiator.services.agreements import agreement_record
 from negotiator.services.certificates import plan_certificate_issue, plan_model_of
 from negotiator.services.lifecycle import negotiation_transition
+from negotiator.services.round_records import offer_audit_payload
 from negotiator.services.scheduling import round_schedule
 
 MEDIATOR = "mediator"
@@ -181,28 +182,13 @@ def _ballot_words(ballot, record) -> str:
     return f"rejects the text, objecting to {ballot.objection or 'it as a whole'}; {ranks}"
 
 
-def _offer_payload(offer: Offer) -> dict[str, Any]:
-    """What the trail records of an offer row (checked against it on export)."""
-    return {
-        "offer_id": offer.pk,
-        "engine_id": offer.engine_id,
-        "round": offer.round,
-        "performative": offer.performative,
-        "terms": offer.terms,
-        "fixed_terms_hash": offer.fixed_terms_hash,
-        "expires_at_round": offer.expires_at_round,
-        "in_reply_to": offer.in_reply_to_id,
-        "rationale": offer.rationale,
-    }
-
-
 def _audit_entries(record, proposal: Offer, ballots, checked, state) -> list[AuditEntry]:
     entries = [
         AuditEntry(
             kind="offer.propose",
             actor=MEDIATOR,
             payload={
-                **_offer_payload(proposal),
+                **offer_audit_payload(proposal),
                 "options": len(record.options),
                 "assumptions": proposal.assumptions,
                 "dependencies": proposal.dependencies,
@@ -228,7 +214,7 @@ def _audit_entries(record, proposal: Offer, ballots, checked, state) -> list[Aud
                 kind=f"offer.{row.performative}",
                 actor=b.party,
                 payload={
-                    **_offer_payload(row),
+                    **offer_audit_payload(row),
                     "ballot": {"ranking": list(b.ranking), "objection": b.objection},
                 },
             )

@@ -140,21 +140,25 @@ def _check_entry(record: GateRecord, actor: str) -> AuditEntry:
     )
 
 
+def offer_audit_payload(offer) -> dict:
+    """What the trail records of an offer (a round's OfferRow or an Offer row; the
+    plan export checks offers against it)."""
+    return {
+        "offer_id": offer.id,
+        "engine_id": offer.engine_id,
+        "round": offer.round,
+        "performative": offer.performative,
+        "terms": offer.terms,
+        "fixed_terms_hash": offer.fixed_terms_hash,
+        "expires_at_round": offer.expires_at_round,
+        "in_reply_to": offer.in_reply_to_id,
+        "rationale": offer.rationale,
+    }
+
+
 def _offer_entry(offer: OfferRow, actor: str) -> AuditEntry:
     return AuditEntry(
-        kind=f"offer.{offer.performative}",
-        actor=actor,
-        payload={
-            "offer_id": offer.id,
-            "engine_id": offer.engine_id,
-            "round": offer.round,
-            "performative": offer.performative,
-            "terms": offer.terms,
-            "fixed_terms_hash": offer.fixed_terms_hash,
-            "expires_at_round": offer.expires_at_round,
-            "in_reply_to": offer.in_reply_to_id,
-            "rationale": offer.rationale,
-        },
+        kind=f"offer.{offer.performative}", actor=actor, payload=offer_audit_payload(offer)
     )
 
 

@@ -63,7 +63,6 @@ def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
     """A playbook (a name in the database, or a playbook JSON file) as a scenario with
     its policies: each party's allowed outcomes and the gate every offer passes."""
     from negotiator import playbook_io
-    from negotiator.engine.policies import PolicySpec
     from negotiator.models import Playbook
     from negotiator.services.policies import playbook_policy_versions, policy_spec_of
 
@@ -79,20 +78,7 @@ def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
             lines = "; ".join(f"{p}: {m}" for p, m in errors[:5])
             raise CommandError(f"--playbook {value}: not a valid playbook: {lines}", returncode=2)
         spec = playbook_io.spec_of(document)
-        specs = [
-            PolicySpec(
-                policy_id=f"policies[{i}]",
-                version=1,
-                name=item["name"],
-                category=item["category"],
-                kind=item["kind"],
-                parameters=item["parameters"],
-                severity=item["severity"],
-                scope_role=item.get("role") if item.get("scope") == "role" else None,
-            )
-            for i, item in enumerate(document.get("policies", []))
-            if item.get("active", True)
-        ]
+        specs = list(playbook_io.document_policy_specs(document, version=1))
     else:
         playbook = Playbook.objects.filter(name=value).select_related("current_version").first()
         if playbook is None or playbook.current_version is None:
