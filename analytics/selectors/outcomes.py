@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Min, QuerySet
 
 from analytics.selectors.quality import Quality, agreement_quality
 from approvals.models import ApprovalRequest, ApprovalStatus
@@ -146,11 +146,12 @@ def outcome_negotiations(*, user, filters: OutcomeFilters) -> QuerySet[Negotiati
 
 
 def _first_proposals(ids: list[int]) -> dict[int, dict[str, dict]]:
-    rows = (
-        Offer.objects.filter(negotiation_id__in=ids, performative__in=PROPOSALS)
-        .order_by("negotiation_id", "sender", "id")
-        .distinct("negotiation_id", "sender")
-        .values_list("negotiation_id", "sender", "terms")
+    """Each party's first proposal per negotiation (portable: the embedded SQLite
+    default has no DISTINCT ON)."""
+    proposals = Offer.objects.filter(negotiation_id__in=ids, performative__in=PROPOSALS)
+    firsts = proposals.values("negotiation_id", "sender").annotate(first=Min("id"))
+    rows = Offer.objects.filter(id__in=firsts.values("first")).values_list(
+        "negotiation_id", "sender", "terms"
     )
     out: dict[int, dict[str, dict]] = defaultdict(dict)
     for pk, sender, terms in rows:
