@@ -137,7 +137,8 @@ def test_gate_escalate_stops_the_negotiation():
     )
     assert result.state.status == Status.ESCALATED
     assert result.state.cause == Cause.POLICY_ESCALATION
-    assert result.events[-1].reason == "price needs CFO"
+    # The cause names the move that stopped it, then the gate's own reason.
+    assert result.events[-1].reason == "round 0, buyer's propose: price needs CFO"
 
 
 def test_gate_that_blocks_everything_escalates_after_retries():

@@ -21,6 +21,8 @@ PUBLIC = {"login", "healthz", "portal:home"}
 # The A2A door: the agent card and the offer schema are public by design; the
 # JSON-RPC endpoint takes a seat's bearer token, never a login (tests/a2a).
 PUBLIC |= {"a2a_agent_card", "a2a_offer_schema", "a2a_rpc"}
+# The favicon browsers ask for on every page, the login page included: a static mark.
+PUBLIC |= {"favicon"}
 
 
 def _walk(patterns, prefix="", namespace=""):
