@@ -14,6 +14,7 @@ from negotiator.engine import policies as engine_policies
 from negotiator.engine.offers import Offer as EngineOffer
 from negotiator.engine.outcomes import fixed_terms_hash
 from negotiator.models import Negotiation, PolicyVersion
+from negotiator.selectors.visibility import negotiations_visible_to
 from negotiator.services.plans import deal_measure
 from negotiator.services.policies import policy_spec_of
 
@@ -26,10 +27,19 @@ class DryRunForm(forms.Form):
         help_text='e.g. {"sender": "seller", "terms": {"price": 88000}, "rationale": "…"}',
     )
     negotiation = forms.ModelChoiceField(
-        queryset=Negotiation.objects.select_related("playbook").order_by("-pk"),
+        queryset=Negotiation.objects.none(),
         required=False,
         help_text="Or evaluate against every offer of this negotiation.",
     )
+
+    def __init__(self, data=None, *, user, negotiations=None) -> None:
+        """Only negotiations the user may see are offered (their offers are shown);
+        ``negotiations`` narrows further (one playbook's)."""
+        super().__init__(data)
+        visible = negotiations_visible_to(user)
+        if negotiations is not None:
+            visible = visible.filter(pk__in=negotiations.values("pk"))
+        self.fields["negotiation"].queryset = visible.select_related("playbook").order_by("-pk")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -261,10 +261,11 @@ class PlaybookAdmin(VersionedAdminMixin, admin.ModelAdmin):
         recorded offers, with the version's fixed terms and deal measures."""
         playbook = self._object_or_404(request, object_id)
         version = self._version(playbook, number)
-        form = DryRunForm(request.POST or None)
-        form.fields["negotiation"].queryset = Negotiation.objects.filter(
-            playbook=playbook
-        ).order_by("-pk")
+        form = DryRunForm(
+            request.POST or None,
+            user=request.user,
+            negotiations=Negotiation.objects.filter(playbook=playbook),
+        )
         rows = []
         if request.method == "POST" and form.is_valid():
             rows = dry_run(

@@ -205,7 +205,7 @@ class PolicyAdmin(VersionedAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             return HttpResponse(status=403)
         versions = _versions_from(request.GET)
-        form = DryRunForm(request.POST or None)
+        form = DryRunForm(request.POST or None, user=request.user)
         rows: list[dict[str, Any]] = []
         if request.method == "POST" and form.is_valid() and versions:
             rows = dry_run(

@@ -407,6 +407,25 @@ def test_admin_lists_only_the_staff_members_teams(client, world):
     assert response.status_code == 302  # admin's "does not exist" redirect
 
 
+def test_the_policy_dry_run_offers_only_the_staff_members_negotiations(client, world):
+    staff = make_user("stan", "Procurement", "Policy owners")
+    staff.is_staff = True
+    staff.save()
+    client.force_login(staff)
+    page = body(client.get("/admin/negotiator/policy/dry-run/"))
+    assert TEAM_A_TITLE in page and TEAM_B_TITLE not in page
+    # Posting another team's negotiation by id is refused like an unknown one.
+    response = client.post("/admin/negotiator/policy/dry-run/", {"negotiation": world["theirs"].pk})
+    assert response.status_code == 200
+    assert "Select a valid choice" in body(response)
+    assert TEAM_B_TITLE not in body(response)
+    playbook = world["team_a"]
+    version = playbook.current_version.number
+    url = f"/admin/negotiator/playbook/{playbook.pk}/versions/{version}/test/"
+    page = body(client.get(url))
+    assert TEAM_A_TITLE in page and TEAM_B_TITLE not in page
+
+
 def test_negotiations_from_before_teams_adopt_their_playbooks_team(world):
     from django.core.management import call_command
 
