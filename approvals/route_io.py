@@ -51,33 +51,59 @@ def _others(playbook: Playbook):
     return Playbook.objects.exclude(pk=playbook.pk)
 
 
+ROUTE_PERMISSIONS = ("approvals.add_approvalroute", "approvals.change_approvalroute")
+
+
 def routes_write(
     items: list[Mapping[str, Any]], *, playbook: Playbook, user=None
 ) -> list[tuple[str, str]]:
     """Create or update each route by name through the route form; the problems, by
-    path, or nothing. Runs inside the import's transaction."""
+    path, or nothing. Runs inside the import's transaction.
+
+    A route decides who approves (or that nobody does), so a person importing one
+    needs the route permissions, not only the playbook ones (``user`` None is the
+    command line). A file carries this playbook's routes and site-wide ones: it
+    cannot write, or take over by name, another playbook's route; and a group it
+    names must exist (a typo would otherwise create an empty approver group)."""
+    if items and user is not None and not user.has_perms(ROUTE_PERMISSIONS):
+        return [("approval_routes", "importing approval routes needs the route permissions")]
     problems: list[tuple[str, str]] = []
     for i, item in enumerate(items):
-        route = ApprovalRoute.objects.filter(name=item["name"]).first() or ApprovalRoute()
+        where = f"approval_routes[{i}]"
+        route = ApprovalRoute.objects.filter(name=item["name"]).select_related("playbook").first()
+        if route is not None and route.playbook_id and route.playbook_id != playbook.pk:
+            problems.append(
+                (f"{where}.name", f"the route {item['name']!r} belongs to {route.playbook.name!r}")
+            )
+            continue
         target = item.get("playbook")
-        target_pk = None
-        if target:
-            found = Playbook.objects.filter(name=target).first()
-            if found is None:
-                problems.append((f"approval_routes[{i}].playbook", f"no playbook named {target!r}"))
-                continue
-            target_pk = found.pk
-        form = ApprovalRouteForm(_form_data(item, target_pk), instance=route)
+        if target and target != playbook.name:
+            problems.append(
+                (
+                    f"{where}.playbook",
+                    f"a file for {playbook.name!r} cannot set {target!r}'s routes",
+                )
+            )
+            continue
+        data, unknown = _form_data(item, playbook.pk if target else None)
+        problems.extend((f"{where}.{field}", f"no group named {name!r}") for field, name in unknown)
+        if unknown:
+            continue
+        form = ApprovalRouteForm(data, instance=route or ApprovalRoute())
         if not form.is_valid():
             for field, messages in form.errors.items():
-                where = f"approval_routes[{i}]" + ("" if field == "__all__" else f".{field}")
-                problems.extend((where, str(message)) for message in messages)
+                at = where + ("" if field == "__all__" else f".{field}")
+                problems.extend((at, str(message)) for message in messages)
             continue
         form.save()
     return problems
 
 
-def _form_data(item: Mapping[str, Any], playbook_pk: int | None) -> dict[str, Any]:
+def _form_data(
+    item: Mapping[str, Any], playbook_pk: int | None
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The route form's data for one item, and the (field, name) of groups that do
+    not exist."""
     data: dict[str, Any] = {"name": item["name"], "playbook": playbook_pk or ""}
     defaults = {"active": True, "order": 100, "decision": "person", "approvers_required": 1}
     defaults |= {"sla_hours": 24, "on_expiry": "expire", "is_default": False}
@@ -88,7 +114,11 @@ def _form_data(item: Mapping[str, Any], playbook_pk: int | None) -> dict[str, An
                 data[field] = "on"
             continue
         data[field] = "" if value is None else value
+    unknown = []
     for field in ("approver_group", "escalation_group"):
         name = item.get(field)
-        data[field] = Group.objects.get_or_create(name=name)[0].pk if name else ""
-    return data
+        group = Group.objects.filter(name=name).first() if isinstance(name, str) else None
+        if name and group is None:
+            unknown.append((field, str(name)))
+        data[field] = group.pk if group else ""
+    return data, unknown

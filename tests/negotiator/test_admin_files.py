@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from approvals.models import ApprovalRoute
 from negotiator.models import AuditEvent, Playbook, Policy, PolicyScope
@@ -72,6 +73,54 @@ def test_a_bad_approval_route_rolls_the_whole_import_back(owner):
     errors = response.context["form"].errors["document"]
     assert any(e.startswith("approval_routes[0].threshold") for e in errors), errors
     assert not Playbook.objects.exists() and not ApprovalRoute.objects.exists()
+
+
+def _errors(response) -> list[str]:
+    assert response.status_code == 400
+    return response.context["form"].errors["document"]
+
+
+def test_routes_in_a_file_need_route_permissions_their_own_playbook_and_known_groups(
+    owner, django_user_model
+):
+    route = {"name": "Wave it through", "condition_kind": "always", "decision": "auto"}
+
+    # Playbook permissions alone do not let a file decide who approves.
+    clerk = django_user_model.objects.create_user("carl", password="pw-long-1", is_staff=True)
+    clerk.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["add_playbook", "change_playbook", "view_playbook"]
+        )
+    )
+    client = Client()
+    client.force_login(clerk)
+    document = load_playbook_document("procurement") | {"approval_routes": [route]}
+    assert any("route permissions" in e for e in _errors(_upload(client, document)))
+    assert not Playbook.objects.exists() and not ApprovalRoute.objects.exists()
+
+    # Another playbook's route is neither written nor taken over by name.
+    other = playbook_import(load_playbook_document("saas"))
+    approvers = Group.objects.get(name="Approvers")
+    theirs = ApprovalRoute.objects.create(
+        name="SaaS deals", condition_kind="playbook", playbook=other, approver_group=approvers
+    )
+    for item in (
+        {"name": "SaaS deals", "condition_kind": "always", "decision": "auto"},
+        route | {"playbook": other.name},
+    ):
+        document = load_playbook_document("procurement") | {"approval_routes": [item]}
+        errors = _errors(_upload(owner, document))
+        assert any(other.name in e for e in errors), errors
+    theirs.refresh_from_db()
+    assert (theirs.condition_kind, theirs.decision) == ("playbook", "person")
+    assert ApprovalRoute.objects.count() == 1
+
+    # A group that does not exist is an error, not a new empty group.
+    groups = Group.objects.count()
+    item = route | {"decision": "person", "approver_group": "Aproverz"}
+    document = load_playbook_document("procurement") | {"approval_routes": [item]}
+    assert any("Aproverz" in e for e in _errors(_upload(owner, document)))
+    assert Group.objects.count() == groups and ApprovalRoute.objects.count() == 1
 
 
 def test_export_carries_global_policies_and_routes_and_imports_elsewhere(owner):
