@@ -4,7 +4,7 @@ change them without a restart of the code that reads them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -21,7 +21,7 @@ LLM_STRATEGY_HELP = (
 class LLMSettings:
     base_url: str
     model: str
-    api_key: str
+    api_key: str = field(repr=False)  # never in a log line or a page
     timeout: float
     retries: int
     token_budget: int

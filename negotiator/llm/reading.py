@@ -14,7 +14,12 @@ from negotiator.llm.config import llm_settings
 from negotiator.llm.models import PromptPurpose
 from negotiator.llm.prompts import portal_messages
 from negotiator.llm.schema import ReplyRejected, reading_schema, reply_parse
-from negotiator.llm.services import CallRecord, exchange_record_now, prompt_version_current
+from negotiator.llm.services import (
+    CallRecord,
+    exchange_record_now,
+    prompt_version_current,
+    tokens_used,
+)
 
 MAX_FREE_TEXT = 2000
 
@@ -82,6 +87,10 @@ def free_text_read(
     config = llm_settings()
     if config is None:
         return Reading(failure="not_configured")
+    if tokens_used(negotiation_id) >= config.token_budget:
+        # The negotiation's budget covers the person's readings too: a seat
+        # cannot run up the model bill by posting text again and again.
+        return Reading(failure="token_budget")
     version = prompt_version_current(PromptPurpose.PORTAL)
     issues = _issues(fields)
     current = {f.name: f.value for f in fields} if on_table else None

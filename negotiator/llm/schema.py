@@ -60,10 +60,15 @@ def reading_schema(issues: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON: Python's parser takes them, a reply may not."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def reply_parse(text: str, schema: dict[str, Any]) -> dict[str, Any]:
     """The reply as a dict that validates against ``schema``, or ReplyRejected."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         raise ReplyRejected("invalid_json", text[:120]) from None
     errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))

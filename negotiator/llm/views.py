@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from negotiator.llm.config import llm_settings
+from negotiator.llm.config import llm_enabled
 from negotiator.llm.models import Prompt
 from negotiator.llm.selectors import llm_comparison
 from negotiator.models import Playbook
@@ -33,7 +33,7 @@ def comparison(request: HttpRequest) -> HttpResponse:
         "playbook": playbook,
         "since": request.GET.get("since", "") if since else "",
         "since_error": since_error,
-        "config": llm_settings(),
+        "llm_enabled": llm_enabled(),
         "prompts": Prompt.objects.select_related("current_version").order_by("purpose"),
         "nav_active": "llm_comparison",
     }

@@ -85,3 +85,17 @@ def test_bad_filters_are_explained_not_errors(client, runs, llm_playbook):
 def test_the_page_needs_a_login(client, db):
     response = client.get("/llm/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_api_key_reaches_neither_the_page_nor_a_repr(client, runs, settings):
+    from negotiator.llm.config import llm_settings
+
+    settings.LLM_API_KEY = "sk-secret-never-shown"
+    roles_ensure()
+    client.force_login(make_user("mia", "Procurement", "Operators"))
+    response = client.get("/llm/")
+    assert "sk-secret-never-shown" not in response.content.decode()
+    assert "No model is configured" not in response.content.decode()
+    context = response.context[0].flatten()
+    assert all("sk-secret" not in repr(value) for value in context.values())
+    assert "sk-secret" not in repr(llm_settings())

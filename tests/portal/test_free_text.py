@@ -121,8 +121,9 @@ def test_a_value_outside_the_issue_is_dropped_and_an_off_step_one_is_refused_on_
         (Reply(json.dumps({"action": "accept", "terms": {}, "note": ""})), "schema_mismatch"),
         (Reply(delay=2.5), "timeout"),
         (Reply(refusal="no"), "refusal"),
+        (Reply('{"action": "counter", "terms": {"price": NaN}, "note": ""}'), "invalid_json"),
     ],
-    ids=["garbage", "wrong-shape", "timeout", "refusal"],
+    ids=["garbage", "wrong-shape", "timeout", "refusal", "not-a-number"],
 )
 def test_a_failed_reading_leaves_the_form_as_it_was(client, seat, llm_server, reply, reason):  # noqa: F811
     llm_server.script = lambda body: reply
@@ -145,3 +146,21 @@ def test_a_wrong_link_reads_nothing(client, seat, llm_server):  # noqa: F811
     assert response.status_code == 404
     assert client.get(f"{seat.url}read/").status_code == 405
     assert llm_server.requests == []
+
+
+def test_readings_stop_when_the_negotiations_token_budget_is_spent(
+    client,
+    seat,
+    llm_server,  # noqa: F811
+    settings,
+):
+    settings.LLM_TOKEN_BUDGET = 100  # one reading (120 + 30 tokens) spends it
+    llm_server.script = lambda body: read_as({"price": 95_000})
+    assert (
+        "Nothing has been sent yet."
+        in client.post(f"{seat.url}read/", {"free_text": TEXT}).content.decode()
+    )
+    html = client.post(f"{seat.url}read/", {"free_text": TEXT}).content.decode()
+    assert "We could not read an offer from your message." in html
+    assert len(llm_server.requests) == 1
+    assert LLMExchange.objects.filter(negotiation=seat.negotiation).count() == 1
