@@ -12,6 +12,7 @@ deterministic move. Nothing here does I/O.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -20,6 +21,7 @@ import numpy as np
 from .offers import Offer, Performative
 from .strategies import PartyView, Strategy
 
+logger = logging.getLogger(__name__)
 _EPS = 1e-12
 _PROPOSALS = (Performative.PROPOSE, Performative.COUNTER)
 DEFAULT_BAND = 0.03
@@ -104,7 +106,12 @@ class Guided:
 
     def __call__(self, view: PartyView) -> Offer:
         candidates = candidate_moves(view, self.base, band=self.band, limit=self.limit)
-        pick = self.picker(view, candidates)
+        try:
+            pick = self.picker(view, candidates)
+        except Exception:  # noqa: BLE001 - the picker is the worker's code around a model;
+            # whatever it raises, the seat still moves, deterministically
+            logger.exception("picker failed; playing the deterministic move")
+            pick = None
         return guided_choice(candidates, pick)
 
 

@@ -110,14 +110,19 @@ def test_a_blocked_outcome_is_never_a_candidate_again_in_that_turn():
     assert blocked and shown
 
 
-def test_an_unknown_id_or_no_answer_plays_the_deterministic_move():
+def test_an_unknown_id_no_answer_or_a_picker_error_plays_the_deterministic_move():
     setup = random_setup(5, reservation=0.2, max_rounds=20)
     base = make_strategy("default")
     a = run(setup, [Guided(base, lambda v, c: Pick("c99", "x")), base], seed=5)
     b = run(setup, [Guided(base, lambda v, c: None), base], seed=5)
     c = run(setup, [base, base], seed=5)
+
+    def broken(view, candidates):
+        raise RuntimeError("the picker's own bug")
+
+    d = run(setup, [Guided(base, broken), base], seed=5)
     terms = lambda r: [(o.performative, dict(o.terms)) for o in r.state.history]  # noqa: E731
-    assert terms(a) == terms(b) == terms(c)
+    assert terms(a) == terms(b) == terms(c) == terms(d)
 
 
 def test_the_first_candidate_picker_negotiates_exactly_like_the_strategy():
