@@ -30,6 +30,7 @@ from analytics.services.whatif import MAX_LAST, whatif_replay
 from negotiator.admin.playbooks import PlaybookAdmin
 from negotiator.admin.policies import PolicyAdmin
 from negotiator.models import Playbook, Policy, PolicyScope
+from negotiator.selectors.visibility import playbooks_visible_to
 from negotiator.services.playbooks import playbook_spec
 
 DEFAULT_LAST = 20
@@ -65,6 +66,11 @@ def _form_errors(form, formsets=()) -> list[tuple[str, str]]:
     return errors
 
 
+def _whatif_playbooks(user):
+    """Playbooks a global policy's what-if may replay: published, of the user's teams."""
+    return playbooks_visible_to(user).exclude(current_version=None).order_by("name")
+
+
 class WhatIfMixin:
     """The button's target: validate the posted form, replay, render; never save."""
 
@@ -81,7 +87,7 @@ class WhatIfMixin:
 
     def render_change_form(self, request, context, *args, **kwargs):
         context["whatif_playbooks"] = list(
-            Playbook.objects.exclude(current_version=None).values_list("pk", "name")
+            _whatif_playbooks(request.user).values_list("pk", "name")
         )
         return super().render_change_form(request, context, *args, **kwargs)
 
@@ -137,8 +143,11 @@ class WhatIfPolicyAdmin(WhatIfMixin, PolicyAdmin):
             return self._render(request, title=title, draft_errors=_form_errors(form))
         policy = form.save(commit=False)  # an unsaved row: nothing is written
         playbook = policy.playbook if policy.scope != PolicyScope.ALL else None
-        if playbook is None and request.POST.get("whatif_playbook"):
-            playbook = Playbook.objects.filter(pk=request.POST["whatif_playbook"]).first()
+        chosen = request.POST.get("whatif_playbook", "")
+        if playbook is None and chosen.isdigit():
+            # a global policy: replayed on a playbook of the user's teams (another
+            # team's id, or garbage, is "choose the playbook")
+            playbook = _whatif_playbooks(request.user).filter(pk=int(chosen)).first()
         return self._replay(
             request,
             playbook,

@@ -121,3 +121,22 @@ def test_the_old_dry_run_url_still_works(admin_client, procurement):
     cap = Policy.objects.get(name="Budget cap", playbook=procurement)
     response = admin_client.get(f"/admin/negotiator/policy/dry-run/?ids={cap.pk}")
     assert response.status_code == 200
+
+
+def test_a_global_policy_draft_replays_on_a_chosen_playbook_and_garbage_is_explained(
+    admin_client, procurement, played
+):
+    cap = Policy.objects.get(name="Budget cap", playbook=procurement)
+    _, data = policy_form(admin_client, cap)
+    data |= {"scope": "all", "playbook": "", "role_name": "", "whatif_last": "4"}
+    data |= {"editor": "json", "parameters": json.dumps({"issue": "price", "max": 98000})}
+    before = saved_state()
+    url = f"/admin/negotiator/policy/whatif/{cap.pk}/"
+    for garbage in ("abc", "-1", "1.5", "999999"):
+        response = admin_client.post(url, data | {"whatif_playbook": garbage})
+        assert response.status_code == 400, garbage
+        assert "choose the playbook" in response.content.decode()
+    response = admin_client.post(url, data | {"whatif_playbook": str(procurement.pk)})
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert response.context["report"].current.runs == 4
+    assert saved_state() == before
