@@ -118,11 +118,14 @@ class Bid:
     terms: Mapping[str, Any]
     round: int = 0
     at: float = 0.0  # logical seconds since the tender opened
+    price_issue: str = "price"  # the scoring rule's: the term that is the price
 
     @property
     def price(self) -> float:
+        """The bid's price, NaN when missing or not a number (every comparison
+        with NaN is false: callers that gate on a price must fail closed)."""
         try:
-            return float(self.terms.get("price", math.nan))
+            return float(self.terms.get(self.price_issue, math.nan))
         except (TypeError, ValueError):
             return math.nan
 
@@ -196,8 +199,8 @@ def _eligibility(bid: Bid, rules: TenderRules, scoring: ScoringRule, gate: Gate)
     problem = malformed(bid.terms, scoring)
     if problem:
         return f"malformed bid: {problem}"
-    price = bid.price
-    if price > rules.reserve_price:
+    price = float(bid.terms[scoring.price_issue])  # a finite number: malformed() checked
+    if not price <= rules.reserve_price:
         return f"price {price:,.2f} above the reserve {rules.reserve_price:,.2f}"
     if scoring.score(bid.terms) < scoring.profile.reservation:
         return "scores below the buyer's walk-away score"
@@ -432,13 +435,12 @@ def _improves(bid: Bid, bids: Sequence[Bid], rules: TenderRules, scoring: Scorin
         reference = next(b for b in reversed(bids) if b.bidder == table[0].bidder)
         what = "the best score"
     current = scoring.score(reference.terms)
+    price = float(reference.terms[scoring.price_issue])
     # A cent of slack: bids are in cents, the best's price equivalent is not.
-    stepped = {
-        **reference.terms,
-        scoring.price_issue: reference.price - rules.min_decrement + 0.01,
-    }
+    stepped = {**reference.terms, scoring.price_issue: price - rules.min_decrement + 0.01}
     needed = scoring.score(stepped) if rules.min_decrement > 0 else current + 1e-12
-    if scoring.score(bid.terms) + 1e-12 < max(needed, current + 1e-12):
+    # Written to fail closed: a NaN anywhere refuses the bid.
+    if not scoring.score(bid.terms) + 1e-12 >= max(needed, current + 1e-12):
         return f"does not beat {what} by the minimum decrement"
     return ""
 
@@ -479,7 +481,8 @@ def round_play(
         if at > close_at:
             rejected.append((bidder.name, "arrived after the close"))
             continue
-        bid = Bid(bidder.name, {**bidder.terms, scoring.price_issue: price}, state.round, at)
+        terms = {**bidder.terms, scoring.price_issue: price}
+        bid = Bid(bidder.name, terms, state.round, at, scoring.price_issue)
         why = _improves(bid, bids, rules, scoring)
         if why:
             rejected.append((bidder.name, why))
@@ -514,7 +517,8 @@ def sealed_collect(
             rng=rng,
         )
         if move.price is not None:
-            out.append(Bid(bidder.name, {**bidder.terms, scoring.price_issue: move.price}))
+            terms = {**bidder.terms, scoring.price_issue: move.price}
+            out.append(Bid(bidder.name, terms, price_issue=scoring.price_issue))
     return tuple(out)
 
 

@@ -31,9 +31,9 @@ def engine_bidders(rows: list[TenderBidder]) -> list[Bidder]:
     ]
 
 
-def standing_bids(tender: Tender) -> tuple[Bid, ...]:
+def standing_bids(tender: Tender, price_issue: str) -> tuple[Bid, ...]:
     return tuple(
-        Bid(b.bidder.supplier.name, dict(b.terms), b.round, b.at)
+        Bid(b.bidder.supplier.name, dict(b.terms), b.round, b.at, price_issue)
         for b in tender.bids.filter(accepted=True).select_related("bidder__supplier")
     )
 
@@ -46,7 +46,7 @@ def round_inputs(tender: Tender) -> RoundInputs:
         round=tender.round,
         close_at=tender.close_at,
         extensions=tender.extensions,
-        bids=standing_bids(tender),
+        bids=standing_bids(tender, config.price_issue),
     )
     return RoundInputs(
         config=config,

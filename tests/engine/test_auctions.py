@@ -234,3 +234,67 @@ def test_first_score_pays_the_winners_own_bid_and_is_deterministic():
     winner = max(bids, key=lambda b: SCORING.score(b.terms))
     assert award.winner == winner.bidder and award.terms == dict(winner.terms)
     assert not math.isnan(award.score)
+
+
+def _renamed(terms: dict) -> dict:
+    """The same bid with its price quoted as ``unit_price``."""
+    return {("unit_price" if k == "price" else k): v for k, v in terms.items()}
+
+
+UNIT_SPACE = OutcomeSpace(
+    (
+        NumericIssue("unit_price", 50_000, 150_000),
+        NumericIssue("delivery_days", 5, 45),
+        NumericIssue("warranty_months", 6, 36),
+    )
+)
+UNIT_PROFILE = profile_from_dict(
+    {
+        "weights": {"cost": 1.0},
+        "criteria": {
+            "cost": [
+                {"issue": "unit_price", "function": {"type": "linear", "direction": "decreasing"}}
+            ]
+        },
+        "reservation": 0.0,
+    }
+)
+UNIT_SCORING = ScoringRule(UNIT_PROFILE, UNIT_SPACE, "unit_price")
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_the_reserve_holds_when_the_price_issue_is_not_called_price(fmt):
+    """A bid's price is the scoring rule's price issue: a tender priced in
+    ``unit_price`` never awards above its reserve (it once read a missing
+    ``price`` as NaN, and NaN is never above anything)."""
+    terms = {"price": 140_000, "delivery_days": 20, "warranty_months": 12}
+    bids = [Bid("dear", _renamed(terms), price_issue="unit_price")]
+    rules = TenderRules(format=fmt, reserve_price=100_000)
+    assert award_decide(bids, rules, UNIT_SCORING).winner is None
+    # The same bid without the tag is judged on the scoring rule's issue all the same.
+    assert award_decide([Bid("dear", _renamed(terms))], rules, UNIT_SCORING).winner is None
+    cheap = Bid("cheap", _renamed(terms | {"price": 90_000}), price_issue="unit_price")
+    award = award_decide([*bids, cheap], rules, UNIT_SCORING)
+    assert award.winner == "cheap" and award.terms["unit_price"] <= 100_000
+
+
+def test_english_decrements_hold_when_the_price_issue_is_not_called_price():
+    bidders = [
+        Bidder(
+            f"s{i}", "truthful", 90_000 + 2_000 * i, {"delivery_days": 20, "warranty_months": 12}
+        )
+        for i in range(3)
+    ]
+    rules = TenderRules(
+        format=Format.REVERSE_ENGLISH,
+        reserve_price=120_000,
+        min_decrement=2_500,
+        round_seconds=60,
+        duration_seconds=3_600,
+        max_rounds=60,
+    )
+    bids, award, _ = tender_run(bidders, rules, UNIT_SCORING, seed=1)
+    prices = [b.terms["unit_price"] for b in bids]
+    assert len(prices) > 3
+    assert all(b - a >= 2_500 - 1e-6 for a, b in zip(prices[1:], prices, strict=False))
+    assert award.winner == "s0" and 90_000 <= award.terms["unit_price"] <= 120_000
