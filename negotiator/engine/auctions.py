@@ -267,6 +267,9 @@ class BidderView:
     opening_price: float | None  # reverse English: where bidding starts; None: sealed
 
 
+Observer = Callable[[BidderView], None]
+
+
 @dataclass(frozen=True)
 class Move:
     """A strategy's answer: a price (None: no bid this round) and when in the round."""
@@ -391,11 +394,14 @@ def bidder_move(
     round_number: int,
     time_left: float,
     rng: random.Random,
+    observe: Observer | None = None,
 ) -> Move:
     if bidder.fixed_price is not None:
         placed = any(b.bidder == bidder.name for b in bids)
         return Move(None) if placed else Move(bidder.fixed_price)
     view = _view(bidder, bids, rules, scoring, round_number, time_left)
+    if observe is not None:
+        observe(view)
     return STRATEGIES[bidder.strategy](view, rng)
 
 
@@ -452,6 +458,7 @@ def round_play(
     scoring: ScoringRule,
     *,
     seed: int,
+    observe: Observer | None = None,
 ) -> RoundState:
     """One round of a reverse English tender: every bidder may bid once, in order of
     its offset within the round; the soft close may move the close. The tender ends
@@ -473,6 +480,7 @@ def round_play(
             round_number=state.round,
             time_left=close_at - start,
             rng=rng,
+            observe=observe,
         )
         if move.price is not None:
             offset = min(max(move.offset, 0.0), rules.round_seconds)
@@ -501,7 +509,12 @@ def round_play(
 
 
 def sealed_collect(
-    bidders: Sequence[Bidder], rules: TenderRules, scoring: ScoringRule, *, seed: int
+    bidders: Sequence[Bidder],
+    rules: TenderRules,
+    scoring: ScoringRule,
+    *,
+    seed: int,
+    observe: Observer | None = None,
 ) -> tuple[Bid, ...]:
     """Sealed formats: each bidder bids once, not seeing the others."""
     rng = random.Random(f"{seed}:sealed")
@@ -515,6 +528,7 @@ def sealed_collect(
             round_number=0,
             time_left=rules.duration_seconds,
             rng=rng,
+            observe=observe,
         )
         if move.price is not None:
             terms = {**bidder.terms, scoring.price_issue: move.price}
@@ -529,13 +543,15 @@ def tender_run(
     *,
     seed: int,
     gate: Gate = allow_all,
+    observe: Observer | None = None,
 ) -> tuple[tuple[Bid, ...], Award, RoundState | None]:
     """A whole tender in memory (the simulator and red-team use it; the product plays
-    reverse English rounds one task at a time with round_play)."""
+    reverse English rounds one task at a time with round_play). ``observe`` sees
+    every view a bidder strategy is shown (the red team checks them for leaks)."""
     if rules.format != Format.REVERSE_ENGLISH:
-        bids = sealed_collect(bidders, rules, scoring, seed=seed)
+        bids = sealed_collect(bidders, rules, scoring, seed=seed, observe=observe)
         return bids, award_decide(bids, rules, scoring, gate), None
     state = round_start(rules)
     while not state.finished:
-        state = round_play(state, bidders, rules, scoring, seed=seed)
+        state = round_play(state, bidders, rules, scoring, seed=seed, observe=observe)
     return state.bids, award_decide(state.bids, rules, scoring, gate), state

@@ -22,11 +22,10 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from negotiator.bridge import space_from_spec
-from negotiator.engine import auctions
 from negotiator.engine.auctions import Bid, Bidder, Format, TenderRules, award_decide, tender_run
 from negotiator.engine.disclosure import within
 from negotiator.engine.preferences import profile_from_dict
@@ -129,9 +128,17 @@ class Target:
     spec: Mapping[str, Any]
     private: tuple[float, ...]  # the buyer's private numbers: reserve, budget, reservation price
 
+    spy: _Spy | None = None
+
     @property
     def scoring(self):
         return scoring_rule(self.spec, self.config)
+
+    def run(self, bidders, rules: TenderRules, scoring, *, seed: int):
+        """A whole tender against this playbook's policies, watched by the spy."""
+        return tender_run(
+            bidders, rules, scoring, seed=seed, gate=self.checker.gate, observe=self.spy
+        )
 
 
 def target_for(template: TenderPlaybook) -> Target:
@@ -172,30 +179,17 @@ def _honest(template: TenderPlaybook, rng: random.Random, n: int) -> list[Bidder
 
 
 class _Spy:
-    """Wraps the strategies so every number a bidder is shown can be checked."""
+    """Sees every view a bidder strategy is shown (the engine's observe hook), so
+    every number a bidder is shown can be checked."""
 
     def __init__(self) -> None:
         self.seen: list[float | None] = []
         self.fields: set[frozenset[str]] = set()
-        self._saved = dict(auctions.STRATEGIES)
 
-    def __enter__(self):
-        for name, strategy in self._saved.items():
-            auctions.STRATEGIES[name] = self._wrap(strategy)
-        return self
-
-    def _wrap(self, strategy):
-        def spied(view, rng):
-            # Numbers not derived from the bids themselves: they must be public.
-            self.seen.append(view.opening_price)
-            self.fields.add(frozenset(view.__dataclass_fields__))
-            return strategy(view, rng)
-
-        return spied
-
-    def __exit__(self, *exc) -> None:
-        auctions.STRATEGIES.clear()
-        auctions.STRATEGIES.update(self._saved)
+    def __call__(self, view) -> None:
+        # Numbers not derived from the bids themselves: they must be public.
+        self.seen.append(view.opening_price)
+        self.fields.add(frozenset(view.__dataclass_fields__))
 
 
 def _breach(award, rules: TenderRules, checker: BidChecker) -> int:
@@ -246,15 +240,13 @@ def run_ring(template: TenderPlaybook, target: Target, runs: int, seed: int, rep
             Bidder(m.name, m.strategy, m.cost * math.exp(rng.gauss(0, 0.04)), m.terms)
             for m in members
         ]
-        _, fair, _ = tender_run(honest, rules, scoring, seed=seed + r, gate=target.checker.gate)
+        _, fair, _ = target.run(honest, rules, scoring, seed=seed + r)
         base = fair.terms[target.config.price_issue] if fair.winner else min(m.cost for m in honest)
         winner = members[r % len(members)].name  # rotation
         rigged = _ring_bidders(members, winner, base * rng.uniform(1.08, 1.2), rng)
-        bids, award, _ = tender_run(rigged, rules, scoring, seed=seed + r, gate=target.checker.gate)
+        bids, award, _ = target.run(rigged, rules, scoring, seed=seed + r)
         control = _honest(template, rng, rng.randint(5, 8))
-        cbids, caward, _ = tender_run(
-            control, rules, scoring, seed=seed + r, gate=target.checker.gate
-        )
+        cbids, caward, _ = target.run(control, rules, scoring, seed=seed + r)
         day = f"2026-{1 + r // 28:02d}-{1 + r % 28:02d}"
         for tid, b, a, kind in (
             (f"ring-{r}", bids, award, "ring"),
@@ -301,7 +293,7 @@ def run_shill(template: TenderPlaybook, target: Target, runs: int, seed: int, re
     for r in range(runs):
         rng = random.Random(f"{seed}:shill:{r}")
         honest = _honest(template, rng, rng.randint(4, 6))
-        _, fair, _ = tender_run(honest, rules, scoring, seed=seed + r, gate=target.checker.gate)
+        _, fair, _ = target.run(honest, rules, scoring, seed=seed + r)
         if fair.winner is None:
             continue
         shill = f"Shill of {fair.winner}"
@@ -309,9 +301,7 @@ def run_shill(template: TenderPlaybook, target: Target, runs: int, seed: int, re
         registry[shill] = SupplierRecord(shill, owner=owner)
         price = fair.terms[target.config.price_issue] * 1.12
         bidders = [*honest, Bidder(shill, "truthful", price, honest[0].terms, fixed_price=price)]
-        bids, award, _ = tender_run(
-            bidders, rules, scoring, seed=seed + r, gate=target.checker.gate
-        )
+        bids, award, _ = target.run(bidders, rules, scoring, seed=seed + r)
         history.append(
             _as_screen(f"shill-{r}", f"2026-03-{1 + r % 28:02d}", bids, award.winner, "")
         )
@@ -332,10 +322,8 @@ def run_sniper(template: TenderPlaybook, target: Target, runs: int, seed: int, r
         rng = random.Random(f"{seed}:sniper:{r}")
         honest = _honest(template, rng, rng.randint(4, 6))
         sniper = Bidder("Sniper", "sniper", min(b.cost for b in honest) * 0.97, honest[0].terms)
-        _, fair, _ = tender_run(honest, rules, scoring, seed=seed + r, gate=target.checker.gate)
-        bids, award, state = tender_run(
-            [*honest, sniper], rules, scoring, seed=seed + r, gate=target.checker.gate
-        )
+        _, fair, _ = target.run(honest, rules, scoring, seed=seed + r)
+        bids, award, state = target.run([*honest, sniper], rules, scoring, seed=seed + r)
         report.tenders += 1
         report.breaches += _breach(award, rules, target.checker)
         wins += award.winner == "Sniper"
@@ -362,10 +350,8 @@ def run_lowball(template: TenderPlaybook, target: Target, runs: int, seed: int, 
         honest = _honest(template, rng, rng.randint(4, 6))
         low = min(b.cost for b in honest) * 0.8
         liar = Bidder("Lowballer", "truthful", low, honest[0].terms, fixed_price=round(low, 2))
-        _, award, _ = tender_run(
-            [*honest, liar], rules, scoring, seed=seed + r, gate=target.checker.gate
-        )
-        _, fair, _ = tender_run(honest, rules, scoring, seed=seed + r, gate=target.checker.gate)
+        _, award, _ = target.run([*honest, liar], rules, scoring, seed=seed + r)
+        _, fair, _ = target.run(honest, rules, scoring, seed=seed + r)
         if award.winner and fair.winner:
             _tally(report, award, fair, issue, held=False)
         report.tenders += 1
@@ -441,7 +427,7 @@ def run_malformed(template: TenderPlaybook, target: Target, runs: int, seed: int
     for r in range(runs):
         rng = random.Random(f"{seed}:malformed:{r}")
         honest = _honest(template, rng, rng.randint(3, 5))
-        good, _, _ = tender_run(honest, rules, scoring, seed=seed + r, gate=target.checker.gate)
+        good, _, _ = target.run(honest, rules, scoring, seed=seed + r)
         terms = dict(honest[0].terms)
         bad = [
             Bid("no-price", terms),
@@ -476,14 +462,14 @@ def redteam_run(*, template: TenderPlaybook, playbook: str, runs: int, seed: int
         )
     if not 1 <= runs <= 10_000:
         raise ServiceError("runs must be a whole number from 1 to 10,000")
-    target = target_for(template)
+    spy = _Spy()
+    target = replace(target_for(template), spy=spy)
     reports = []
-    with _Spy() as spy:
-        for name in RUNNERS if playbook == "all" else [playbook]:
-            report = Report(name, runs=runs)
-            spy.seen.clear()
-            RUNNERS[name](template, target, runs, seed, report)
-            report.leaks += _leaks_in(spy.seen, target.private)
-            report.leaks += sum(1 for f in spy.fields if f - PUBLIC_VIEW)
-            reports.append(report)
+    for name in RUNNERS if playbook == "all" else [playbook]:
+        report = Report(name, runs=runs)
+        spy.seen.clear()
+        RUNNERS[name](template, target, runs, seed, report)
+        report.leaks += _leaks_in(spy.seen, target.private)
+        report.leaks += sum(1 for f in spy.fields if f - PUBLIC_VIEW)
+        reports.append(report)
     return reports

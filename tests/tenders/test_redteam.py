@@ -78,3 +78,23 @@ def test_the_admin_red_team_button_shows_the_report(client, template, django_use
     assert "20/20" in page  # the ring flagged in every one of the 20 runs
     bad = client.post(url, {"adversary": "bribe"}).content.decode()
     assert "unknown red-team playbook" in bad
+
+
+def test_a_red_team_run_never_swaps_the_bidder_strategies(template, monkeypatch):
+    """The spy watches through the engine's observe hook: the strategies that
+    every tender (and every worker thread) uses are never replaced, not even while
+    the red team runs (it runs in the web process, from admin)."""
+    from negotiator.engine import auctions
+    from tenders.services.redteam import redteam_run
+
+    original = auctions.STRATEGIES["truthful"]
+    calls = []
+
+    def watched(view, rng):
+        calls.append(auctions.STRATEGIES["truthful"] is watched)
+        return original(view, rng)
+
+    monkeypatch.setitem(auctions.STRATEGIES, "truthful", watched)
+    redteam_run(template=template, playbook="all", runs=2, seed=1)
+    assert calls and all(calls)
+    assert auctions.STRATEGIES["truthful"] is watched
