@@ -4,7 +4,11 @@ and tenders (read-only: they change through their services)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -13,6 +17,7 @@ from django.urls import path
 from negotiator.services.errors import ServiceError
 from tenders.models import Supplier, Tender, TenderPlaybook
 from tenders.services.redteam import RUNNERS, redteam_run
+from tenders.services.setup import bidders_parse, scoring_rule, tender_config_parse
 
 ADMIN_RUNS = 20
 
@@ -23,10 +28,49 @@ class SupplierAdmin(admin.ModelAdmin):
     search_fields = ("name", "owner", "contact")
 
 
+class TenderPlaybookForm(forms.ModelForm):
+    """The settings and bidders as JSON, checked exactly as a tender file's import
+    checks them (a bad value is a form error; nothing is saved)."""
+
+    class Meta:
+        model = TenderPlaybook
+        fields = ("config", "bidders")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        playbook = self.instance.playbook
+        if playbook.current_version_id is None:
+            raise ValidationError("The playbook has no published version.")
+        spec = playbook.current_version.spec
+        try:
+            config = tender_config_parse(data.get("config"))
+            scoring_rule(spec, config)
+        except ServiceError as exc:
+            self.add_error("config", str(exc))
+            return data
+        try:
+            data["bidders"] = bidders_parse(data.get("bidders"), spec, config)
+        except ServiceError as exc:
+            self.add_error("bidders", str(exc))
+            return data
+        known = set(Supplier.objects.values_list("name", flat=True))
+        missing = sorted({b["supplier"] for b in data["bidders"]} - known)
+        if missing:
+            self.add_error("bidders", f"no supplier named {missing[0]!r}: add it first")
+        return data
+
+
 @admin.register(TenderPlaybook)
 class TenderPlaybookAdmin(admin.ModelAdmin):
+    form = TenderPlaybookForm
     list_display = ("playbook", "updated_at")
     readonly_fields = ("playbook",)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a tender playbook comes from a tender file (manage.py import_tender)
+
     change_form_template = "admin/tenders/tenderplaybook/change_form.html"
 
     def get_urls(self):
