@@ -132,8 +132,14 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 
 def outcome_negotiations(*, user, filters: OutcomeFilters) -> QuerySet[Negotiation]:
-    """The user's teams' negotiations that started, filtered; period by creation date."""
-    negotiations = negotiations_visible_to(user).exclude(status=NegotiationStatus.DRAFT)
+    """The user's teams' negotiations that started, filtered; period by creation date.
+    A tender's award record (a negotiation row that carries the award to the
+    approval gate) is not a bargaining negotiation: tenders count in their own place."""
+    negotiations = (
+        negotiations_visible_to(user)
+        .exclude(status=NegotiationStatus.DRAFT)
+        .filter(tender_award__isnull=True)
+    )
     if filters.playbook:
         negotiations = negotiations.filter(playbook_id=filters.playbook)
     if filters.pattern:

@@ -207,3 +207,22 @@ def test_the_negotiation_page_shows_the_quality_to_who_may_see_both_profiles(cli
     page = client.get(f"/negotiations/{n.pk}/").content.decode()
     assert 'id="agreement-quality"' in page and 'data-quality="score"' not in page
     assert "shown only to people who may see them all" in page
+
+
+def test_a_tenders_award_record_is_not_counted_as_a_negotiation(world):
+    """A tender's award travels through a negotiation row (for the approval gate);
+    it is counted once, in the auction place, not among the bargaining figures."""
+    from negotiator.services.roles import roles_ensure
+    from tenders.services.lifecycle import tender_create
+    from tenders.services.setup import tender_playbook_import
+    from tests.tenders.conftest import run_tender, tender_document
+
+    roles_ensure()
+    before = figures(world["auditor"])
+    tender = run_tender(tender_create(template=tender_playbook_import(tender_document()), seed=1))
+    assert tender.award_negotiation_id is not None
+    after = figures(world["auditor"])
+    for key in ("agreement_rate", "savings_ask", "cycle_agreement", "rounds"):
+        assert (after[key].value, after[key].count) == (before[key].value, before[key].count), key
+    report = outcomes_report(user=world["auditor"], filters=OutcomeFilters())
+    assert {p.metric: p.text for p in report.patterns}["Fraud flag rate"] != "not yet used"
