@@ -36,17 +36,21 @@ from negotiator.engine.mediation import (
     state_from_dict,
     state_to_dict,
 )
+from negotiator.engine.offers import Offer as EngineOffer
 from negotiator.engine.offers import Terms
 from negotiator.engine.outcomes import fixed_terms_hash
 from negotiator.engine.plan_model import PlanModel, assumptions_of, dependencies_of
 from negotiator.engine.protocol import NegotiationState
 from negotiator.engine.protocol import Status as EngineStatus
-from negotiator.models import Negotiation, NegotiationStatus, Offer
+from negotiator.models import Negotiation, NegotiationStatus, Offer, PolicyCheck
+from negotiator.round_store import CHECK_FIELDS
+from negotiator.services import round_records
 from negotiator.services.agreements import agreement_record
 from negotiator.services.certificates import plan_certificate_issue, plan_model_of
 from negotiator.services.lifecycle import negotiation_transition
 from negotiator.services.round_records import offer_audit_payload
 from negotiator.services.scheduling import round_schedule
+from negotiator.services.worker_cache import applicable_policy_versions, policy_gate_for
 
 MEDIATOR = "mediator"
 
@@ -79,12 +83,13 @@ def coalition_run_round(*, negotiation_id: int, round_number: int) -> bool:
         model = plan_model_of(negotiation)
         state = _state_load(negotiation, model)
         now = timezone.now()
+        verdicts: list[tuple[str, str]] = []
         if negotiation.deadline and now >= negotiation.deadline:
             reason = f"deadline {negotiation.deadline.isoformat()} passed without consensus"
             state = replace(state, status=ESCALATED, reason=reason, blockers=_last_blockers(state))
         else:
             state = _step(negotiation, model, state)
-            _records_write(negotiation, model, state, now)
+            verdicts = _records_write(negotiation, model, state, now)
         negotiation.engine_state = {
             **(negotiation.engine_state or {}),
             "protocol": "mediated",
@@ -95,7 +100,7 @@ def coalition_run_round(*, negotiation_id: int, round_number: int) -> bool:
         negotiation.save(
             update_fields=["engine_state", "current_round", "last_progress_at", "updated_at"]
         )
-        _conclude_or_continue(negotiation, state)
+        _conclude_or_continue(negotiation, state, verdicts)
     return True
 
 
@@ -126,8 +131,11 @@ def _last_blockers(state: MediationState) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _records_write(negotiation: Negotiation, model: PlanModel, state: MediationState, now) -> None:
-    """The round just played: the mediator's text, the ballots, the checks, the audit."""
+def _records_write(
+    negotiation: Negotiation, model: PlanModel, state: MediationState, now
+) -> list[tuple[str, str]]:
+    """The round just played: the mediator's text, the ballots, the checks, the audit.
+    Returns the policy gate's (verdict, reason) for each party that accepted."""
     record = state.rounds[-1]
     text = dict(record.text)
     spec = negotiation.playbook_version.spec
@@ -171,7 +179,53 @@ def _records_write(negotiation: Negotiation, model: PlanModel, state: MediationS
         ]
     )
     entries = _audit_entries(record, proposal, ballots, checked, state)
-    audit_append_many(entries, negotiation=negotiation)
+    gate_records, policy_entries = _policies_check(negotiation, ballots, now)
+    audit_append_many([*entries, *policy_entries], negotiation=negotiation)
+    return [(r.verdict, f"{r.party}: {_gate_reason(r)}") for r in gate_records]
+
+
+def _policies_check(negotiation: Negotiation, ballots: list[Offer], now):
+    """Each acceptance meets the policy gate like any party's accept: the same
+    policies, profiles and waivers; its checks are stored and audited."""
+    participants = list(negotiation.participants.all())
+    versions = applicable_policy_versions(negotiation)
+    gate = policy_gate_for(negotiation, versions, participants)
+    for row in ballots:
+        if row.performative == "accept":
+            move = EngineOffer(
+                performative="accept",
+                sender=row.sender,
+                terms=row.terms,
+                fixed_terms_hash=row.fixed_terms_hash,
+                round=row.round,
+                id=row.engine_id,
+            )
+            gate(move, row.sender)
+    records = gate.take()
+    checks = round_records.check_rows(
+        negotiation_id=negotiation.pk,
+        records=records,
+        offer_ids={row.engine_id: row.pk for row in ballots},
+        version_pks={(v.policy_id, v.number): v.pk for v in versions},
+        now=now,
+    )
+    PolicyCheck.objects.bulk_create(
+        [PolicyCheck(**{f: getattr(c, f) for f in CHECK_FIELDS}) for c in checks]
+    )
+    entries = round_records.audit_entries(
+        round_number=ballots[0].round if ballots else 0,
+        records=records,
+        offers=[],
+        versions=versions,
+        previous_version_ids=sorted(v.pk for v in versions),
+        actors={p.role: round_records.actor_for(p.role, p.seat) for p in participants},
+    )
+    return records, entries
+
+
+def _gate_reason(record) -> str:
+    failed = [r.message for r in record.results if not r.passed and r.waived_by is None]
+    return "; ".join(failed) or record.verdict
 
 
 def _ballot_words(ballot, record) -> str:
@@ -235,7 +289,20 @@ def _audit_entries(record, proposal: Offer, ballots, checked, state) -> list[Aud
     return entries
 
 
-def _conclude_or_continue(negotiation: Negotiation, state: MediationState) -> None:
+def _conclude_or_continue(
+    negotiation: Negotiation, state: MediationState, verdicts: list[tuple[str, str]]
+) -> None:
+    held = [reason for verdict, reason in verdicts if verdict in ("block", "escalate")]
+    if state.status == AGREED and held:
+        # Fail closed: a consensus some party's policies do not allow goes to a person.
+        negotiation_transition(
+            negotiation=negotiation,
+            to=NegotiationStatus.ESCALATED,
+            actor="system",
+            reason="the consensus text failed a policy: " + "; ".join(held),
+            extra={"cause": "policy_escalation"},
+        )
+        return
     if state.status == AGREED:
         certificate = plan_certificate_issue(negotiation=negotiation, terms=state.text)
         if not certificate["valid"]:

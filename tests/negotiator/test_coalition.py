@@ -86,6 +86,39 @@ def test_a_marketing_negotiation_agrees_on_a_certified_plan():
     assert plan["certificate"]["valid"] is True
 
 
+def test_a_consensus_a_policy_refuses_escalates_to_a_person_with_the_checks_on_record():
+    """Each acceptance meets the policy gate like any party's accept: a text the
+    parties agree on but a policy refuses is not an agreement (fail closed)."""
+    from negotiator.models import PolicyCheck
+
+    document = marketing()
+    document["policies"].append(
+        {
+            "name": "Nothing over 1,000 without the CFO",
+            "category": "financial",
+            "kind": "expression",
+            "parameters": {"expression": "plan.spend.total <= 1000.0"},
+            "severity": "escalate",
+        }
+    )
+    negotiation = play(negotiation_create(playbook=playbook_import(document), seed=7))
+    assert negotiation.status == NegotiationStatus.ESCALATED
+    assert "failed a policy" in negotiation.outcome_reason
+    assert "rule does not hold: plan.spend.total <= 1000.0" in negotiation.outcome_reason
+    assert negotiation.agreed_terms in (None, {})
+    failed = PolicyCheck.objects.filter(negotiation=negotiation, passed=False, stage="accept")
+    assert failed.exists()
+    kinds = set(AuditEvent.objects.filter(negotiation=negotiation).values_list("kind", flat=True))
+    assert "policy.checked" in kinds
+    assert all(report.ok for report in audit_verify_all(negotiation.pk))
+
+    # The same playbook without the rule agrees: the acceptances passed their checks.
+    agreed = play(negotiation_create(playbook=playbook_import(marketing()), seed=7))
+    assert agreed.status in (NegotiationStatus.PENDING_APPROVAL, NegotiationStatus.APPROVED)
+    checks = PolicyCheck.objects.filter(negotiation=agreed, stage="accept")
+    assert checks.exists() and all(c.passed for c in checks if c.severity == "block")
+
+
 def test_an_infeasible_draft_is_refused_at_the_start_with_its_conflict_in_words():
     document = marketing()
     document["fixed_terms"]["product"] = "Kids cereal"
