@@ -89,15 +89,15 @@ def plan_model_from_spec(spec: Mapping[str, Any]) -> PlanModel:
     coalition = dict(data.get("coalition") or {})
     rules = rules_from_dict(coalition, roles)
     protocol = coalition.get("protocol", "mediated")
-    if protocol not in ("mediated", "alternating"):
-        raise ValueError("plan_model.coalition.protocol must be mediated or alternating")
+    if protocol != "mediated":
+        # The mediated protocol is the one that checks every text against the
+        # constraints; a plan played any other way would not be proven.
+        raise ValueError("plan_model.coalition.protocol must be mediated")
     assumptions = tuple(data.get("assumptions") or ())
     for k, a in enumerate(assumptions):
-        if a.get("kind") not in ("term", "fact") or a.get("op") not in OPS:
-            raise ValueError(
-                f"plan_model.assumptions[{k}]: kind must be term or fact and op one of "
-                f"{', '.join(OPS)}"
-            )
+        problem = _assumption_problem(a, space, structured)
+        if problem:
+            raise ValueError(f"plan_model.assumptions[{k}]: {problem}")
     expiry = coalition.get("offer_expiry_minutes")
     return PlanModel(
         space=space,
@@ -110,6 +110,39 @@ def plan_model_from_spec(spec: Mapping[str, Any]) -> PlanModel:
         protocol=protocol,
         offer_expiry_minutes=None if expiry is None else int(expiry),
     )
+
+
+def _assumption_problem(a: Any, space: OutcomeSpace, structured) -> str:
+    """What is wrong with one assumption ('' when nothing), so that stating it for
+    an agreed plan can never fail later."""
+    if not isinstance(a, Mapping):
+        return "must be an object"
+    if a.get("kind") not in ("term", "fact") or a.get("op") not in OPS:
+        return f"kind must be term or fact and op one of {', '.join(OPS)}"
+    if not isinstance(a.get("id"), str) or not a["id"].strip():
+        return "needs an id"
+    if not isinstance(a.get("text"), str):
+        return "needs a text"
+    if a["kind"] == "term":
+        if a.get("term") not in space.names:
+            return f"term {a.get('term')!r} is not an issue of the plan"
+        value = a.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "value must be a number"
+        return ""
+    if not isinstance(a.get("fact"), str) or not a["fact"].strip():
+        return "needs the name of the fact"
+    windows = [w for w in structured if isinstance(w, Window)]
+    if not any(a.get("window") in (None, w.name) for w in windows):
+        return f"window {a.get('window')!r} is not a window of the plan"
+    offset = a.get("offset", 0)
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        return "offset must be a whole number"
+    try:
+        a["text"].format(item="x", bound=1)
+    except (KeyError, IndexError, ValueError):
+        return "text may use only {item} and {bound}"
+    return ""
 
 
 def _window(model: PlanModel, name: str | None) -> Window | None:

@@ -117,6 +117,15 @@ def plan_fact_record(
         model = plan_model_of(negotiation)
         if model is None or not negotiation.agreed_terms:
             raise ServiceError(f"Negotiation #{negotiation.pk} has no agreed plan to check.")
+        # per line ("creative_delivered_week.video") or for every line of a window
+        names = {a["fact"] for a in assumptions_of(model, negotiation.agreed_terms) if "fact" in a}
+        names |= {a["fact"] for a in model.assumptions if a["kind"] == "fact"}
+        unknown = sorted(set(clean) - names)
+        if unknown:
+            raise ServiceError(
+                f"No assumption of this plan reads the fact {unknown[0]!r}; "
+                f"known: {', '.join(sorted(names)) or 'none'}."
+            )
         state = negotiation.engine_state or {}
         known = {**state.get("facts", {}), **clean}
         negotiation.engine_state = {**state, "facts": known}

@@ -157,6 +157,42 @@ def test_a_later_fact_that_breaks_an_assumption_is_flagged_in_the_trail():
     assert event.kind == "plan.assumption_broken"
     with pytest.raises(ServiceError, match="must be a number"):
         plan_fact_record(negotiation=negotiation, facts={"creative_delivered_week.video": "soon"})
+    # A fact no assumption reads (a typo) is refused, not stored as if it mattered.
+    events = AuditEvent.objects.filter(negotiation=negotiation).count()
+    with pytest.raises(ServiceError, match="creative_delivered_wek.video"):
+        plan_fact_record(negotiation=negotiation, facts={"creative_delivered_wek.video": 3})
+    assert AuditEvent.objects.filter(negotiation=negotiation).count() == events
+    negotiation.refresh_from_db()
+    assert "creative_delivered_wek.video" not in negotiation.engine_state["facts"]
+    # The fact for every line of the window at once is known too.
+    plan_fact_record(negotiation=negotiation, facts={"creative_delivered_week": 1})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"protocol": "alternating"}, "protocol must be mediated"),
+        ({"assumption": {"term": "spend__radio"}}, "is not an issue of the plan"),
+        ({"assumption": {"value": "lots"}}, "value must be a number"),
+        ({"assumption": {"id": ""}}, "needs an id"),
+        ({"fact": {"window": "nope"}}, "is not a window of the plan"),
+        ({"fact": {"text": "by week {when}"}}, "only {item} and {bound}"),
+        ({"fact": {"offset": 1.5}}, "offset must be a whole number"),
+    ],
+)
+def test_a_plan_model_that_could_fail_later_is_refused_at_import(change, message):
+    from negotiator.playbook_io import PlaybookImportError
+
+    document = marketing()
+    model = document["plan_model"]
+    if "protocol" in change:
+        model["coalition"]["protocol"] = change["protocol"]
+    fact, term = model["assumptions"]
+    fact.update(change.get("fact", {}))
+    term.update(change.get("assumption", {}))
+    with pytest.raises(PlaybookImportError) as caught:
+        playbook_import(document)
+    assert message in str(caught.value.errors)
 
 
 def test_a_real_worker_plays_a_marketing_negotiation_to_a_certified_plan(worker_env, tmp_path):
