@@ -134,3 +134,38 @@ def test_bad_scenarios_say_what_is_wrong(tmp_path):
 def test_an_unknown_playbook_name_is_refused():
     with pytest.raises(CommandError, match="no published playbook named 'Nope'"):
         tournament("--scenarios", "Nope", "--strategies", "default,linear")
+
+
+def test_the_playbooks_folder_plays_its_bilateral_playbooks_and_names_what_it_skips(tmp_path):
+    """``--scenarios playbooks/`` once failed on the coalition playbooks' plan space;
+    tenders and mediated coalitions are not bargaining games and are skipped by name."""
+    import shutil
+
+    for name in ("procurement", "marketing", "scheduling", "tender"):
+        shutil.copy(REPO / "playbooks" / f"{name}.json", tmp_path)
+    out, err = StringIO(), StringIO()
+    call_command(
+        "tournament",
+        "--scenarios",
+        str(tmp_path),
+        "--strategies",
+        "default,linear",
+        "--runs",
+        "1",
+        "--workers",
+        "1",
+        "--json",
+        stdout=out,
+        stderr=err,
+    )
+    data = json.loads(out.getvalue())
+    assert data["scenarios"] == ["procurement"] and data["games"] == 2
+    for name in ("marketing.json", "scheduling.json", "tender.json"):
+        assert f"skipped {name}: " in err.getvalue()
+    # Named one by one (a shell glob), the same; nothing left to play is an error.
+    files = [str(tmp_path / f"{n}.json") for n in ("procurement", "marketing")]
+    data = json.loads(tournament("--scenarios", *files, "--strategies", "default,linear",
+                                 "--runs", "1", "--workers", "1", "--json"))  # fmt: skip
+    assert data["scenarios"] == ["procurement"]
+    with pytest.raises(CommandError, match="no bilateral scenario to play"):
+        tournament("--scenarios", str(tmp_path / "tender.json"), "--strategies", "default,linear")

@@ -30,12 +30,30 @@ from negotiator.management.numbers import MAX_BIGINT, whole_number
 MAX_GAMES_RUNS = 2_000_000  # games x runs: refuse what would run for days
 
 
-def _is_playbook_file(path: Path) -> bool:
+def _document(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CommandError(f"--scenarios {path}: not readable JSON ({exc})") from None
+
+
+def _is_playbook_file(path: Path) -> bool:
+    data = _document(path)
     return isinstance(data, dict) and str(data.get("format", "")).startswith("negotiator.playbook")
+
+
+def not_bilateral(path: Path) -> str:
+    """Why a file cannot be a tournament scenario ('' when it can): tournaments pit
+    bargaining strategies against each other, which tenders and mediated
+    coalitions do not use."""
+    data = _document(path)
+    if not isinstance(data, dict):
+        return ""
+    if str(data.get("format", "")).startswith("negotiator.tender"):
+        return "a tender file (bidders, not bargaining strategies; see manage.py redteam)"
+    if isinstance(data.get("plan_model"), dict):
+        return "a mediated coalition playbook (see manage.py simulate --playbook)"
+    return ""
 
 
 def _entry_of_file(path: Path) -> Entry:
@@ -46,9 +64,12 @@ def _entry_of_file(path: Path) -> Entry:
     return Entry(path.stem, scenario, None)
 
 
-def load_entries(items: list[str]) -> list[Entry]:
-    """Every scenario the ``--scenarios`` values name, in the order given."""
+def load_entries(items: list[str], skipped: list[str] | None = None) -> list[Entry]:
+    """Every scenario the ``--scenarios`` values name, in the order given. Files
+    that are not bilateral scenarios (``playbooks/*.json`` holds tenders and
+    coalitions too) are left out, their names and why going to ``skipped``."""
     entries: list[Entry] = []
+    skipped = [] if skipped is None else skipped
     for item in items:
         path = Path(item)
         if path.is_dir():
@@ -61,9 +82,18 @@ def load_entries(items: list[str]) -> list[Entry]:
                     f"--scenarios {item}: folder has neither a GENIUS domain (.xml) nor "
                     "playbook or scenario files (.json)"
                 )
-            entries += [_entry_of_file(f) for f in files]
+            for f in files:
+                why = not_bilateral(f)
+                if why:
+                    skipped.append(f"{f.name}: {why}")
+                else:
+                    entries.append(_entry_of_file(f))
         elif path.is_file():
-            entries.append(_entry_of_file(path))
+            why = not_bilateral(path)
+            if why:
+                skipped.append(f"{path.name}: {why}")
+            else:
+                entries.append(_entry_of_file(path))
         elif item.endswith((".json", ".xml")) or "/" in item:
             raise CommandError(f"--scenarios {item}: no such file or folder")
         else:
@@ -132,10 +162,15 @@ class Command(BaseCommand):
         items = [i for i in items if i]
         if not items:
             raise CommandError("--scenarios: give at least one playbook, scenario or folder")
+        skipped: list[str] = []
         try:
-            entries = load_entries(items)
+            entries = load_entries(items, skipped)
         except ScenarioError as exc:
             raise CommandError(f"--scenarios: {exc}") from None
+        for line in skipped:
+            self.stderr.write(f"skipped {line}")
+        if not entries:
+            raise CommandError("--scenarios: no bilateral scenario to play (see skipped above)")
         games = games_of(entries, strategies, options["self_play"])
         if len(games) * options["runs"] > MAX_GAMES_RUNS:
             raise CommandError(
