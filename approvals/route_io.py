@@ -63,33 +63,29 @@ def routes_write(
     A route decides who approves (or that nobody does), so a person importing one
     needs the route permissions, not only the playbook ones (``user`` None is the
     command line). A file carries this playbook's routes and site-wide ones: it
-    cannot write, or take over by name, another playbook's route; and a group it
-    names must exist (a typo would otherwise create an empty approver group)."""
+    cannot change, create or take over by name another playbook's route (one that
+    travels unchanged in a copy is left alone); and a group it names must exist (a
+    typo would otherwise create an empty approver group)."""
     if items and user is not None and not user.has_perms(ROUTE_PERMISSIONS):
         return [("approval_routes", "importing approval routes needs the route permissions")]
     problems: list[tuple[str, str]] = []
     for i, item in enumerate(items):
         where = f"approval_routes[{i}]"
         route = ApprovalRoute.objects.filter(name=item["name"]).select_related("playbook").first()
-        if route is not None and route.playbook_id and route.playbook_id != playbook.pk:
-            problems.append(
-                (f"{where}.name", f"the route {item['name']!r} belongs to {route.playbook.name!r}")
-            )
-            continue
         target = item.get("playbook")
-        if target and target != playbook.name:
-            problems.append(
-                (
-                    f"{where}.playbook",
-                    f"a file for {playbook.name!r} cannot set {target!r}'s routes",
-                )
-            )
-            continue
-        data, unknown = _form_data(item, playbook.pk if target else None)
+        other = _other_playbook(route, target, playbook)
+        data, unknown = _form_data(item, _target_pk(target, playbook, route))
         problems.extend((f"{where}.{field}", f"no group named {name!r}") for field, name in unknown)
         if unknown:
             continue
         form = ApprovalRouteForm(data, instance=route or ApprovalRoute())
+        if other:
+            # Another playbook's route travels in a copy of this file (a clone, or an
+            # export imported under a new name): as it stands it is left alone; a
+            # file that would change it, or create it, is refused.
+            if route is None or form.has_changed():
+                problems.append((f"{where}.playbook", f"the route belongs to {other!r}"))
+            continue
         if not form.is_valid():
             for field, messages in form.errors.items():
                 at = where + ("" if field == "__all__" else f".{field}")
@@ -97,6 +93,23 @@ def routes_write(
             continue
         form.save()
     return problems
+
+
+def _other_playbook(route: ApprovalRoute | None, target: Any, playbook: Playbook) -> str:
+    """The other playbook the route (as stored, or as the file names it) belongs to."""
+    if route is not None and route.playbook_id and route.playbook_id != playbook.pk:
+        return route.playbook.name
+    if target and target != playbook.name:
+        return str(target)
+    return ""
+
+
+def _target_pk(target: Any, playbook: Playbook, route: ApprovalRoute | None) -> int | None:
+    if not target:
+        return None
+    if target == playbook.name:
+        return playbook.pk
+    return route.playbook_id if route is not None else None
 
 
 def _form_data(

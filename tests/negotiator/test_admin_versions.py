@@ -24,6 +24,8 @@ def owner(client, django_user_model, procurement):
     roles_ensure()
     user = django_user_model.objects.create_user("olivia", password="pw-long-1", is_staff=True)
     user.groups.add(Group.objects.get(name="Policy owners"))
+    # of the playbook's team: a version is tested on the team's own negotiations
+    user.groups.add(procurement.team)
     client.force_login(user)
     return client
 
