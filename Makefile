@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# pytest processes for `make test` (pytest-xdist): one per core; 1 runs them in one.
+TEST_PROCESSES ?= auto
 
 .PHONY: run test lint format install install-dev banner clean-var screenshots
 
@@ -42,7 +44,7 @@ test: $(BIN)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
 
 ## A screenshot tour of every page, desktop (1280 px) and phone (390 x 844), into
 ## test-artifacts/screenshots/ (Debian's Chromium; the same run asserts that no page
