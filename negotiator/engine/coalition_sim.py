@@ -8,12 +8,14 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .constraints import certify
-from .mediation import AGREED, ESCALATED, mediate_run
+from .mediation import AGREED, ESCALATED, MediationState, mediate_run
+from .offers import Offer, Performative
 from .plan_model import PlanModel
+from .protocol import Gate
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,24 @@ class CoalitionRun:
         return asdict(self)
 
 
+def consensus_checked(state: MediationState, gate: Gate) -> MediationState:
+    """The agreed state, or an escalation naming each acceptance a policy refused
+    (block or escalate: fail closed)."""
+    last = state.rounds[-1]
+    held = []
+    for ballot in last.ballots:
+        if not ballot.accept:
+            continue
+        move = Offer(Performative.ACCEPT, ballot.party, dict(state.text), "", last.round)
+        decision = gate(move, ballot.party)
+        if decision.verdict in ("block", "escalate"):
+            held.append(f"{ballot.party}: {decision.reason or decision.verdict}")
+    if not held:
+        return state
+    reason = "the consensus text failed a policy: " + "; ".join(held)
+    return replace(state, status=ESCALATED, reason=reason)
+
+
 def simulate_coalition(
     model: PlanModel,
     profiles: Mapping[str, Mapping[str, Any]],
@@ -44,9 +64,12 @@ def simulate_coalition(
     seed: int = 0,
     *,
     clock: Callable[[], float] = time.perf_counter,
+    gate: Gate | None = None,
 ) -> Iterator[CoalitionRun]:
     """``runs`` negotiations from the mediator's first text with seeds ``seed``,
-    ``seed + 1``, …; raises ValueError when the space is infeasible."""
+    ``seed + 1``, …; raises ValueError when the space is infeasible. With ``gate``
+    (the playbook's policies), each acceptance of the consensus text is checked as
+    live rounds check it: a refused consensus is an escalation."""
     start = model.start_text()
     if start is None:
         raise ValueError("the plan space is infeasible; no negotiation can start")
@@ -54,6 +77,8 @@ def simulate_coalition(
     for k in range(runs):
         began, began_cpu = clock(), time.process_time()
         state = mediate_run(setup, start, seed=seed + k)
+        if gate is not None and state.status == AGREED:
+            state = consensus_checked(state, gate)
         certificate = certify(model.system, state.text) if state.status == AGREED else None
         elapsed = (clock() - began) * 1000.0
         cpu = (time.process_time() - began_cpu) * 1000.0

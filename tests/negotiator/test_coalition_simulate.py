@@ -42,6 +42,29 @@ def test_the_same_seed_gives_the_same_plans():
     assert [r["terms"] for r in first[:-1]] == [r["terms"] for r in again[:-1]]
 
 
+def test_simulate_applies_the_policies_to_the_consensus_as_live_rounds_do(tmp_path):
+    """What a policy owner tries offline is what runs live: a consensus text the
+    playbook's policies refuse escalates in the simulator too."""
+    document = json.loads((REPO / "playbooks" / "marketing.json").read_text())
+    document["policies"].append(
+        {
+            "name": "Nothing over 1,000 without the CFO",
+            "category": "financial",
+            "kind": "expression",
+            "parameters": {"expression": "plan.spend.total <= 1000.0"},
+            "severity": "escalate",
+        }
+    )
+    path = tmp_path / "strict.json"
+    path.write_text(json.dumps(document))
+    lines = simulate("--playbook", str(path), "--runs", "3", "--json")
+    runs, summary = lines[:-1], lines[-1]["summary"]
+    assert summary["agreement_rate"] == 0.0 and summary["exception_rate"] == 1.0
+    for run in runs:
+        assert run["status"] == "escalated" and run["terms"] is None
+        assert "failed a policy" in run["reason"] and "plan.spend.total <= 1000.0" in run["reason"]
+
+
 def test_an_infeasible_playbook_is_refused_with_its_conflict_in_words(tmp_path):
     document = json.loads((REPO / "playbooks" / "marketing.json").read_text())
     document["fixed_terms"]["product"] = "Kids cereal"

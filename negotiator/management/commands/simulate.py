@@ -119,18 +119,22 @@ def shipped_playbook(value: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def coalition_spec(value: str) -> dict[str, Any] | None:
-    """The spec of a playbook with a mediated plan model, or None for any other."""
+def coalition_spec(value: str) -> tuple[dict[str, Any], list] | None:
+    """The spec and policy specs of a playbook with a mediated plan model, or None
+    for any other."""
     from negotiator import playbook_io
     from negotiator.engine.plan_model import has_plan_model
     from negotiator.models import Playbook
+    from negotiator.services.policies import playbook_policy_versions, policy_spec_of
 
     path = Path(value)
     if not (value.endswith(".json") or path.is_file()):
         playbook = Playbook.objects.filter(name=value).select_related("current_version").first()
         if playbook is not None and playbook.current_version is not None:
             spec = playbook.current_version.spec
-            return spec if has_plan_model(spec) else None
+            if not has_plan_model(spec):
+                return None
+            return spec, [policy_spec_of(v) for v in playbook_policy_versions(playbook)]
         path = shipped_playbook(value) or path
     try:
         document = playbook_io.document_read(path)
@@ -139,7 +143,9 @@ def coalition_spec(value: str) -> dict[str, Any] | None:
     if not isinstance(document, dict) or playbook_io.document_errors(document):
         return None
     spec = playbook_io.spec_of(document)
-    return spec if has_plan_model(spec) else None
+    if not has_plan_model(spec):
+        return None
+    return spec, list(playbook_io.document_policy_specs(document, version=1))
 
 
 class Command(BaseCommand):
@@ -191,9 +197,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         gate: PolicyGate | None = None
         if options["playbook"]:
-            spec = coalition_spec(options["playbook"])
-            if spec is not None:
-                self._simulate_coalition(spec, options)
+            coalition = coalition_spec(options["playbook"])
+            if coalition is not None:
+                self._simulate_coalition(*coalition, options)
                 return
             shipped = shipped_playbook(options["playbook"])
             if shipped and not Path(options["playbook"]).exists():
@@ -263,8 +269,11 @@ class Command(BaseCommand):
             return
         self.stdout.write(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in out.items()))
 
-    def _simulate_coalition(self, spec: dict[str, Any], options: dict[str, Any]) -> None:
-        """A mediated coalition playbook: every agreed plan is certified."""
+    def _simulate_coalition(
+        self, spec: dict[str, Any], policies: list, options: dict[str, Any]
+    ) -> None:
+        """A mediated coalition playbook: every acceptance meets the policies (as
+        live) and every agreed plan is certified."""
         from negotiator.engine.coalition_sim import simulate_coalition, summarize_coalition
         from negotiator.engine.constraints import prove_feasible
         from negotiator.engine.plan_model import plan_model_from_spec
@@ -275,8 +284,17 @@ class Command(BaseCommand):
             words = "; ".join(report.conflict_words()) or report.status
             raise CommandError(f"the plan space is infeasible: {words}", returncode=2)
         profiles = {r["name"]: r["profile"] for r in spec["roles"]}
+        gate = PolicyGate(
+            specs=policies,
+            profiles=profiles,
+            fixed_terms=dict(spec.get("fixed_terms", {})),
+            issue_types={i["name"]: i.get("type", "numeric") for i in spec["issues"]},
+            value_rule=spec.get("value_expression", ""),
+            risk_rule=spec.get("risk_expression", ""),
+        )
         collected = []
-        for run in simulate_coalition(model, profiles, options["runs"], options["seed"]):
+        runs = simulate_coalition(model, profiles, options["runs"], options["seed"], gate=gate)
+        for run in runs:
             collected.append(run)
             if options["json"]:
                 self.stdout.write(json.dumps(run.to_dict(), sort_keys=True, ensure_ascii=False))
