@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -12,6 +10,7 @@ from analytics.forms import OutcomeFilterForm
 from analytics.selectors.export import outcome_csv_rows
 from analytics.selectors.outcomes import negotiation_outcomes
 from analytics.selectors.report import outcomes_report
+from negotiator.csv_stream import csv_line_writer
 from negotiator.selectors.visibility import playbooks_visible_to
 
 # The page's cards and the figures each shows, in order.
@@ -47,11 +46,6 @@ def outcomes(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/outcomes.html", context)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_GET
 def outcomes_export(request: HttpRequest) -> HttpResponse:
     form = _form(request)
@@ -59,7 +53,7 @@ def outcomes_export(request: HttpRequest) -> HttpResponse:
         errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
         return HttpResponse(f"Bad filters: {errors}", status=400, content_type="text/plain")
     rows = negotiation_outcomes(user=request.user, filters=form.filters())
-    writer = csv.writer(_Echo())
+    writer = csv_line_writer()
     response = StreamingHttpResponse(
         (writer.writerow(line) for line in outcome_csv_rows(rows)), content_type="text/csv"
     )

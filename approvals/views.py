@@ -90,10 +90,9 @@ def bulk_decide(request: HttpRequest) -> HttpResponse:
         .values_list("pk", flat=True)
     )
     form = BulkDecisionForm(request.POST, visible=visible)
-    context = _inbox_context(request, request.GET)
     if not form.is_valid():
         errors = [str(e) for errs in form.errors.values() for e in errs]
-        context["bulk_error"] = " ".join(errors)
+        context = _inbox_context(request, request.GET) | {"bulk_error": " ".join(errors)}
         return render(request, "approvals/inbox.html", context, status=400)
     results = []
     for pk in form.cleaned_data["requests"]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from negotiator.models import Negotiation, NegotiationStatus, Playbook
+from negotiator.models import Negotiation, NegotiationStatus
 from negotiator.playbook_io import playbook_import
 from negotiator.services.coalition import coalition_run_round
 from negotiator.services.lifecycle import LimitOverrides, negotiation_create
@@ -107,7 +107,3 @@ def coalition_demo_load(user, approve: Callable[[Negotiation], Negotiation]) -> 
     for negotiation in made:
         negotiation.refresh_from_db()
     return [f"{n.title} ({n.get_status_display().lower()})" for n in made]
-
-
-def coalition_playbooks() -> list[Playbook]:
-    return list(Playbook.objects.filter(plan_model__has_key="structured"))

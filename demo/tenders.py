@@ -18,7 +18,7 @@ from approvals.models import ApprovalRequest
 from approvals.services.decisions import approval_decide
 from negotiator.services.scheduling import rounds_held
 from tenders.models import Tender, TenderPlaybook, TenderStatus
-from tenders.services.lifecycle import tender_create, tender_rounds_held
+from tenders.services.lifecycle import tender_create
 from tenders.services.rounds import tender_run_round
 from tenders.services.setup import tender_playbook_import
 
@@ -46,7 +46,7 @@ def ring_bidders(winner: int, base: float) -> list[dict]:
 
 
 def _played(template: TenderPlaybook, title: str, user, **kwargs) -> Tender:
-    with tender_rounds_held(), rounds_held():
+    with rounds_held():
         tender = tender_create(template=template, title=title, user=user, **kwargs)
         for _ in range(500):
             tender.refresh_from_db()

@@ -163,9 +163,7 @@ def _function_from_post(get, j: int) -> dict[str, Any]:
     kind = get(f"v{j}_function") or "linear_increasing"
     if kind.startswith("linear_"):
         return {"type": "linear", "direction": kind.removeprefix("linear_")}
-    rows = sorted(
-        {int(k) for k in range(0, 200) if get(f"v{j}_r{k}_key") or get(f"v{j}_r{k}_value")}
-    )
+    rows = sorted({k for k in range(MAX_PAIRS) if get(f"v{j}_r{k}_key") or get(f"v{j}_r{k}_value")})
     if kind == "table":
         return {
             "type": "table",

@@ -15,6 +15,7 @@ page that asks about many participants still costs one query.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from negotiator.models import Negotiation, Participant
 
@@ -84,9 +85,16 @@ def may_operate(user) -> bool:
     )
 
 
-def may_act_on(user, negotiation: Negotiation) -> bool:
-    """Resume or close this negotiation: an operator of its team, or a superuser.
-    Auditors see every team's negotiations but act only on their own teams'."""
+class TeamOwned(Protocol):
+    """A row that belongs to a team: a negotiation, a tender."""
+
+    team_id: int | None
+
+
+def may_act_on(user, owned: TeamOwned) -> bool:
+    """Act on this negotiation (resume, close) or tender (start the final
+    negotiation): an operator of its team, or a superuser. Auditors see every
+    team's rows but act only on their own teams'."""
     if not may_operate(user):
         return False
-    return user.is_superuser or negotiation.team_id in group_ids(user)
+    return user.is_superuser or owned.team_id in group_ids(user)

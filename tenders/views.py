@@ -81,8 +81,7 @@ def tender_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **selectors.tender_page(tender, request.user),
         "ladder": charts.bid_ladder(tender),
         "metrics": metrics.tender_metrics(tender),
-        "may_operate": permissions.may_operate(request.user)
-        and (request.user.is_superuser or tender.team_id in permissions.group_ids(request.user)),
+        "may_operate": permissions.may_act_on(request.user, tender),
         "format_label": FORMAT_LABELS.get(tender.config.get("format"), ""),
         "nav_active": "tenders",
     }
@@ -93,9 +92,7 @@ def tender_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def tender_final(request: HttpRequest, pk: int) -> HttpResponse:
     tender = selectors.tender_for(request.user, pk)
-    if not permissions.may_operate(request.user) or not (
-        request.user.is_superuser or tender.team_id in permissions.group_ids(request.user)
-    ):
+    if not permissions.may_act_on(request.user, tender):
         raise Http404("No such tender")
     try:
         negotiation = tender_final_negotiation_start(tender=tender, user=request.user)

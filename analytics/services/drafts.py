@@ -7,7 +7,7 @@ nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from negotiator import playbook_io
@@ -171,7 +171,3 @@ def draft_from_spec(
     if errors:
         raise DraftError(errors)
     return Draft(spec=dict(spec), policies=tuple(specs) + _global_policies(playbook), label=label)
-
-
-def draft_relabel(draft: Draft, label: str) -> Draft:
-    return replace(draft, label=label)

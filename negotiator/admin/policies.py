@@ -18,7 +18,7 @@ from negotiator.admin.rule_test import rule_test_run
 from negotiator.admin_forms import KIND_PARAMS, RULE_EXAMPLES, PolicyForm
 from negotiator.models import Policy, PolicyScope, PolicyVersion
 from negotiator.selectors.versions import policy_history, policy_pending_draft, policy_versions_diff
-from negotiator.services.policies import policy_save
+from negotiator.services.policies import VERSIONED_FIELDS, policy_save
 from negotiator.services.versions import policy_draft_publish, policy_version_apply
 
 
@@ -124,9 +124,7 @@ class PolicyAdmin(VersionedAdminMixin, admin.ModelAdmin):
         if obj is not None and request.method == "GET":
             pending = policy_pending_draft(obj)
             if pending is not None:
-                for field in ("name", "category", "scope", "playbook_id", "role_name"):
-                    setattr(obj, field, getattr(pending, field))
-                for field in ("kind", "parameters", "severity", "active"):
+                for field in VERSIONED_FIELDS:
                     setattr(obj, field, getattr(pending, field))
                 obj.editing_draft = pending
         return obj

@@ -72,11 +72,6 @@ class ConstraintSystem:
                 return s
         raise KeyError(name)
 
-    def without(self, ids: Sequence[str]) -> ConstraintSystem:
-        drop = set(ids)
-        kept = tuple(c for c in self.constraints if c.id not in drop)
-        return ConstraintSystem(self.space, self.structured, kept, self.fixed_terms)
-
     def only(self, ids: Sequence[str]) -> ConstraintSystem:
         keep = set(ids)
         kept = tuple(c for c in self.constraints if c.id in keep)

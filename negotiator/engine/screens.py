@@ -658,9 +658,8 @@ def tender_screen(
     history = history or history_build([tender])
     stats = bid_statistics([b.amount for b in tender.bids])
     score = suspicion_score(stats, config)
-    results = [
-        *distribution_screens(stats, config),
-        _suspicion_result(score, config),
+    spread = [*distribution_screens(stats, config), _suspicion_result(score, config)]
+    structure = [
         _near_identical(tender, stats.closest_gap, config),
         _rotation(tender, history, config),
         _cover(tender, history, config),
@@ -668,10 +667,9 @@ def tender_screen(
         _sniping(tender, config),
         _shared_owner_result(tender, registry or {}, config),
     ]
-    structural = [r for r in results[6:] if r.flagged and r.severity != WARN]
-    if structural:  # a structural red flag makes the tender suspicious whatever the spread
-        score = max(score, 0.75)
-    return TenderScreening(tender.tender_id, tuple(results), score)
+    if any(r.flagged and r.severity != WARN for r in structure):
+        score = max(score, 0.75)  # a structural red flag: suspicious whatever the spread
+    return TenderScreening(tender.tender_id, (*spread, *structure), score)
 
 
 def tenders_screen(

@@ -196,46 +196,6 @@ def structured_from_dict(data: Any, *, where: str = "structured") -> Structured:
     raise ValueError(f"{where}: unknown type {kind!r} (allocation or window)")
 
 
-def structured_to_dict(item: Structured) -> dict[str, Any]:
-    if isinstance(item, Allocation):
-        data: dict[str, Any] = {
-            "type": "allocation",
-            "name": item.name,
-            "step": item.step,
-            "items": [
-                {"name": it.name, "label": it.label, "lower": it.lower, "upper": it.upper}
-                for it in item.items
-            ],
-        }
-        total = {
-            k: v for k, v in (("min", item.total_min), ("max", item.total_max)) if v is not None
-        }
-        if total:
-            data["total"] = total
-    else:
-        data = {
-            "type": "window",
-            "name": item.name,
-            "items": [{"name": it.name, "label": it.label} for it in item.items],
-            "start": {
-                "lower": item.start_lower,
-                "upper": item.start_upper,
-                "step": item.start_step,
-            },
-            "length": {
-                "lower": item.length_lower,
-                "upper": item.length_upper,
-                "step": item.length_step,
-            },
-            "horizon": item.horizon,
-        }
-    if item.unit:
-        data["unit"] = item.unit
-    if item.label:
-        data["label"] = item.label
-    return data
-
-
 def structured_list(data: Any, *, where: str = "structured") -> tuple[Structured, ...]:
     if data is None:
         return ()

@@ -5,7 +5,6 @@ often they fell back."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import mean
@@ -141,8 +140,3 @@ def _savings(negotiation: Negotiation) -> float | None:
     spec = negotiation.playbook_version.spec
     ask = deal_measure(spec.get("value_expression", ""), opening)
     return None if ask is None else float(ask) - float(negotiation.deal_value)
-
-
-def playbooks_compared(rows: Iterable[Negotiation]) -> list[Playbook]:
-    ids = {n.playbook_id for n in rows}
-    return list(Playbook.objects.filter(pk__in=ids).order_by("name"))

@@ -5,7 +5,6 @@ every field of each event's hash, so auditors can verify it offline with
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from django.utils import timezone
 from negotiator import permissions
 from negotiator.audit import chain_of, stamp
 from negotiator.audit_offline import EXPORT_FORMAT
+from negotiator.csv_stream import csv_line_writer
 from negotiator.models import AuditEvent, Negotiation, Participant, PolicyCheck
 from negotiator.selectors.audit_trail import TrailReport, negotiation_records, trail_verify
 
@@ -131,16 +131,9 @@ def audit_rows(events: Iterable[AuditEvent], redactor: Redactor) -> list[AuditRo
     ]
 
 
-class _Echo:
-    """A file-like object for csv.writer that hands each line back."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 def audit_csv_lines(negotiation: Negotiation, redactor: Redactor) -> Iterator[str]:
     """The audit trail as CSV lines (header first), streamed from the database."""
-    writer = csv.writer(_Echo())
+    writer = csv_line_writer()
     yield writer.writerow(["seq", "created_at", "kind", "actor", "payload", "prev_hash", "hash"])
     for e in audit_events(negotiation).iterator(chunk_size=1000):
         yield writer.writerow(

@@ -3,16 +3,16 @@ list's filters) and two offers of one negotiation side by side."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils.html import format_html_join
 
+from negotiator.csv_stream import csv_line_writer
 from negotiator.models import Negotiation, Offer
 from negotiator.selectors.formatting import format_terms_text, format_value, issue_meta
-from negotiator.selectors.lists import SORTS, ListFilters, _search
+from negotiator.selectors.lists import SORTS, ListFilters, negotiations_search
 from negotiator.selectors.visibility import negotiations_visible_to
 
 EXPORT_LIMIT = 10_000
@@ -33,17 +33,12 @@ CSV_COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def negotiation_csv_lines(filters: ListFilters, *, user) -> Iterator[str]:
     """The list's rows (same search, status and sort; every page, up to 10,000) as
     CSV lines; `terms` is human-readable ('Price 93,000 USD · Delivery 30 days')."""
-    writer = csv.writer(_Echo())
+    writer = csv_line_writer()
     yield writer.writerow(CSV_COLUMNS)
-    rows = _search(negotiations_visible_to(user), filters.q)
+    rows = negotiations_search(negotiations_visible_to(user), filters.q)
     if filters.status:
         rows = rows.filter(status=filters.status)
     rows = (

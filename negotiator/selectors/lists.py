@@ -88,7 +88,8 @@ class ListResult:
         return chips
 
 
-def _search(queryset: QuerySet[Negotiation], q: str) -> QuerySet[Negotiation]:
+def negotiations_search(queryset: QuerySet[Negotiation], q: str) -> QuerySet[Negotiation]:
+    """The negotiations whose title, playbook or a party's label or role contains q."""
     if not q:
         return queryset
     party = Participant.objects.filter(negotiation=OuterRef("pk")).filter(
@@ -102,7 +103,7 @@ def _search(queryset: QuerySet[Negotiation], q: str) -> QuerySet[Negotiation]:
 def negotiation_list(filters: ListFilters, *, user, page_size: int = LIST_PAGE_SIZE) -> ListResult:
     """The page of negotiations this user sees (counts included: the chips count
     only what the rows could show)."""
-    base = _search(negotiations_visible_to(user), filters.q)
+    base = negotiations_search(negotiations_visible_to(user), filters.q)
     counts = {
         row["status"]: row["n"] for row in base.order_by().values("status").annotate(n=Count("pk"))
     }

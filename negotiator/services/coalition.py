@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -61,12 +60,15 @@ def is_coalition(negotiation: Negotiation) -> bool:
 
 
 def is_coalition_id(negotiation_id: int) -> bool:
-    """Whether the negotiation's playbook version plays the mediated protocol (one
-    indexed read of its version's spec flag)."""
-    negotiation = (
-        Negotiation.objects.select_related("playbook_version").filter(pk=negotiation_id).first()
+    """Whether the negotiation's playbook version has a plan model (every plan model
+    plays the mediated protocol). Asked before every round, so it reads one key of
+    the version's spec instead of the negotiation and the whole spec."""
+    structured = (
+        Negotiation.objects.filter(pk=negotiation_id)
+        .values_list("playbook_version__spec__plan_model__structured", flat=True)
+        .first()
     )
-    return negotiation is not None and is_coalition(negotiation)
+    return bool(structured)
 
 
 def coalition_run_round(*, negotiation_id: int, round_number: int) -> bool:
@@ -333,9 +335,3 @@ def _conclude_or_continue(
         )
         return
     round_schedule(negotiation.pk, negotiation.current_round, countdown=negotiation.pace_seconds)
-
-
-def coalition_summary(negotiation: Negotiation) -> dict[str, Any] | None:
-    """The public record of the mediation for pages and exports (no utilities)."""
-    stored = (negotiation.engine_state or {}).get("mediation")
-    return state_to_dict(state_from_dict(stored)) if stored else None

@@ -94,7 +94,8 @@ def _all_known_fixed_terms() -> dict[str, Any]:
     return out
 
 
-_VERSIONED_FIELDS = (
+# A policy's fields that each PolicyVersion snapshots (and applying a version restores).
+VERSIONED_FIELDS = (
     "name",
     "category",
     "scope",
@@ -120,7 +121,7 @@ def policy_save(*, policy: Policy, user=None, note: str = "", draft: bool = Fals
         if policy.pk is None or not draft:
             policy.save()
         current = policy.current_version
-        snapshot = {f: getattr(policy, f) for f in _VERSIONED_FIELDS}
+        snapshot = {f: getattr(policy, f) for f in VERSIONED_FIELDS}
         if current is not None and all(getattr(current, f) == v for f, v in snapshot.items()):
             return current
         version = PolicyVersion.objects.create(

@@ -51,7 +51,7 @@ def task_enqueue_on_commit(
 def round_schedule(negotiation_id: int, round_number: int, *, countdown: float = 0.0) -> None:
     """Enqueue a negotiation's round once the caller's transaction commits, unless
     rounds are held in this thread (see :func:`rounds_held`)."""
-    if getattr(_held, "depth", 0):
+    if rounds_are_held():
         return
     countdown = countdown_clamp(countdown)
     task_enqueue_on_commit(RUN_ROUND, negotiation_id, round_number, countdown=countdown or None)
@@ -70,10 +70,16 @@ def countdown_clamp(seconds: float | None) -> float:
     return min(max(value, 0.0), float(settings.NEGOTIATOR_MAX_COUNTDOWN))
 
 
+def rounds_are_held() -> bool:
+    """Whether this thread is inside :func:`rounds_held`."""
+    return bool(getattr(_held, "depth", 0))
+
+
 @contextmanager
 def rounds_held() -> Iterator[None]:
-    """Within this block, no round goes to the broker: the caller plays the rounds
-    itself in this process (demo data, the page benchmark)."""
+    """Within this block, no round — a negotiation's or a tender's — goes to the
+    broker: the caller plays the rounds itself in this process (demo data, the page
+    benchmark)."""
     _held.depth = getattr(_held, "depth", 0) + 1
     try:
         yield

@@ -10,20 +10,8 @@ from negotiator.audit import audit_append
 from negotiator.models import Playbook, PlaybookVersion, PolicyVersion
 from negotiator.services.errors import ServiceError
 from negotiator.services.playbooks import playbook_publish, playbook_rows_write
-from negotiator.services.policies import policy_save
+from negotiator.services.policies import VERSIONED_FIELDS, policy_save
 from negotiator.services.roles import actor_of
-
-_POLICY_FIELDS = (
-    "name",
-    "category",
-    "scope",
-    "playbook_id",
-    "role_name",
-    "kind",
-    "parameters",
-    "severity",
-    "active",
-)
 
 
 def policy_version_apply(*, version: PolicyVersion, user=None, note: str) -> PolicyVersion:
@@ -31,7 +19,7 @@ def policy_version_apply(*, version: PolicyVersion, user=None, note: str) -> Pol
     published version (history is never rewritten)."""
     with transaction.atomic():
         policy = version.policy
-        for field in _POLICY_FIELDS:
+        for field in VERSIONED_FIELDS:
             setattr(policy, field, getattr(version, field))
         return policy_save(policy=policy, user=user, note=note)
 

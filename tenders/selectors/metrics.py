@@ -6,10 +6,13 @@ playbook, the same summed over its closed tenders."""
 from __future__ import annotations
 
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tenders.models import Tender, TenderStatus
+from django.db.models import Count
+
+from tenders.models import Tender, TenderBid, TenderBidder, TenderStatus
 from tenders.services.setup import tender_config_parse
 
 DECIDED = (
@@ -35,22 +38,34 @@ class TenderMetrics:
     roi: float | None  # savings against the reserve per unit of cost
 
 
-def tender_metrics(tender: Tender, final_prices: list[float] | None = None) -> TenderMetrics:
+def final_prices_of(tender_ids: list[int]) -> dict[int, list[float]]:
+    """Each tender's bidders' last accepted prices (one query for many tenders)."""
+    latest: dict[int, dict[int, float]] = defaultdict(dict)
+    rows = (
+        TenderBid.objects.filter(tender_id__in=tender_ids, accepted=True)
+        .order_by("tender_id", "at", "id")
+        .values_list("tender_id", "bidder_id", "price")
+    )
+    for tender_id, bidder_id, price in rows:
+        latest[tender_id][bidder_id] = price
+    return {tender_id: list(prices.values()) for tender_id, prices in latest.items()}
+
+
+def tender_metrics(
+    tender: Tender, final_prices: list[float] | None = None, bidders: int | None = None
+) -> TenderMetrics:
+    """One tender's figures; ``final_prices`` and ``bidders`` when the caller read
+    them for many tenders at once."""
     config = tender_config_parse(tender.config)
     if final_prices is None:
-        latest: dict[int, float] = {}
-        for bidder_id, price in (
-            tender.bids.filter(accepted=True).order_by("at", "id").values_list("bidder_id", "price")
-        ):
-            latest[bidder_id] = price
-        final_prices = list(latest.values())
+        final_prices = final_prices_of([tender.pk]).get(tender.pk, [])
     price = (tender.award_terms or {}).get(config.price_issue)
     reserve = config.rules.reserve_price if config.rules.reserve_price < 1e15 else None
     median = statistics.median(final_prices) if final_prices else None
     cost = config.cost_per_run + tender.escalation_minutes * config.cost_per_escalation_minute
     vs_reserve = reserve - price if (reserve is not None and price is not None) else None
     return TenderMetrics(
-        bidders=tender.bidders.count(),
+        bidders=tender.bidders.count() if bidders is None else bidders,
         bids=len(final_prices),
         price=price,
         reserve=reserve,
@@ -77,7 +92,16 @@ class PlaybookMetrics:
 
 
 def playbook_metrics(tenders: Iterable[Tender]) -> PlaybookMetrics:
-    rows = [(t, tender_metrics(t)) for t in tenders if t.status in DECIDED]
+    decided = [t for t in tenders if t.status in DECIDED]
+    ids = [t.pk for t in decided]
+    finals = final_prices_of(ids)
+    counts = dict(
+        TenderBidder.objects.filter(tender_id__in=ids)
+        .values("tender_id")
+        .annotate(n=Count("id"))
+        .values_list("tender_id", "n")
+    )
+    rows = [(t, tender_metrics(t, finals.get(t.pk, []), counts.get(t.pk, 0))) for t in decided]
     n = len(rows)
     cost = sum(m.cost for _, m in rows)
     savings = sum(m.savings_vs_reserve or 0.0 for _, m in rows)

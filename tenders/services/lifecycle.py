@@ -9,9 +9,7 @@ while bidders bid, which carries the award through the approval gate at the end.
 from __future__ import annotations
 
 import random
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -21,7 +19,11 @@ from negotiator.audit import audit_append
 from negotiator.services.errors import ServiceError, TransitionError
 from negotiator.services.lifecycle import negotiation_create
 from negotiator.services.roles import actor_of
-from negotiator.services.scheduling import countdown_clamp, task_enqueue_on_commit
+from negotiator.services.scheduling import (
+    countdown_clamp,
+    rounds_are_held,
+    task_enqueue_on_commit,
+)
 from tenders.models import Supplier, Tender, TenderBidder, TenderPlaybook, TenderStatus
 from tenders.services.setup import bidders_parse, scoring_rule, tender_config_parse
 
@@ -167,22 +169,8 @@ def _created_payload(tender: Tender, rows: list[dict]) -> dict[str, Any]:
     }
 
 
-_held = threading.local()
-
-
-@contextmanager
-def tender_rounds_held() -> Iterator[None]:
-    """Within this block no tender round goes to the broker: the caller plays the
-    rounds itself in this process (demo data)."""
-    _held.depth = getattr(_held, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _held.depth -= 1
-
-
 def tender_round_schedule(tender: Tender, *, countdown: float = 0.0) -> None:
-    if getattr(_held, "depth", 0):
+    if rounds_are_held():  # scheduling.rounds_held: the caller plays them itself
         return
     task_enqueue_on_commit(
         TENDER_ROUND, tender.pk, tender.round, countdown=countdown_clamp(countdown) or None

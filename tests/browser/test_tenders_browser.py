@@ -22,7 +22,8 @@ def flagged(transactional_db):
 
     from approvals.models import ApprovalRoute
     from negotiator.services.roles import roles_ensure
-    from tenders.services.lifecycle import tender_create, tender_rounds_held
+    from negotiator.services.scheduling import rounds_held
+    from tenders.services.lifecycle import tender_create
     from tenders.services.setup import tender_playbook_import
     from tests.tenders.conftest import run_tender
 
@@ -35,7 +36,7 @@ def flagged(transactional_db):
     user = get_user_model().objects.create_user("anna", password=PASSWORD)
     user.groups.add(approvers, procurement)
     template = tender_playbook_import(tender_document())
-    with tender_rounds_held():
+    with rounds_held():
         tender = tender_create(
             template=template,
             title="Bolts, ring",
