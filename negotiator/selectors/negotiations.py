@@ -152,8 +152,24 @@ def check_view(check: PolicyCheck, visible: frozenset[str]) -> CheckView:
     )
 
 
-def _previous_terms(negotiation_id: int, before_id: int) -> dict[str, dict[str, Any]]:
-    """Each sender's last terms before an offer id, in one query."""
+_RECENT = 20  # offers read back to find each sender's previous one (the common case)
+
+
+def _previous_terms(
+    negotiation_id: int, before_id: int, senders: frozenset[str]
+) -> dict[str, dict[str, Any]]:
+    """Each sender's last terms before an offer id: from the last few offers (one
+    short index scan: parties take turns), else from an aggregate over them all."""
+    recent = (
+        Offer.objects.filter(negotiation_id=negotiation_id, id__lt=before_id)
+        .order_by("-id")
+        .values_list("sender", "terms")[:_RECENT]
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for sender, terms in recent:
+        found.setdefault(sender, terms)
+    if len(recent) < _RECENT or senders <= set(found):
+        return found
     last_ids = (
         Offer.objects.filter(negotiation_id=negotiation_id, id__lt=before_id)
         .order_by()
@@ -176,7 +192,7 @@ def offer_views(
         return []
     by_role = {p.role: p for p in parties}
     visible = frozenset(p.role for p in parties if p.visible)
-    previous = _previous_terms(negotiation.pk, offers[0].pk)
+    previous = _previous_terms(negotiation.pk, offers[0].pk, frozenset(by_role))
     out = []
     for offer in offers:
         party = by_role.get(offer.sender)

@@ -428,3 +428,19 @@ def test_audit_page_names_the_broken_event(operator_client, procurement):
     document = json.loads(operator_client.get(f"/negotiations/{negotiation.pk}/audit.json").content)
     assert document["verification"]["ok"] is False
     assert document["verification"]["broken_seq"] == event.seq
+
+
+def test_each_senders_previous_terms_match_a_full_scan_at_every_offer(procurement):
+    """The timeline diffs an offer against its sender's previous one: read from the
+    last few offers, or (a sender quiet for longer) from an aggregate over all."""
+    from negotiator.selectors.negotiations import _previous_terms
+
+    negotiation = finished(procurement, title="Diffs")
+    rows = list(Offer.objects.filter(negotiation=negotiation).order_by("id"))
+    assert len(rows) > 25
+    for k, offer in enumerate(rows):
+        expected: dict = {}
+        for earlier in rows[:k]:
+            expected[earlier.sender] = earlier.terms
+        for senders in (frozenset({"buyer", "seller"}), frozenset({"buyer", "seller", "quiet"})):
+            assert _previous_terms(negotiation.pk, offer.pk, senders) == expected, (k, senders)
