@@ -67,3 +67,20 @@ def test_every_main_page_serves_on_the_embedded_default_with_demo_data(tmp_path)
     statuses = dict(line.rsplit(" ", 1) for line in done.stdout.splitlines() if line)
     assert set(PAGES) <= set(statuses)
     assert {path: code for path, code in statuses.items() if code != "200"} == {}
+
+
+@pytest.mark.parametrize("playbook", ["procurement", "marketing"])
+def test_a_shipped_playbook_simulates_before_the_database_is_set_up(tmp_path, playbook):
+    """`simulate --playbook marketing` on a fresh clone, before `make run` made the
+    embedded database: it once asked the missing tables first and printed a
+    traceback."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "simulate", "--playbook", playbook, "--runs", "2"],
+        cwd=REPO,
+        env=_embedded_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr

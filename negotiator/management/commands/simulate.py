@@ -63,7 +63,6 @@ def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
     """A playbook (a name in the database, or a playbook JSON file) as a scenario with
     its policies: each party's allowed outcomes and the gate every offer passes."""
     from negotiator import playbook_io
-    from negotiator.models import Playbook
     from negotiator.services.policies import playbook_policy_versions, policy_spec_of
 
     path = Path(value)
@@ -80,9 +79,9 @@ def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
         spec = playbook_io.spec_of(document)
         specs = list(playbook_io.document_policy_specs(document, version=1))
     else:
-        playbook = Playbook.objects.filter(name=value).select_related("current_version").first()
-        if playbook is None or playbook.current_version is None:
-            names = ", ".join(Playbook.objects.values_list("name", flat=True)) or "none"
+        playbook = published_playbook(value)
+        if playbook is None:
+            names = ", ".join(_playbook_names()) or "none"
             raise CommandError(f"--playbook: no published playbook named {value!r}; known: {names}")
         spec = playbook.current_version.spec
         specs = [policy_spec_of(v) for v in playbook_policy_versions(playbook)]
@@ -110,6 +109,31 @@ def load_playbook(value: str) -> tuple[Scenario, PolicyGate, dict[str, str]]:
     return governed, gate, {r["name"]: r["strategy"] for r in spec["roles"]}
 
 
+def published_playbook(value: str):
+    """The published playbook of that name, or None; also None when the database
+    is not set up yet (a shipped playbook file still simulates without it)."""
+    from django.db import DatabaseError
+
+    from negotiator.models import Playbook
+
+    try:
+        playbook = Playbook.objects.filter(name=value).select_related("current_version").first()
+    except DatabaseError:
+        return None
+    return playbook if playbook is not None and playbook.current_version is not None else None
+
+
+def _playbook_names() -> list[str]:
+    from django.db import DatabaseError
+
+    from negotiator.models import Playbook
+
+    try:
+        return list(Playbook.objects.values_list("name", flat=True))
+    except DatabaseError:
+        return []
+
+
 def shipped_playbook(value: str) -> Path | None:
     """``--playbook marketing`` names playbooks/marketing.json when no playbook in the
     database has that name."""
@@ -124,13 +148,12 @@ def coalition_spec(value: str) -> tuple[dict[str, Any], list] | None:
     for any other."""
     from negotiator import playbook_io
     from negotiator.engine.plan_model import has_plan_model
-    from negotiator.models import Playbook
     from negotiator.services.policies import playbook_policy_versions, policy_spec_of
 
     path = Path(value)
     if not (value.endswith(".json") or path.is_file()):
-        playbook = Playbook.objects.filter(name=value).select_related("current_version").first()
-        if playbook is not None and playbook.current_version is not None:
+        playbook = published_playbook(value)
+        if playbook is not None:
             spec = playbook.current_version.spec
             if not has_plan_model(spec):
                 return None
@@ -202,11 +225,9 @@ class Command(BaseCommand):
                 self._simulate_coalition(*coalition, options)
                 return
             shipped = shipped_playbook(options["playbook"])
-            if shipped and not Path(options["playbook"]).exists():
-                from negotiator.models import Playbook
-
-                if not Playbook.objects.filter(name=options["playbook"]).exists():
-                    options["playbook"] = str(shipped)
+            exists = Path(options["playbook"]).exists()
+            if shipped and not exists and published_playbook(options["playbook"]) is None:
+                options["playbook"] = str(shipped)
             scenario, gate, defaults = load_playbook(options["playbook"])
             if not options["strategies"]:
                 options["strategies"] = ",".join(defaults[p] for p in scenario.party_names)
