@@ -298,8 +298,9 @@ def demo_load() -> str:
         )
         live = f"; live negotiation #{negotiation.pk} started at {LIVE_PACE_SECONDS:g}s per round"
     made += coalition_demo_load(user, approved_by_demo_approver)
-    summary = f"{len(playbooks)} playbooks, {len(made)} new demo negotiations" + live
-    summary += "; " + (tenders_demo_load(user) or "no tender playbook")
+    tenders = tenders_demo_load(user) or "no tender playbook"
+    summary = f"{Playbook.objects.count()} playbooks, {len(made)} new demo negotiations" + live
+    summary += "; " + tenders
     if made:
         summary += " — " + "; ".join(made)
     return summary

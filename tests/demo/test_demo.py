@@ -24,6 +24,7 @@ def test_bootstrap_demo_loads_every_state_and_is_idempotent(django_capture_on_co
     assert "user admin" in out.getvalue() and "user approver" in out.getvalue()
     # three negotiation playbooks, the tender one, the marketing and scheduling coalitions
     assert Playbook.objects.count() == 6
+    assert "6 playbooks" in out.getvalue()  # the summary counts what is loaded
     # One route per playbook where a person decides, one that approves small
     # clean deals automatically, and the default route.
     assert ApprovalRoute.objects.count() == 5
@@ -62,6 +63,7 @@ def test_bootstrap_demo_loads_every_state_and_is_idempotent(django_capture_on_co
         call_command("bootstrap_demo", stdout=io.StringIO())
     assert Negotiation.objects.count() == count  # a live one is still running: nothing new
     assert Playbook.objects.count() == 6
+    assert "6 playbooks" in out.getvalue()  # the summary counts what is loaded
 
 
 def test_demo_tenders_show_every_state_and_a_flagged_ring(django_capture_on_commit_callbacks):
