@@ -48,6 +48,9 @@ def tour_urls(negotiation, request) -> list[tuple[str, str, int]]:
         ("approval-request", f"/approvals/{request.pk}/", 200),
         ("delegations", "/approvals/delegations/", 200),
         ("api-tokens", "/api/tokens/", 200),
+        ("outcomes", "/outcomes/", 200),
+        ("tenders", "/tenders/", 200),
+        ("llm-comparison", "/llm/", 200),
         ("not-found", "/negotiations/999999/", 404),
     ]
 
