@@ -136,6 +136,16 @@ class Tender(models.Model):
     def is_final(self) -> bool:
         return self.status in FINAL_TENDER_STATUSES
 
+    @property
+    def price_issue(self) -> str:
+        """The term bids are priced in (the tender settings' ``price_issue``)."""
+        return str((self.config or {}).get("price_issue") or "price")
+
+    @property
+    def award_price(self) -> float | None:
+        """The awarded price, in the tender's price issue."""
+        return (self.award_terms or {}).get(self.price_issue)
+
 
 class TenderBidder(models.Model):
     tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="bidders")
