@@ -622,8 +622,14 @@ def offer_check(system: ConstraintSystem, terms: Mapping[str, Any]) -> OfferChec
         result = solve(system.only([c.id for c in slow]), fixed=plan)
         status = result.status
         if result.values is None:
-            failing = set(minimal_conflict(system.only([c.id for c in slow]), result.core))
-            violations += [check_one(system, c, terms) for c in slow if c.id in failing]
+            # Every violated constraint, by the plain-Python check (the plan is
+            # fixed, so each one is violated on its own). Only if that finds none
+            # while the solver refused (fail closed) does the core name them.
+            found = [chk for chk in (check_one(system, c, terms) for c in slow) if not chk.holds]
+            if not found:
+                failing = set(minimal_conflict(system.only([c.id for c in slow]), result.core))
+                found = [check_one(system, c, terms) for c in slow if c.id in failing]
+            violations += found
     return OfferCheck(
         not violations,
         tuple(violations),

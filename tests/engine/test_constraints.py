@@ -126,6 +126,9 @@ def test_the_solver_and_the_plain_python_recheck_agree_on_any_plan(seed):
     assert python_ok == solver_ok
     checked = offer_check(model.system, plan)
     assert checked.ok == python_ok
+    # every broken constraint is named (the audit trail lists them), not one of them
+    broken = {c.constraint.id for c in recheck(model.system, plan) if not c.holds}
+    assert {v.constraint.id for v in checked.violations} == broken
     assert "studio-capacity" in checked.solver_path
     assert "spend.total" in checked.fast_path
 
@@ -183,3 +186,18 @@ def test_constraints_that_name_unknown_parts_are_refused():
         assert "'item' 'radio' is not an item of spend" in str(exc)
     else:
         raise AssertionError("unknown item accepted")
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(0, 10**6))
+def test_every_broken_capacity_is_named_when_two_are_broken_at_once(seed):
+    """The scheduling playbook has two capacities (dock doors and the handling
+    crew): an offer that overloads both names both, as the plain check does."""
+    spec = json.loads((PLAYBOOK.parent / "scheduling.json").read_text())
+    model = plan_model_from_spec(spec)
+    rng = random.Random(seed)
+    plan = {i.name: rng.choice(i.values) for i in model.space.issues}
+    checked = offer_check(model.system, plan)
+    broken = {c.constraint.id for c in recheck(model.system, plan) if not c.holds}
+    assert {v.constraint.id for v in checked.violations} == broken
+    assert checked.ok == (not broken)
