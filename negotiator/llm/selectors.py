@@ -4,12 +4,12 @@ often they fell back."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import mean
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, Min, OuterRef, QuerySet, Sum
 
 from negotiator.engine.measures import deal_measure
 from negotiator.llm.config import LLM_STRATEGY
@@ -107,7 +107,7 @@ def llm_comparison(
 
 def _arm(label: str, rows: list[Negotiation]) -> Arm:
     agreed = [n for n in rows if n.agreed_terms]
-    savings = [s for s in (_savings(n) for n in agreed) if s is not None]
+    savings = _savings(agreed)
     return Arm(
         label=label,
         finished=len(rows),
@@ -118,25 +118,53 @@ def _arm(label: str, rows: list[Negotiation]) -> Arm:
     )
 
 
-def _our_role(negotiation: Negotiation) -> str | None:
-    roles = list(negotiation.participants.values_list("role", "strategy"))
-    assisted = [r for r, s in roles if s == LLM_STRATEGY]
-    return assisted[0] if assisted else (roles[0][0] if roles else None)
-
-
-def _savings(negotiation: Negotiation) -> float | None:
-    if negotiation.deal_value is None:
-        return None
-    role = _our_role(negotiation)
-    opening = (
-        Offer.objects.filter(negotiation=negotiation, performative__in=("propose", "counter"))
-        .exclude(sender=role)
-        .order_by("id")
-        .values_list("terms", flat=True)
-        .first()
+def _our_roles(ids: list[int]) -> dict[int, str]:
+    """Per negotiation: the LLM-assisted role, else its first role (one query)."""
+    roles: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    rows = Participant.objects.filter(negotiation_id__in=ids).order_by(
+        "negotiation_id", "order", "id"
     )
-    if opening is None:
-        return None
-    spec = negotiation.playbook_version.spec
-    ask = deal_measure(spec.get("value_expression", ""), opening)
-    return None if ask is None else float(ask) - float(negotiation.deal_value)
+    for pk, role, strategy in rows.values_list("negotiation_id", "role", "strategy"):
+        roles[pk].append((role, strategy))
+    out = {}
+    for pk, pairs in roles.items():
+        assisted = [r for r, s in pairs if s == LLM_STRATEGY]
+        out[pk] = assisted[0] if assisted else pairs[0][0]
+    return out
+
+
+def _counterpart_openings(ids: list[int], ours: dict[int, str]) -> dict[int, dict]:
+    """Per negotiation: the first proposal of a party other than ours (two queries)."""
+    firsts = (
+        Offer.objects.filter(negotiation_id__in=ids, performative__in=("propose", "counter"))
+        .values("negotiation_id", "sender")
+        .annotate(first=Min("id"))
+        .values("first")
+    )
+    rows = (
+        Offer.objects.filter(id__in=firsts)
+        .order_by("id")
+        .values_list("negotiation_id", "sender", "terms")
+    )
+    out: dict[int, dict] = {}
+    for pk, sender, terms in rows:
+        if sender != ours.get(pk) and pk not in out:
+            out[pk] = terms
+    return out
+
+
+def _savings(agreed: list[Negotiation]) -> list[float]:
+    """Per agreement with a deal value: the counterpart's opening ask minus it."""
+    valued = [n for n in agreed if n.deal_value is not None]
+    ids = [n.pk for n in valued]
+    openings = _counterpart_openings(ids, _our_roles(ids))
+    out = []
+    for negotiation in valued:
+        opening = openings.get(negotiation.pk)
+        if opening is None:
+            continue
+        spec = negotiation.playbook_version.spec
+        ask = deal_measure(spec.get("value_expression", ""), opening)
+        if ask is not None:
+            out.append(float(ask) - float(negotiation.deal_value))
+    return out

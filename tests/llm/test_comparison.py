@@ -53,6 +53,10 @@ def test_the_comparison_counts_each_arm(runs, llm_playbook):
     assert result.llm.mean_rounds == mean(n.current_round for n in assisted)
     expected = mean(_opening_ask(n) - n.deal_value for n in plain if n.agreed_terms)
     assert result.deterministic.mean_savings == pytest.approx(expected)
+    llm_agreed = [n for n in assisted if n.agreed_terms]
+    if llm_agreed:
+        expected = mean(_opening_ask(n) - n.deal_value for n in llm_agreed)
+        assert result.llm.mean_savings == pytest.approx(expected)
     assert result.calls > 0 and result.fallbacks == {"invalid_json": 1}
     assert result.tokens == 150 * result.calls  # an unusable reply spent its tokens too
     assert (
@@ -99,3 +103,11 @@ def test_the_api_key_reaches_neither_the_page_nor_a_repr(client, runs, settings)
     context = response.context[0].flatten()
     assert all("sk-secret" not in repr(value) for value in context.values())
     assert "sk-secret" not in repr(llm_settings())
+
+
+def test_the_comparison_reads_a_fixed_number_of_queries(
+    runs, llm_playbook, django_assert_max_num_queries
+):
+    """Savings are read for all agreements at once, not two queries per row."""
+    with django_assert_max_num_queries(8):
+        llm_comparison(playbook=llm_playbook)
