@@ -36,6 +36,16 @@ def approval_route(transactional_db):
     )
 
 
+# A rule every consensus of the shipped marketing playbook breaks.
+STRICT_SPEND_POLICY = {
+    "name": "Nothing over 1,000 without the CFO",
+    "category": "financial",
+    "kind": "expression",
+    "parameters": {"expression": "plan.spend.total <= 1000.0"},
+    "severity": "escalate",
+}
+
+
 def marketing(**changes):
     document = load_playbook_document("marketing")
     document.update(changes.pop("top", {}))
@@ -92,15 +102,7 @@ def test_a_consensus_a_policy_refuses_escalates_to_a_person_with_the_checks_on_r
     from negotiator.models import PolicyCheck
 
     document = marketing()
-    document["policies"].append(
-        {
-            "name": "Nothing over 1,000 without the CFO",
-            "category": "financial",
-            "kind": "expression",
-            "parameters": {"expression": "plan.spend.total <= 1000.0"},
-            "severity": "escalate",
-        }
-    )
+    document["policies"].append(STRICT_SPEND_POLICY)
     negotiation = play(negotiation_create(playbook=playbook_import(document), seed=7))
     assert negotiation.status == NegotiationStatus.ESCALATED
     assert "failed a policy" in negotiation.outcome_reason

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from negotiator import playbook_io
 from negotiator.playbook_io import playbook_export, playbook_import
 from tests.conftest import REPO
+from tests.negotiator.test_coalition import STRICT_SPEND_POLICY
 
 pytestmark = pytest.mark.django_db
 
@@ -46,15 +47,7 @@ def test_simulate_applies_the_policies_to_the_consensus_as_live_rounds_do(tmp_pa
     """What a policy owner tries offline is what runs live: a consensus text the
     playbook's policies refuse escalates in the simulator too."""
     document = json.loads((REPO / "playbooks" / "marketing.json").read_text())
-    document["policies"].append(
-        {
-            "name": "Nothing over 1,000 without the CFO",
-            "category": "financial",
-            "kind": "expression",
-            "parameters": {"expression": "plan.spend.total <= 1000.0"},
-            "severity": "escalate",
-        }
-    )
+    document["policies"].append(STRICT_SPEND_POLICY)
     path = tmp_path / "strict.json"
     path.write_text(json.dumps(document))
     lines = simulate("--playbook", str(path), "--runs", "3", "--json")
