@@ -92,6 +92,7 @@ def test_run_local_announces_once_serving_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, output[-3000:]
     assert "stopped." in output
     assert "Traceback" not in output, output[-3000:]
+    assert "Service Unavailable" not in output, output[-3000:]  # no 503s while starting
     assert "log in as admin" in output
     # Nothing listens any more.
     with pytest.raises(OSError):

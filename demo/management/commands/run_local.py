@@ -45,11 +45,14 @@ def _banner(url: str) -> str:
 
 
 def _answers(url: str) -> bool:
+    """The web server serves pages (the login page: public, needs no worker). Not
+    /healthz: it answers 503 until the worker's first heartbeat, and each 503 is
+    an ERROR line in the log a person watches while the product starts."""
     try:
-        with urllib.request.urlopen(url + "healthz", timeout=2) as response:
-            return response.status < 500
-    except urllib.error.HTTPError as exc:  # 503: up, but a worker has not reported yet
-        return exc.code < 600
+        with urllib.request.urlopen(url + "login/", timeout=2) as response:
+            return response.status == 200
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
     except (OSError, ValueError):
         return False
 
