@@ -324,6 +324,13 @@ _ROUND_FIELDS = (
 )
 
 
+def checks_insert(checks: Sequence[CheckRow]) -> None:
+    """Policy check rows through the ORM (outside the pipelined round write)."""
+    PolicyCheck.objects.bulk_create(
+        [PolicyCheck(**{f: getattr(c, f) for f in CHECK_FIELDS}) for c in checks]
+    )
+
+
 def round_write(
     negotiation: Negotiation,
     reads: RoundReads,
@@ -347,9 +354,7 @@ def round_write(
     negotiation.turn_due_at = waiting.due_at if waiting else None
     negotiation.turn_reminded_at = None
     if not uses_pipeline():
-        PolicyCheck.objects.bulk_create(
-            [PolicyCheck(**{f: getattr(c, f) for f in CHECK_FIELDS}) for c in checks]
-        )
+        checks_insert(checks)
         if audit_entries:
             audit_append_many(audit_entries, negotiation=negotiation)
         negotiation.save(update_fields=[*_ROUND_FIELDS])

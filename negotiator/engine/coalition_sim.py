@@ -12,8 +12,14 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .constraints import certify
-from .mediation import AGREED, ESCALATED, MediationState, mediate_run
-from .offers import Offer, Performative
+from .mediation import (
+    AGREED,
+    ESCALATED,
+    MediationState,
+    acceptances_refused,
+    mediate_run,
+    refusal_reason,
+)
 from .plan_model import PlanModel
 from .protocol import Gate
 
@@ -41,20 +47,11 @@ class CoalitionRun:
 
 def consensus_checked(state: MediationState, gate: Gate) -> MediationState:
     """The agreed state, or an escalation naming each acceptance a policy refused
-    (block or escalate: fail closed)."""
-    last = state.rounds[-1]
-    held = []
-    for ballot in last.ballots:
-        if not ballot.accept:
-            continue
-        move = Offer(Performative.ACCEPT, ballot.party, dict(state.text), "", last.round)
-        decision = gate(move, ballot.party)
-        if decision.verdict in ("block", "escalate"):
-            held.append(f"{ballot.party}: {decision.reason or decision.verdict}")
-    if not held:
+    (block or escalate: fail closed), as live rounds decide it."""
+    refused = acceptances_refused(state.rounds[-1], gate)
+    if not refused:
         return state
-    reason = "the consensus text failed a policy: " + "; ".join(held)
-    return replace(state, status=ESCALATED, reason=reason)
+    return replace(state, status=ESCALATED, reason=refusal_reason(refused))
 
 
 def simulate_coalition(

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .constraints import ConstraintSystem, check_one
+from .offers import Offer, Performative
 from .outcomes import CategoricalIssue, NumericIssue, OutcomeSpace
 from .preferences import PreferenceProfile
 from .structured import Allocation, Structured, Window, owner_of
@@ -345,6 +346,40 @@ def _escalate(state, setup: MediationSetup, rounds, ballots, last: int) -> Media
         reason=reason,
         blockers=blockers,
     )
+
+
+def ballot_id(party: str, round_number: int) -> str:
+    """The id a party's ballot carries as an offer (accept or reject of the text)."""
+    return f"{party}-r{round_number}"
+
+
+def acceptances_refused(
+    record: MediationRound, gate: Callable[[Offer, str], Any], *, fixed_terms_hash: str = ""
+) -> list[str]:
+    """Each party that accepted the round's text, its acceptance put through the
+    policy gate like any accept: '<party>: <reason>' for each one a policy blocks
+    or escalates (live rounds and the simulator both ask this)."""
+    refused = []
+    for ballot in record.ballots:
+        if not ballot.accept:
+            continue
+        move = Offer(
+            Performative.ACCEPT,
+            ballot.party,
+            dict(record.text),
+            fixed_terms_hash,
+            record.round,
+            id=ballot_id(ballot.party, record.round),
+        )
+        decision = gate(move, ballot.party)
+        if decision.verdict in ("block", "escalate"):
+            refused.append(f"{ballot.party}: {decision.reason or decision.verdict}")
+    return refused
+
+
+def refusal_reason(refused: Sequence[str]) -> str:
+    """Why a consensus is not an agreement: the policies that refused it (fail closed)."""
+    return "the consensus text failed a policy: " + "; ".join(refused)
 
 
 def mediate_run(

@@ -30,19 +30,21 @@ from negotiator.engine.mediation import (
     AGREED,
     ESCALATED,
     MediationState,
+    acceptances_refused,
+    ballot_id,
     default_voter,
     mediate_step,
+    refusal_reason,
     state_from_dict,
     state_to_dict,
 )
-from negotiator.engine.offers import Offer as EngineOffer
 from negotiator.engine.offers import Terms
 from negotiator.engine.outcomes import fixed_terms_hash
 from negotiator.engine.plan_model import PlanModel, assumptions_of, dependencies_of
 from negotiator.engine.protocol import NegotiationState
 from negotiator.engine.protocol import Status as EngineStatus
-from negotiator.models import Negotiation, NegotiationStatus, Offer, PolicyCheck
-from negotiator.round_store import CHECK_FIELDS
+from negotiator.models import Negotiation, NegotiationStatus, Offer
+from negotiator.round_store import checks_insert
 from negotiator.services import round_records
 from negotiator.services.agreements import agreement_record
 from negotiator.services.certificates import plan_certificate_issue, plan_model_of
@@ -85,13 +87,14 @@ def coalition_run_round(*, negotiation_id: int, round_number: int) -> bool:
         model = plan_model_of(negotiation)
         state = _state_load(negotiation, model)
         now = timezone.now()
-        verdicts: list[tuple[str, str]] = []
+        refused: list[str] = []
         if negotiation.deadline and now >= negotiation.deadline:
             reason = f"deadline {negotiation.deadline.isoformat()} passed without consensus"
             state = replace(state, status=ESCALATED, reason=reason, blockers=_last_blockers(state))
         else:
-            state = _step(negotiation, model, state)
-            verdicts = _records_write(negotiation, model, state, now)
+            participants = list(negotiation.participants.order_by("order"))
+            state = _step(negotiation, model, state, participants)
+            refused = _records_write(negotiation, model, state, participants, now)
         negotiation.engine_state = {
             **(negotiation.engine_state or {}),
             "protocol": "mediated",
@@ -102,7 +105,7 @@ def coalition_run_round(*, negotiation_id: int, round_number: int) -> bool:
         negotiation.save(
             update_fields=["engine_state", "current_round", "last_progress_at", "updated_at"]
         )
-        _conclude_or_continue(negotiation, state, verdicts)
+        _conclude_or_continue(negotiation, state, refused)
     return True
 
 
@@ -116,8 +119,9 @@ def _state_load(negotiation: Negotiation, model: PlanModel) -> MediationState:
     return MediationState(text=start, seed=negotiation.seed)
 
 
-def _step(negotiation: Negotiation, model: PlanModel, state: MediationState) -> MediationState:
-    participants = list(negotiation.participants.order_by("order"))
+def _step(
+    negotiation: Negotiation, model: PlanModel, state: MediationState, participants
+) -> MediationState:
     setup = model.mediation_setup({p.role: p.profile for p in participants})
     voters = {p.role: default_voter for p in participants}
     return mediate_step(state, setup, voters, limit=negotiation.max_rounds)
@@ -134,17 +138,17 @@ def _last_blockers(state: MediationState) -> tuple[tuple[str, str], ...]:
 
 
 def _records_write(
-    negotiation: Negotiation, model: PlanModel, state: MediationState, now
-) -> list[tuple[str, str]]:
+    negotiation: Negotiation, model: PlanModel, state: MediationState, participants, now
+) -> list[str]:
     """The round just played: the mediator's text, the ballots, the checks, the audit.
-    Returns the policy gate's (verdict, reason) for each party that accepted."""
+    Returns the acceptances a policy refused ('<party>: <reason>')."""
     record = state.rounds[-1]
     text = dict(record.text)
     spec = negotiation.playbook_version.spec
     expiry = model.offer_expiry_minutes
     checked = offer_check(model.system, text)
     deps = dependencies_of(model)
-    profiles = {p.role: p.profile for p in negotiation.participants.all()}
+    profiles = {p.role: p.profile for p in participants}
     setup = model.mediation_setup(profiles)
     utilities = {name: round(pr.utility(text, model.space), 6) for name, pr in setup.parties}
     proposal = Offer.objects.create(
@@ -175,34 +179,24 @@ def _records_write(
                 in_reply_to=proposal,
                 version=record.round + 1,
                 rationale=_ballot_words(b, record),
-                engine_id=f"{b.party}-r{record.round}",
+                engine_id=ballot_id(b.party, record.round),
             )
             for b in record.ballots
         ]
     )
     entries = _audit_entries(record, proposal, ballots, checked, state)
-    gate_records, policy_entries = _policies_check(negotiation, ballots, now)
+    refused, policy_entries = _acceptances_check(negotiation, record, ballots, participants, now)
     audit_append_many([*entries, *policy_entries], negotiation=negotiation)
-    return [(r.verdict, f"{r.party}: {_gate_reason(r)}") for r in gate_records]
+    return refused
 
 
-def _policies_check(negotiation: Negotiation, ballots: list[Offer], now):
-    """Each acceptance meets the policy gate like any party's accept: the same
-    policies, profiles and waivers; its checks are stored and audited."""
-    participants = list(negotiation.participants.all())
+def _acceptances_check(negotiation: Negotiation, record, ballots, participants, now):
+    """Each acceptance meets the policy gate like any party's accept (the same
+    policies, profiles and waivers; the engine's question, as the simulator asks
+    it); the checks are stored and their audit entries returned."""
     versions = applicable_policy_versions(negotiation)
     gate = policy_gate_for(negotiation, versions, participants)
-    for row in ballots:
-        if row.performative == "accept":
-            move = EngineOffer(
-                performative="accept",
-                sender=row.sender,
-                terms=row.terms,
-                fixed_terms_hash=row.fixed_terms_hash,
-                round=row.round,
-                id=row.engine_id,
-            )
-            gate(move, row.sender)
+    refused = acceptances_refused(record, gate, fixed_terms_hash=ballots[0].fixed_terms_hash)
     records = gate.take()
     checks = round_records.check_rows(
         negotiation_id=negotiation.pk,
@@ -211,23 +205,16 @@ def _policies_check(negotiation: Negotiation, ballots: list[Offer], now):
         version_pks={(v.policy_id, v.number): v.pk for v in versions},
         now=now,
     )
-    PolicyCheck.objects.bulk_create(
-        [PolicyCheck(**{f: getattr(c, f) for f in CHECK_FIELDS}) for c in checks]
-    )
+    checks_insert(checks)
     entries = round_records.audit_entries(
-        round_number=ballots[0].round if ballots else 0,
+        round_number=record.round,
         records=records,
         offers=[],
         versions=versions,
         previous_version_ids=sorted(v.pk for v in versions),
         actors={p.role: round_records.actor_for(p.role, p.seat) for p in participants},
     )
-    return records, entries
-
-
-def _gate_reason(record) -> str:
-    failed = [r.message for r in record.results if not r.passed and r.waived_by is None]
-    return "; ".join(failed) or record.verdict
+    return refused, entries
 
 
 def _ballot_words(ballot, record) -> str:
@@ -292,30 +279,18 @@ def _audit_entries(record, proposal: Offer, ballots, checked, state) -> list[Aud
 
 
 def _conclude_or_continue(
-    negotiation: Negotiation, state: MediationState, verdicts: list[tuple[str, str]]
+    negotiation: Negotiation, state: MediationState, refused: list[str]
 ) -> None:
-    held = [reason for verdict, reason in verdicts if verdict in ("block", "escalate")]
-    if state.status == AGREED and held:
+    if state.status == AGREED and refused:
         # Fail closed: a consensus some party's policies do not allow goes to a person.
-        negotiation_transition(
-            negotiation=negotiation,
-            to=NegotiationStatus.ESCALATED,
-            actor="system",
-            reason="the consensus text failed a policy: " + "; ".join(held),
-            extra={"cause": "policy_escalation"},
-        )
+        _escalate(negotiation, refusal_reason(refused), cause="policy_escalation")
         return
     if state.status == AGREED:
         certificate = plan_certificate_issue(negotiation=negotiation, terms=state.text)
         if not certificate["valid"]:
             failed = [c["text"] for c in certificate["constraints"] if not c["recheck"]]
-            negotiation_transition(
-                negotiation=negotiation,
-                to=NegotiationStatus.ESCALATED,
-                actor="system",
-                reason="the agreed plan failed its certificate: " + "; ".join(failed),
-                extra={"cause": "certificate_refused"},
-            )
+            reason = "the agreed plan failed its certificate: " + "; ".join(failed)
+            _escalate(negotiation, reason, cause="certificate_refused")
             return
         agreed = NegotiationState(
             parties=tuple(b.party for b in state.rounds[-1].ballots),
@@ -326,12 +301,17 @@ def _conclude_or_continue(
         agreement_record(negotiation=negotiation, state=agreed)
         return
     if state.status == ESCALATED:
-        negotiation_transition(
-            negotiation=negotiation,
-            to=NegotiationStatus.ESCALATED,
-            actor="system",
-            reason=state.reason,
-            extra={"cause": "no_consensus", "blockers": [list(b) for b in state.blockers]},
-        )
+        blockers = [list(b) for b in state.blockers]
+        _escalate(negotiation, state.reason, cause="no_consensus", blockers=blockers)
         return
     round_schedule(negotiation.pk, negotiation.current_round, countdown=negotiation.pace_seconds)
+
+
+def _escalate(negotiation: Negotiation, reason: str, *, cause: str, **extra) -> None:
+    negotiation_transition(
+        negotiation=negotiation,
+        to=NegotiationStatus.ESCALATED,
+        actor="system",
+        reason=reason,
+        extra={"cause": cause, **extra},
+    )
