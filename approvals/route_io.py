@@ -60,14 +60,13 @@ def routes_write(
     """Create or update each route by name through the route form; the problems, by
     path, or nothing. Runs inside the import's transaction.
 
-    A route decides who approves (or that nobody does), so a person importing one
-    needs the route permissions, not only the playbook ones (``user`` None is the
-    command line). A file carries this playbook's routes and site-wide ones: it
+    A route decides who approves (or that nobody does), so a file that creates or
+    changes one needs the route permissions, not only the playbook ones (``user``
+    None is the command line); a route that travels unchanged is left alone. A file carries this playbook's routes and site-wide ones: it
     cannot change, create or take over by name another playbook's route (one that
     travels unchanged in a copy is left alone); and a group it names must exist (a
     typo would otherwise create an empty approver group)."""
-    if items and user is not None and not user.has_perms(ROUTE_PERMISSIONS):
-        return [("approval_routes", "importing approval routes needs the route permissions")]
+    may_write = user is None or user.has_perms(ROUTE_PERMISSIONS)
     problems: list[tuple[str, str]] = []
     for i, item in enumerate(items):
         where = f"approval_routes[{i}]"
@@ -85,6 +84,11 @@ def routes_write(
             # file that would change it, or create it, is refused.
             if route is None or form.has_changed():
                 problems.append((f"{where}.playbook", f"the route belongs to {other!r}"))
+            continue
+        if route is not None and not form.has_changed():
+            continue  # as it stands: nothing to write
+        if not may_write:
+            problems.append((where, "creating or changing a route needs the route permissions"))
             continue
         if not form.is_valid():
             for field, messages in form.errors.items():
