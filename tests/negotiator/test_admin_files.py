@@ -115,11 +115,13 @@ def test_routes_in_a_file_need_route_permissions_their_own_playbook_and_known_gr
     assert (theirs.condition_kind, theirs.decision) == ("playbook", "person")
     assert ApprovalRoute.objects.count() == 1
 
-    # Without route permissions a clone still works: its routes travel unchanged.
-    from negotiator.services.versions import playbook_clone
-
-    copy = playbook_clone(playbook=other, name="SaaS, second source", user=clerk)
-    assert copy.name == "SaaS, second source" and ApprovalRoute.objects.count() == 1
+    # Without route permissions an export imported under a new name still works:
+    # the other playbook's route travels unchanged and is left alone.
+    moved = playbook_export(other) | {"name": "SaaS (moved)"}
+    assert [r["name"] for r in moved["approval_routes"]] == ["SaaS deals"]
+    assert _upload(client, moved).status_code == 302
+    assert Playbook.objects.filter(name="SaaS (moved)").exists()
+    assert ApprovalRoute.objects.count() == 1
 
     # A group that does not exist is an error, not a new empty group.
     groups = Group.objects.count()
