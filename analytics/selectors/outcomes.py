@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from django.db.models import Max, Min, QuerySet
+from django.db.models import Max, QuerySet
 
 from analytics.selectors.quality import Quality, agreement_quality
 from approvals.models import ApprovalRequest, ApprovalStatus
@@ -33,12 +33,12 @@ from negotiator.models import (
     PolicyKindChoice,
 )
 from negotiator.selectors.escalations import our_seat
+from negotiator.selectors.negotiations import first_proposals
 from negotiator.selectors.visibility import negotiations_visible_to
 
 # Policy kinds that put agreed terms inside a band (delivery, quality, tiers):
 # an agreement adheres to its SLA when every check of these kinds passed.
 BAND_KINDS = (PolicyKindChoice.SLA, PolicyKindChoice.RANGE, PolicyKindChoice.ALLOWED_VALUES)
-PROPOSALS = ("propose", "counter")
 UNSETTLED = (NegotiationStatus.DRAFT, NegotiationStatus.RUNNING)
 APPROVAL_OVERDUE = "approval_overdue"
 
@@ -151,20 +151,6 @@ def outcome_negotiations(*, user, filters: OutcomeFilters) -> QuerySet[Negotiati
     return negotiations.select_related("playbook", "playbook_version").order_by("created_at", "pk")
 
 
-def _first_proposals(ids: list[int]) -> dict[int, dict[str, dict]]:
-    """Each party's first proposal per negotiation (portable: the embedded SQLite
-    default has no DISTINCT ON)."""
-    proposals = Offer.objects.filter(negotiation_id__in=ids, performative__in=PROPOSALS)
-    firsts = proposals.values("negotiation_id", "sender").annotate(first=Min("id"))
-    rows = Offer.objects.filter(id__in=firsts.values("first")).values_list(
-        "negotiation_id", "sender", "terms"
-    )
-    out: dict[int, dict[str, dict]] = defaultdict(dict)
-    for pk, sender, terms in rows:
-        out[pk][sender] = terms
-    return out
-
-
 def _last_moves(ids: list[int]) -> dict[int, tuple[int, datetime]]:
     rows = (
         Offer.objects.filter(negotiation_id__in=ids)
@@ -248,7 +234,7 @@ def negotiation_outcomes(*, user, filters: OutcomeFilters) -> list[NegotiationOu
     participants: dict[int, list[Participant]] = defaultdict(list)
     for p in Participant.objects.filter(negotiation_id__in=ids).order_by("order", "id"):
         participants[p.negotiation_id].append(p)
-    first, last = _first_proposals(ids), _last_moves(ids)
+    first, last = first_proposals(ids), _last_moves(ids)
     bands = _band_checks([n.agreed_offer_id for n in negotiations if n.agreed_offer_id])
     causes = _escalation_causes(ids)
     approved_at: dict[int, datetime] = {}

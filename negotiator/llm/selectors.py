@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import mean
 
-from django.db.models import Count, Exists, Min, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 
 from negotiator.engine.measures import deal_measure
 from negotiator.llm.config import LLM_STRATEGY
 from negotiator.llm.models import LLMExchange
-from negotiator.models import Negotiation, NegotiationStatus, Offer, Participant, Playbook
+from negotiator.models import Negotiation, NegotiationStatus, Participant, Playbook
+from negotiator.selectors.negotiations import first_proposals
 
 # Still going: not part of a comparison of outcomes.
 OPEN = (NegotiationStatus.DRAFT, NegotiationStatus.RUNNING)
@@ -134,22 +135,12 @@ def _our_roles(ids: list[int]) -> dict[int, str]:
 
 
 def _counterpart_openings(ids: list[int], ours: dict[int, str]) -> dict[int, dict]:
-    """Per negotiation: the first proposal of a party other than ours (two queries)."""
-    firsts = (
-        Offer.objects.filter(negotiation_id__in=ids, performative__in=("propose", "counter"))
-        .values("negotiation_id", "sender")
-        .annotate(first=Min("id"))
-        .values("first")
-    )
-    rows = (
-        Offer.objects.filter(id__in=firsts)
-        .order_by("id")
-        .values_list("negotiation_id", "sender", "terms")
-    )
-    out: dict[int, dict] = {}
-    for pk, sender, terms in rows:
-        if sender != ours.get(pk) and pk not in out:
-            out[pk] = terms
+    """Per negotiation: the first proposal of a party other than ours."""
+    out = {}
+    for pk, by_sender in first_proposals(ids).items():
+        other = next((t for sender, t in by_sender.items() if sender != ours.get(pk)), None)
+        if other is not None:
+            out[pk] = other
     return out
 
 

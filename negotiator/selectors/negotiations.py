@@ -3,12 +3,13 @@ offer timeline with policy checks, and the live poll."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max, Prefetch, QuerySet, Subquery
+from django.db.models import Max, Min, Prefetch, QuerySet, Subquery
 
 from negotiator import agreement_hooks, permissions
 from negotiator.models import (
@@ -152,6 +153,23 @@ def check_view(check: PolicyCheck, visible: frozenset[str]) -> CheckView:
     )
 
 
+def first_proposals(ids: Sequence[int]) -> dict[int, dict[str, dict[str, Any]]]:
+    """Each party's first proposal (its terms) per negotiation, parties in the order
+    they first proposed (portable: the embedded SQLite default has no DISTINCT ON)."""
+    proposals = Offer.objects.filter(negotiation_id__in=ids, performative__in=PROPOSALS)
+    firsts = proposals.values("negotiation_id", "sender").annotate(first=Min("id"))
+    rows = (
+        Offer.objects.filter(id__in=firsts.values("first"))
+        .order_by("id")
+        .values_list("negotiation_id", "sender", "terms")
+    )
+    out: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for pk, sender, terms in rows:
+        out[pk][sender] = terms
+    return out
+
+
+PROPOSALS = ("propose", "counter")
 _RECENT = 20  # offers read back to find each sender's previous one (the common case)
 
 
