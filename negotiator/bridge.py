@@ -12,6 +12,7 @@ from dataclasses import replace
 from threading import Lock
 from typing import Any
 
+from negotiator.engine.governance import PolicyGate
 from negotiator.engine.offers import Offer
 from negotiator.engine.outcomes import OutcomeSpace, issue_from_dict
 from negotiator.engine.preferences import profile_from_dict
@@ -102,3 +103,24 @@ SETUPS = SetupCache()
 
 def offer_terms(offer: Offer) -> dict[str, Any]:
     return dict(offer.terms)
+
+
+def policy_gate_from_spec(
+    spec: Mapping[str, Any],
+    specs,
+    profiles: Mapping[str, Mapping[str, Any]],
+    *,
+    waivers: Mapping[str, Any] | None = None,
+) -> PolicyGate:
+    """The engine's policy gate for a playbook spec: its fixed terms, issue types and
+    deal measures, these policy specs and each role's own profile (live rounds and
+    the simulator build it the same way)."""
+    return PolicyGate(
+        specs=list(specs),
+        profiles=dict(profiles),
+        fixed_terms=dict(spec.get("fixed_terms", {})),
+        issue_types={i["name"]: i.get("type", "numeric") for i in spec["issues"]},
+        value_rule=spec.get("value_expression", ""),
+        risk_rule=spec.get("risk_expression", ""),
+        waivers=dict(waivers or {}),
+    )

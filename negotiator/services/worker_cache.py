@@ -153,13 +153,9 @@ def policy_gate_for(
     participants: Sequence[Participant],
 ) -> governance.PolicyGate:
     """The engine's policy gate for this negotiation's offers."""
-    spec = negotiation.playbook_version.spec
-    return governance.PolicyGate(
-        specs=[policy_spec_of(v) for v in versions],
-        profiles={p.role: p.profile for p in participants},
-        fixed_terms=dict(spec.get("fixed_terms", {})),
-        issue_types={i["name"]: i.get("type", "numeric") for i in spec["issues"]},
-        value_rule=spec.get("value_expression", ""),
-        risk_rule=spec.get("risk_expression", ""),
-        waivers=dict(negotiation.waived_policies or {}),
+    return bridge.policy_gate_from_spec(
+        negotiation.playbook_version.spec,
+        [policy_spec_of(v) for v in versions],
+        {p.role: p.profile for p in participants},
+        waivers=negotiation.waived_policies,
     )

@@ -295,6 +295,7 @@ class Command(BaseCommand):
     ) -> None:
         """A mediated coalition playbook: every acceptance meets the policies (as
         live) and every agreed plan is certified."""
+        from negotiator.bridge import policy_gate_from_spec
         from negotiator.engine.coalition_sim import simulate_coalition, summarize_coalition
         from negotiator.engine.constraints import prove_feasible
         from negotiator.engine.plan_model import plan_model_from_spec
@@ -305,14 +306,7 @@ class Command(BaseCommand):
             words = "; ".join(report.conflict_words()) or report.status
             raise CommandError(f"the plan space is infeasible: {words}", returncode=2)
         profiles = {r["name"]: r["profile"] for r in spec["roles"]}
-        gate = PolicyGate(
-            specs=policies,
-            profiles=profiles,
-            fixed_terms=dict(spec.get("fixed_terms", {})),
-            issue_types={i["name"]: i.get("type", "numeric") for i in spec["issues"]},
-            value_rule=spec.get("value_expression", ""),
-            risk_rule=spec.get("risk_expression", ""),
-        )
+        gate = policy_gate_from_spec(spec, policies, profiles)
         collected = []
         runs = simulate_coalition(model, profiles, options["runs"], options["seed"], gate=gate)
         for run in runs:
