@@ -54,15 +54,20 @@ for path in paths:
 """
 
 
-def test_every_main_page_serves_on_the_embedded_default_with_demo_data(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, *PAGES],
+def _embedded(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """Python with these arguments, on the embedded default under tmp_path."""
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=REPO,
         env=_embedded_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def test_every_main_page_serves_on_the_embedded_default_with_demo_data(tmp_path):
+    done = _embedded(tmp_path, "-c", SCRIPT, *PAGES)
     assert done.returncode == 0, done.stderr[-3000:]
     statuses = dict(line.rsplit(" ", 1) for line in done.stdout.splitlines() if line)
     assert set(PAGES) <= set(statuses)
@@ -74,13 +79,6 @@ def test_a_shipped_playbook_simulates_before_the_database_is_set_up(tmp_path, pl
     """`simulate --playbook marketing` on a fresh clone, before `make run` made the
     embedded database: it once asked the missing tables first and printed a
     traceback."""
-    done = subprocess.run(
-        [sys.executable, "manage.py", "simulate", "--playbook", playbook, "--runs", "2"],
-        cwd=REPO,
-        env=_embedded_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _embedded(tmp_path, "manage.py", "simulate", "--playbook", playbook, "--runs", "2")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
