@@ -95,6 +95,9 @@ class Tender(models.Model):
     escalation_minutes = models.FloatField(
         default=0.0, help_text="Person minutes the award took (ROI)."
     )
+    round_opened_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current round began taking outside bids."
+    )
     award_negotiation = models.OneToOneField(
         "negotiator.Negotiation",
         null=True,
@@ -147,14 +150,33 @@ class Tender(models.Model):
         return (self.award_terms or {}).get(self.price_issue)
 
 
+class BidderKind(models.TextChoices):
+    BUILTIN = "builtin", "Built-in strategy"
+    PERSON = "person", "Outside person (portal)"
+    REMOTE_AGENT = "remote_agent", "Outside agent (A2A)"
+
+
 class TenderBidder(models.Model):
     tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="bidders")
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=BidderKind.choices, default=BidderKind.BUILTIN)
     strategy = models.CharField(max_length=40)
-    private_cost = models.FloatField(help_text="Private: the bidder's own cost.")
+    private_cost = models.FloatField(
+        null=True, blank=True, help_text="Private: the bidder's own cost (unknown for outsiders)."
+    )
     terms = models.JSONField(default=dict, help_text="Non-price terms it quotes.")
     fixed_price = models.FloatField(null=True, blank=True, help_text="A scripted bid.")
     order = models.PositiveIntegerField(default=0)
+    # An outside bidder: who was invited, and its bid for the open round until the
+    # round is played (then it stands in TenderBid or is refused with a note).
+    contact_name = models.CharField(max_length=120, blank=True)
+    contact_email = models.EmailField(blank=True)
+    pending_terms = models.JSONField(null=True, blank=True)
+    pending_round = models.PositiveIntegerField(null=True, blank=True)
+    pending_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(
+        max_length=300, blank=True, help_text="What happened to its last outside bid."
+    )
 
     class Meta:
         ordering = ["order", "id"]
@@ -164,6 +186,10 @@ class TenderBidder(models.Model):
 
     def __str__(self) -> str:
         return self.supplier.name
+
+    @property
+    def is_outside(self) -> bool:
+        return self.kind != BidderKind.BUILTIN
 
 
 class TenderBid(models.Model):
@@ -183,3 +209,52 @@ class TenderBid(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bidder} {self.price:,.2f} r{self.round}"
+
+
+class BidderCredential(models.Model):
+    """An outside bidder's credential: scoped to one bidder of one tender, stored
+    only as a hash (the secret is shown once), expiring and revocable."""
+
+    bidder = models.ForeignKey(TenderBidder, on_delete=models.CASCADE, related_name="credentials")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_from = models.CharField(max_length=64, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… for {self.bidder}"
+
+    @property
+    def is_live(self) -> bool:
+        from django.utils import timezone
+
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class BidderMessage(models.Model):
+    """Each bid an outside bidder sent, by its message id: a replay gets the
+    recorded answer and changes nothing."""
+
+    bidder = models.ForeignKey(TenderBidder, on_delete=models.CASCADE, related_name="messages")
+    message_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True)
+    reply = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bidder", "message_id"], name="bidder_message_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"bid message {self.message_id} from {self.bidder}"

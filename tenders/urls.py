@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenders import views
+from tenders import bid_views, views
 
 app_name = "tenders"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("new/", views.tender_new, name="new"),
     path("<int:pk>/", views.tender_detail, name="detail"),
     path("<int:pk>/final/", views.tender_final, name="final"),
+    path("bid/<str:secret>/", bid_views.bid_page, name="bid"),
 ]

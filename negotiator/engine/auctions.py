@@ -335,6 +335,19 @@ STRATEGIES: dict[str, Strategy] = {
     "sniper": sniper,
 }
 
+# An outside bidder (a supplier's person or agent): no strategy of ours and no
+# private cost we know; its bid for a round arrives as a Submission.
+OUTSIDE = "outside"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """An outside bidder's bid for the current round: all its terms (it quotes the
+    non-price terms too), and when it arrived, in seconds into the round."""
+
+    terms: Mapping[str, Any]
+    offset: float = 0.0
+
 
 @dataclass(frozen=True)
 class Bidder:
@@ -345,8 +358,12 @@ class Bidder:
     fixed_price: float | None = None  # a scripted bid (red-team rings' cover bids)
 
     def __post_init__(self) -> None:
-        if self.fixed_price is None and self.strategy not in STRATEGIES:
+        if self.fixed_price is None and self.strategy not in (*STRATEGIES, OUTSIDE):
             raise ValueError(f"unknown bidder strategy {self.strategy!r}")
+
+    @property
+    def outside(self) -> bool:
+        return self.fixed_price is None and self.strategy == OUTSIDE
 
 
 def _view(
@@ -399,10 +416,89 @@ def bidder_move(
     if bidder.fixed_price is not None:
         placed = any(b.bidder == bidder.name for b in bids)
         return Move(None) if placed else Move(bidder.fixed_price)
+    if bidder.outside:  # its move is its Submission, if it sent one
+        return Move(None)
     view = _view(bidder, bids, rules, scoring, round_number, time_left)
     if observe is not None:
         observe(view)
     return STRATEGIES[bidder.strategy](view, rng)
+
+
+@dataclass(frozen=True)
+class OutsideView:
+    """What an outside bidder is shown: its own bids and the public feedback the
+    format allows (sealed: nothing about the others; rank-only: its rank; best
+    score: its rank and the best score). Never another bidder's name, price or
+    terms, nor the buyer's reserve or walk-away score."""
+
+    round: int
+    own_last: Mapping[str, Any] | None  # its latest standing bid's terms
+    rank: int | None
+    bidders: int  # how many bidders take part (public in a tender notice)
+    best_score: float | None
+    best_price_equivalent: float | None  # the price at which its terms match the best
+    price_to_stand: float | None  # the highest price at its last terms that would stand now
+    min_decrement: float
+    opening_price: float | None
+    time_left: float
+
+
+def outside_view(
+    name: str,
+    bids: Sequence[Bid],
+    rules: TenderRules,
+    scoring: ScoringRule,
+    *,
+    round_number: int,
+    time_left: float,
+    bidders: int,
+) -> OutsideView:
+    english = rules.format == Format.REVERSE_ENGLISH
+    own = next((b for b in reversed(bids) if b.bidder == name), None)
+    table = standings(bids, scoring) if english else []
+    mine = next((s for s in table if s.bidder == name), None)
+    show_best = english and rules.feedback == Feedback.BEST_SCORE and bool(table)
+    best = table[0].score if show_best else None
+    equivalent = least = None
+    if best is not None and own is not None:
+        equivalent = scoring.price_for_score(own.terms, best, scoring.price.upper)
+    target = _score_to_beat(name, bids, rules, scoring) if english and own else None
+    if target is not None and own is not None:
+        # the highest price at its own last terms that would stand (whole cents)
+        base = {**own.terms, scoring.price_issue: scoring.price.lower}
+        if scoring.score(base) >= target[0]:
+            least = math.floor(scoring.price_for_score(base, target[0], own.price) * 100) / 100
+    return OutsideView(
+        round=round_number,
+        own_last=dict(own.terms) if own else None,
+        rank=mine.rank if mine else None,
+        bidders=bidders,
+        best_score=best,
+        best_price_equivalent=equivalent,
+        price_to_stand=None if least is None else max(least, 0.0),
+        min_decrement=rules.min_decrement if english else 0.0,
+        opening_price=(rules.opening_price or scoring.price.upper) if english else None,
+        time_left=time_left,
+    )
+
+
+def submission_refused(
+    name: str,
+    terms: Mapping[str, Any],
+    bids: Sequence[Bid],
+    rules: TenderRules,
+    scoring: ScoringRule,
+) -> str:
+    """Why an outside bid would be refused as it arrives ('' when it would stand
+    now): malformed terms, or in rounds not beating what the feedback shows by the
+    minimum decrement. Never the reserve: a bid above it is taken and cannot win,
+    so the reserve stays private."""
+    problem = malformed(terms, scoring)
+    if problem:
+        return problem
+    if rules.format == Format.REVERSE_ENGLISH:
+        return _improves(Bid(name, terms, price_issue=scoring.price_issue), bids, rules, scoring)
+    return ""
 
 
 # --- rounds ------------------------------------------------------------------------------
@@ -425,19 +521,22 @@ def round_start(rules: TenderRules) -> RoundState:
     return RoundState(close_at=rules.duration_seconds)
 
 
-def _improves(bid: Bid, bids: Sequence[Bid], rules: TenderRules, scoring: ScoringRule) -> str:
-    """Why an English bid is refused ('' when it stands). With the best score shown
-    it must beat the best score by the score worth of the minimum decrement; under
-    rank-only feedback, the bidder's own last bid (it does not know the best)."""
+def _score_to_beat(
+    name: str, bids: Sequence[Bid], rules: TenderRules, scoring: ScoringRule
+) -> tuple[float, str] | None:
+    """The score an English bid from ``name`` must reach to stand, and what it must
+    beat; None when anything stands. With the best score shown it must beat the best
+    score by the score worth of the minimum decrement; under rank-only feedback, the
+    bidder's own last bid (it does not know the best)."""
     if rules.feedback == Feedback.RANK_ONLY:
-        own = next((b for b in reversed(bids) if b.bidder == bid.bidder), None)
-        if own is None:
-            return ""
-        reference, what = own, "its own last bid"
+        reference = next((b for b in reversed(bids) if b.bidder == name), None)
+        if reference is None:
+            return None
+        what = "its own last bid"
     else:
         table = standings(bids, scoring)
         if not table:
-            return ""
+            return None
         reference = next(b for b in reversed(bids) if b.bidder == table[0].bidder)
         what = "the best score"
     current = scoring.score(reference.terms)
@@ -445,8 +544,17 @@ def _improves(bid: Bid, bids: Sequence[Bid], rules: TenderRules, scoring: Scorin
     # A cent of slack: bids are in cents, the best's price equivalent is not.
     stepped = {**reference.terms, scoring.price_issue: price - rules.min_decrement + 0.01}
     needed = scoring.score(stepped) if rules.min_decrement > 0 else current + 1e-12
+    return max(needed, current + 1e-12), what
+
+
+def _improves(bid: Bid, bids: Sequence[Bid], rules: TenderRules, scoring: ScoringRule) -> str:
+    """Why an English bid is refused ('' when it stands)."""
+    target = _score_to_beat(bid.bidder, bids, rules, scoring)
+    if target is None:
+        return ""
+    needed, what = target
     # Written to fail closed: a NaN anywhere refuses the bid.
-    if not scoring.score(bid.terms) + 1e-12 >= max(needed, current + 1e-12):
+    if not scoring.score(bid.terms) + 1e-12 >= needed:
         return f"does not beat {what} by the minimum decrement"
     return ""
 
@@ -459,11 +567,13 @@ def round_play(
     *,
     seed: int,
     observe: Observer | None = None,
+    submitted: Mapping[str, Submission] | None = None,
 ) -> RoundState:
     """One round of a reverse English tender: every bidder may bid once, in order of
-    its offset within the round; the soft close may move the close. The tender ends
-    when the close passes or the rounds run out (not when a round is quiet: a
-    sniper may still be waiting)."""
+    its offset within the round; the soft close may move the close. An outside
+    bidder's bid is its entry in ``submitted`` and meets the same checks (malformed
+    terms, the minimum decrement, the close). The tender ends when the close passes
+    or the rounds run out (not when a round is quiet: a sniper may still be waiting)."""
     if state.finished:
         return state
     rng = random.Random(f"{seed}:{state.round}")
@@ -484,16 +594,18 @@ def round_play(
         )
         if move.price is not None:
             offset = min(max(move.offset, 0.0), rules.round_seconds)
-            moves.append((start + offset, bidder.name, bidder, move.price))
-    for at, _, bidder, price in sorted(moves, key=lambda m: (m[0], m[1])):
+            terms = {**bidder.terms, scoring.price_issue: move.price}
+            moves.append((start + offset, bidder.name, terms, False))
+    moves.extend((*m, True) for m in _submitted_moves(bidders, submitted, rules, start))
+    for at, name, terms, outside in sorted(moves, key=lambda m: (m[0], m[1])):
         if at > close_at:
-            rejected.append((bidder.name, "arrived after the close"))
+            rejected.append((name, "arrived after the close"))
             continue
-        terms = {**bidder.terms, scoring.price_issue: price}
-        bid = Bid(bidder.name, terms, state.round, at, scoring.price_issue)
-        why = _improves(bid, bids, rules, scoring)
+        bid = Bid(name, terms, state.round, at, scoring.price_issue)
+        problem = malformed(terms, scoring) if outside else ""
+        why = f"malformed bid: {problem}" if problem else _improves(bid, bids, rules, scoring)
         if why:
-            rejected.append((bidder.name, why))
+            rejected.append((name, why))
             continue
         bids.append(bid)
         close_at, extensions = soft_close_apply(close_at, at, rules.soft_close, extensions)
@@ -508,6 +620,23 @@ def round_play(
     )
 
 
+def _submitted_moves(
+    bidders: Sequence[Bidder],
+    submitted: Mapping[str, Submission] | None,
+    rules: TenderRules,
+    start: float,
+) -> list[tuple[float, str, dict[str, Any]]]:
+    """The outside bidders' submissions as timed moves (others' entries are ignored:
+    only an outside bidder's seat can submit)."""
+    out = []
+    for bidder in bidders:
+        sub = (submitted or {}).get(bidder.name)
+        if bidder.outside and sub is not None:
+            offset = min(max(float(sub.offset), 0.0), rules.round_seconds)
+            out.append((start + offset, bidder.name, dict(sub.terms)))
+    return out
+
+
 def sealed_collect(
     bidders: Sequence[Bidder],
     rules: TenderRules,
@@ -515,8 +644,11 @@ def sealed_collect(
     *,
     seed: int,
     observe: Observer | None = None,
+    submitted: Mapping[str, Submission] | None = None,
 ) -> tuple[Bid, ...]:
-    """Sealed formats: each bidder bids once, not seeing the others."""
+    """Sealed formats: each bidder bids once, not seeing the others; an outside
+    bidder's bid is its entry in ``submitted`` (a malformed one is left out: it can
+    never win)."""
     rng = random.Random(f"{seed}:sealed")
     out = []
     for bidder in bidders:
@@ -533,6 +665,9 @@ def sealed_collect(
         if move.price is not None:
             terms = {**bidder.terms, scoring.price_issue: move.price}
             out.append(Bid(bidder.name, terms, price_issue=scoring.price_issue))
+    for _, name, terms in _submitted_moves(bidders, submitted, rules, 0.0):
+        if not malformed(terms, scoring):
+            out.append(Bid(name, terms, price_issue=scoring.price_issue))
     return tuple(out)
 
 

@@ -26,7 +26,7 @@ class RoundInputs:
 
 def engine_bidders(rows: list[TenderBidder]) -> list[Bidder]:
     return [
-        Bidder(r.supplier.name, r.strategy, r.private_cost, dict(r.terms), r.fixed_price)
+        Bidder(r.supplier.name, r.strategy, r.private_cost or 0.0, dict(r.terms), r.fixed_price)
         for r in rows
     ]
 

@@ -24,7 +24,7 @@ from negotiator.services.scheduling import (
     rounds_are_held,
     task_enqueue_on_commit,
 )
-from tenders.models import Supplier, Tender, TenderBidder, TenderPlaybook, TenderStatus
+from tenders.models import BidderKind, Supplier, Tender, TenderBidder, TenderPlaybook, TenderStatus
 from tenders.services.setup import bidders_parse, scoring_rule, tender_config_parse
 
 TENDER_ROUND = "tenders.tasks.run_tender_round"
@@ -146,11 +146,14 @@ def _bidders_create(tender: Tender, rows: list[dict]) -> None:
             TenderBidder(
                 tender=tender,
                 supplier=suppliers[r["supplier"]],
+                kind=r.get("kind", BidderKind.BUILTIN),
                 strategy=r["strategy"],
                 private_cost=r["cost"],
                 terms=r["terms"],
                 fixed_price=r.get("fixed_price"),
                 order=i,
+                contact_name=r.get("name", ""),
+                contact_email=r.get("email", ""),
             )
             for i, r in enumerate(rows)
         ]
@@ -165,11 +168,22 @@ def _created_payload(tender: Tender, rows: list[dict]) -> dict[str, Any]:
         "playbook_version": tender.playbook_version.number,
         "settings": tender.config,
         "seed": tender.seed,
-        "bidders": [{"supplier": r["supplier"], "strategy": r["strategy"]} for r in rows],
+        "bidders": [
+            {"supplier": r["supplier"], "kind": r.get("kind", "builtin"), "strategy": r["strategy"]}
+            for r in rows
+        ],
     }
 
 
 def tender_round_schedule(tender: Tender, *, countdown: float = 0.0) -> None:
+    """The next round after ``countdown`` seconds; with outside bidders the round
+    first stays open for their bids (the tender's outside_round_seconds), unless
+    they have all bid sooner (tenders.services.outside)."""
+    if tender.bidders.exclude(kind=BidderKind.BUILTIN).exists():
+        window = tender_config_parse(tender.config).outside_round_seconds
+        countdown = max(countdown, window)
+        tender.round_opened_at = timezone.now()
+        tender.save(update_fields=["round_opened_at", "updated_at"])
     if rounds_are_held():  # scheduling.rounds_held: the caller plays them itself
         return
     task_enqueue_on_commit(

@@ -4,7 +4,8 @@ nothing the second time; sealed formats collect every bid in one round.
 
 1. tender_claim: the running tender at this round, locked; else nothing to do
 2. round_inputs: engine rules, scoring rule, bidders and the standing bids
-3. engine: round_play (reverse English) or sealed_collect
+3. engine: round_play (reverse English) or sealed_collect, with the outside
+   bidders' bids for the round (tenders.services.outside) beside our bidders' moves
 4. bids_record: the new bids with their scores and policy verdicts, audited
 5. next round after the pace, or the close and the award (tenders.services.award)
 """
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from negotiator.engine.auctions import Bid, Format, round_play, sealed_collect
+from negotiator.engine.auctions import Bid, Format, Submission, round_play, sealed_collect
 from tenders.models import Tender, TenderBid, TenderStatus
 from tenders.services.award import tender_close
 from tenders.services.context import RoundInputs, round_inputs
 from tenders.services.lifecycle import tender_audit, tender_round_schedule
+from tenders.services.outside import submissions_of, submissions_settle
 
 
 def tender_claim(tender_id: int, round_number: int) -> Tender | None:
@@ -71,9 +73,17 @@ def bids_record(tender: Tender, inputs: RoundInputs, new: list[Bid], rejected: l
     )
 
 
+def _submitted(tender: Tender, inputs: RoundInputs) -> dict[str, Submission]:
+    return submissions_of(tender, inputs.config.outside_round_seconds, inputs.rules.round_seconds)
+
+
 def _sealed(tender: Tender, inputs: RoundInputs) -> None:
-    bids = sealed_collect(inputs.bidders, inputs.rules, inputs.scoring, seed=tender.seed)
+    submitted = _submitted(tender, inputs)
+    bids = sealed_collect(
+        inputs.bidders, inputs.rules, inputs.scoring, seed=tender.seed, submitted=submitted
+    )
     bids_record(tender, inputs, list(bids), [])
+    submissions_settle(tender, tender.round, submitted, {b.bidder for b in bids}, {})
     tender.round += 1
     tender.save(update_fields=["round", "updated_at"])
     tender_close(tender=tender)
@@ -81,13 +91,18 @@ def _sealed(tender: Tender, inputs: RoundInputs) -> None:
 
 def _english(tender: Tender, inputs: RoundInputs) -> None:
     before = inputs.state
-    after = round_play(before, inputs.bidders, inputs.rules, inputs.scoring, seed=tender.seed)
-    bids_record(
-        tender,
-        inputs,
-        list(after.bids[len(before.bids) :]),
-        list(after.rejected[len(before.rejected) :]),
+    submitted = _submitted(tender, inputs)
+    after = round_play(
+        before,
+        inputs.bidders,
+        inputs.rules,
+        inputs.scoring,
+        seed=tender.seed,
+        submitted=submitted,
     )
+    new, refused = after.bids[len(before.bids) :], after.rejected[len(before.rejected) :]
+    bids_record(tender, inputs, list(new), list(refused))
+    submissions_settle(tender, before.round, submitted, {b.bidder for b in new}, dict(refused))
     tender.round, tender.close_at, tender.extensions = after.round, after.close_at, after.extensions
     tender.save(update_fields=["round", "close_at", "extensions", "updated_at"])
     if after.extensions > before.extensions:

@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from negotiator.bridge import space_from_spec
-from negotiator.engine.auctions import STRATEGIES, Feedback, Format, ScoringRule, SoftClose
+from negotiator.engine.auctions import OUTSIDE, STRATEGIES, Feedback, Format, ScoringRule, SoftClose
 from negotiator.engine.auctions import TenderRules as EngineRules
 from negotiator.engine.preferences import profile_from_dict
 from negotiator.engine.screens import ScreenConfig, config_from_dict
@@ -31,6 +33,7 @@ _NUMBERS = {
     "duration_seconds": (1.0, 30 * 86_400.0),
     "max_rounds": (1, 10_000),
     "pace_seconds": (0.0, 3_600.0),
+    "outside_round_seconds": (10.0, 30 * 86_400.0),
     "quantity": (1e-9, 1e15),
     "cost_per_run": (0.0, 1e12),
     "cost_per_escalation_minute": (0.0, 1e9),
@@ -46,6 +49,7 @@ class TenderConfig:
     item: str = ""
     quantity: float = 1.0
     pace_seconds: float = 0.0
+    outside_round_seconds: float = 600.0  # real seconds a round stays open for outsiders
     buyer_role: str = "buyer"
     bidder_role: str = "supplier"
     price_issue: str = "price"
@@ -114,6 +118,7 @@ def tender_config_parse(data: Mapping[str, Any]) -> TenderConfig:
         screens=screens,
         quantity=_number(data, "quantity", 1.0),
         pace_seconds=_number(data, "pace_seconds", 0.0),
+        outside_round_seconds=_number(data, "outside_round_seconds", 600.0),
         cost_per_run=_number(data, "cost_per_run", 0.0),
         cost_per_escalation_minute=_number(data, "cost_per_escalation_minute", 0.0),
         escalation_minutes=_number(data, "escalation_minutes", 15.0),
@@ -135,8 +140,13 @@ def scoring_rule(spec: Mapping[str, Any], config: TenderConfig) -> ScoringRule:
     return ScoringRule(rule.profile, rule.space, config.price_issue)
 
 
+OUTSIDE_KINDS = ("person", "remote_agent")
+
+
 def bidders_parse(items: Any, spec: Mapping[str, Any], config: TenderConfig) -> list[dict]:
-    """Bidder rows: supplier, strategy, private cost, non-price terms (ServiceError)."""
+    """Bidder rows (ServiceError names the bad one): a built-in bidder has a
+    strategy, a private cost and its non-price terms; an outside bidder (``kind``
+    person, with an e-mail for the invite, or remote_agent) quotes every term itself."""
     if not isinstance(items, list) or not items:
         raise ServiceError("a tender needs a list of bidders")
     issues = {i["name"] for i in spec["issues"]} - {config.price_issue}
@@ -145,9 +155,16 @@ def bidders_parse(items: Any, spec: Mapping[str, Any], config: TenderConfig) -> 
         where = f"bidders[{n}]"
         if not isinstance(item, Mapping) or not str(item.get("supplier", "")).strip():
             raise ServiceError(f"{where}: needs a supplier")
-        if item["supplier"] in seen:
-            raise ServiceError(f"{where}: {item['supplier']} is listed twice")
-        seen.add(item["supplier"])
+        supplier = str(item["supplier"]).strip()[:120]
+        if supplier in seen:
+            raise ServiceError(f"{where}: {supplier} is listed twice")
+        seen.add(supplier)
+        kind = item.get("kind", "builtin")
+        if kind in OUTSIDE_KINDS:
+            out.append(_outside_bidder(where, supplier, kind, item))
+            continue
+        if kind != "builtin":
+            raise ServiceError(f"{where}: kind must be builtin, {' or '.join(OUTSIDE_KINDS)}")
         strategy = item.get("strategy", "truthful")
         if strategy not in STRATEGIES:
             raise ServiceError(
@@ -166,7 +183,8 @@ def bidders_parse(items: Any, spec: Mapping[str, Any], config: TenderConfig) -> 
             raise ServiceError(f"{where}: fixed_price must be a positive number")
         out.append(
             {
-                "supplier": item["supplier"],
+                "supplier": supplier,
+                "kind": "builtin",
                 "strategy": strategy,
                 "cost": float(cost),
                 "terms": dict(terms),
@@ -174,6 +192,32 @@ def bidders_parse(items: Any, spec: Mapping[str, Any], config: TenderConfig) -> 
             }
         )
     return out
+
+
+def _outside_bidder(where: str, supplier: str, kind: str, item: Mapping[str, Any]) -> dict:
+    extra = sorted(set(item) - {"supplier", "kind", "name", "email"})
+    if extra:
+        raise ServiceError(
+            f"{where}: an outside bidder has supplier, kind, name and email, not {extra[0]}"
+        )
+    email = str(item.get("email") or "").strip()
+    if kind == "person":
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ServiceError(
+                f"{where}: an outside person needs a valid e-mail address for the invite"
+            ) from None
+    return {
+        "supplier": supplier,
+        "kind": kind,
+        "strategy": OUTSIDE,
+        "cost": None,
+        "terms": {},
+        "fixed_price": None,
+        "name": str(item.get("name") or "").strip()[:120],
+        "email": email[:254],
+    }
 
 
 def supplier_records_save(items: Any) -> list[Supplier]:
