@@ -13,11 +13,12 @@ from django_htmx.http import HttpResponseClientRedirect
 from negotiator import permissions
 from negotiator.engine.auctions import Format
 from negotiator.services.errors import ServiceError
-from tenders.models import TenderPlaybook, TenderStatus
+from tenders.models import BidderCredential, TenderPlaybook, TenderStatus
 from tenders.selectors import charts, metrics
 from tenders.selectors import tenders as selectors
+from tenders.services import outside
 from tenders.services.final import tender_final_negotiation_start
-from tenders.services.lifecycle import tender_create
+from tenders.services.setup import tender_config_parse
 
 FORMAT_LABELS = {
     Format.FIRST_SCORE: "Sealed bid, first score",
@@ -42,10 +43,31 @@ def tender_list(request: HttpRequest) -> HttpResponse:
                 for playbook, tenders in selectors.tenders_by_playbook(request.user)
             ],
             "formats": FORMAT_LABELS.items(),
+            "outside_rows": range(OUTSIDE_ROWS),
             "may_operate": permissions.may_operate(request.user),
             "nav_active": "tenders",
         },
     )
+
+
+OUTSIDE_ROWS = 3  # outside bidder rows on the start form
+
+
+def _outside_rows(post) -> list[dict[str, str]]:
+    """The start form's outside bidder rows that were filled in (checked by the
+    service with the template's bidders: a bad one says which and why)."""
+    rows = []
+    for n in range(OUTSIDE_ROWS):
+        supplier = post.get(f"outside-{n}-supplier", "").strip()[:120]
+        if not supplier:
+            continue
+        kind = post.get(f"outside-{n}-kind", "")
+        row = {"supplier": supplier, "kind": kind if kind in ("person", "remote_agent") else "?"}
+        if row["kind"] == "person":
+            row["email"] = post.get(f"outside-{n}-email", "").strip()[:254]
+            row["name"] = post.get(f"outside-{n}-name", "").strip()[:120]
+        rows.append(row)
+    return rows
 
 
 @require_POST
@@ -62,23 +84,74 @@ def tender_new(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Choose a tender playbook and a format from the lists.")
         return redirect("tenders:list")
     try:
-        tender = tender_create(
+        tender, issued = outside.tender_create_with_outside(
             template=TenderPlaybook.objects.get(pk=template.pk),
             title=request.POST.get("title", "")[:180],
+            outside=_outside_rows(request.POST),
             overrides={"format": fmt} if fmt else None,
             user=request.user,
+            base_url=request.build_absolute_uri("/"),
+        )
+    except ServiceError as exc:
+        messages.error(request, str(exc).replace("bidders[", "bidder ["))
+        return redirect("tenders:list")
+    if issued:
+        return _credentials_page(request, tender, issued, started=True)
+    return redirect("tenders:detail", pk=tender.pk)
+
+
+def _credentials_page(request, tender, issued, *, started: bool) -> HttpResponse:
+    """The outside bidders' secrets, shown this once (never cached)."""
+    response = render(
+        request,
+        "tenders/credentials_issued.html",
+        {"tender": tender, "issued": issued, "started": started, "nav_active": "tenders"},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def tender_credential_new(request: HttpRequest, pk: int, bidder_id: int) -> HttpResponse:
+    tender = selectors.tender_for(request.user, pk)
+    if not permissions.may_act_on(request.user, tender):
+        raise Http404("No such tender")
+    try:
+        issued = outside.bidder_credential_new(
+            tender=tender,
+            bidder_id=bidder_id,
+            user=request.user,
+            base_url=request.build_absolute_uri("/"),
         )
     except ServiceError as exc:
         messages.error(request, str(exc))
-        return redirect("tenders:list")
-    return redirect("tenders:detail", pk=tender.pk)
+        return redirect("tenders:detail", pk=tender.pk)
+    return _credentials_page(request, tender, [issued], started=False)
+
+
+@require_POST
+def tender_credential_revoke(request: HttpRequest, pk: int, credential_id: int) -> HttpResponse:
+    tender = selectors.tender_for(request.user, pk)
+    if not permissions.may_act_on(request.user, tender):
+        raise Http404("No such tender")
+    credential = BidderCredential.objects.filter(pk=credential_id, bidder__tender=tender).first()
+    if credential is None:
+        raise Http404("No such credential")
+    outside.bidder_credential_revoke(credential=credential, user=request.user)
+    messages.success(request, f"Revoked {credential.prefix}…: it opens nothing any more.")
+    return redirect(f"{reverse('tenders:detail', args=[tender.pk])}#outside-bidders")
 
 
 @require_GET
 def tender_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tender = selectors.tender_for(request.user, pk)
+    bidders = selectors.outside_bidders(tender)
+    window = tender_config_parse(tender.config).outside_round_seconds
+    due = outside.round_closes_at(tender, window) if bidders else None
     context = {
         **selectors.tender_page(tender, request.user),
+        "outside_bidders": bidders,
+        "round_closes_at": due,
         "ladder": charts.bid_ladder(tender),
         "metrics": metrics.tender_metrics(tender),
         "may_operate": permissions.may_act_on(request.user, tender),

@@ -13,7 +13,7 @@ from django.http import Http404
 from approvals.models import ApprovalRequest
 from negotiator import permissions
 from negotiator.engine.screens import ESCALATE, WARN
-from tenders.models import Tender, TenderPlaybook, TenderStatus
+from tenders.models import BidderKind, Tender, TenderPlaybook, TenderStatus
 from tenders.services.setup import scoring_rule, tender_config_parse
 
 SCREEN_ORDER = (
@@ -93,7 +93,11 @@ def standings(tender: Tender, user) -> list[Standing]:
         out.append(
             Standing(
                 supplier=row.supplier.name,
-                strategy=row.strategy if row.fixed_price is None else "scripted",
+                strategy=(
+                    "scripted"
+                    if row.fixed_price is not None
+                    else (row.get_kind_display() if row.is_outside else row.strategy)
+                ),
                 private_cost=row.private_cost if show_private else None,
                 bids=counts.get(row.pk, 0),
                 last_price=bid.price if bid else None,
@@ -104,6 +108,40 @@ def standings(tender: Tender, user) -> list[Standing]:
             )
         )
     return sorted(out, key=lambda s: (s.rank is None, s.rank or 0, s.supplier))
+
+
+@dataclass(frozen=True)
+class OutsideBidder:
+    """An outside bidder as its operators see it: who, how it bids, whether its
+    bid for the open round is in, and its credentials (never a secret)."""
+
+    id: int
+    supplier: str
+    kind: str
+    contact: str
+    bid_in: bool
+    note: str
+    credentials: list
+
+
+def outside_bidders(tender: Tender) -> list[OutsideBidder]:
+    rows = (
+        tender.bidders.select_related("supplier")
+        .exclude(kind=BidderKind.BUILTIN)
+        .prefetch_related("credentials")
+    )
+    return [
+        OutsideBidder(
+            id=row.pk,
+            supplier=row.supplier.name,
+            kind=row.get_kind_display(),
+            contact=", ".join(x for x in (row.contact_name, row.contact_email) if x),
+            bid_in=row.pending_round == tender.round and tender.status == TenderStatus.RUNNING,
+            note=row.note,
+            credentials=list(row.credentials.all()),
+        )
+        for row in rows
+    ]
 
 
 def screen_rows(tender: Tender) -> list[dict[str, Any]]:
