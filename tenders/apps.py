@@ -21,3 +21,9 @@ class TendersConfig(AppConfig):
             )
 
         status_hooks.listener_register("tenders.award", follow)
+
+        # A bidder's agent bids over the A2A endpoint with its own kind of token.
+        from negotiator.a2a.guard import token_door_register
+        from tenders.a2a_bids import TOKEN_PREFIX, bid_rpc
+
+        token_door_register(TOKEN_PREFIX, bid_rpc)

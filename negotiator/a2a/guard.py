@@ -5,11 +5,12 @@ so the limit holds however many processes serve the door."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from negotiator.models import CredentialKind, SeatCredential
 from negotiator.services.errors import NotAllowed
@@ -26,6 +27,27 @@ class Unauthenticated(Exception):
 class RateVerdict:
     allowed: bool
     retry_after: int  # seconds until the window that refused it ends
+
+
+# Other doors on the same JSON-RPC endpoint, by their tokens' prefix (a tender
+# bidder's agent: tenders.a2a_bids, registered by its app), so the negotiator
+# package never imports them.
+TokenDoor = Callable[[HttpRequest, str, bytes], HttpResponse]
+_TOKEN_DOORS: dict[str, TokenDoor] = {}
+
+
+def token_door_register(prefix: str, door: TokenDoor) -> None:
+    _TOKEN_DOORS[prefix] = door
+
+
+def token_door_for(request: HttpRequest) -> tuple[TokenDoor, str] | None:
+    """The door a bearer token of another kind opens, with the token; None for a
+    seat's token (or none at all)."""
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    for prefix, door in _TOKEN_DOORS.items():
+        if token.startswith(prefix):
+            return door, token
+    return None
 
 
 def seat_authenticate(request: HttpRequest) -> SeatCredential:

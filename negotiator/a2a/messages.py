@@ -26,6 +26,22 @@ def move_parts(message: Message, *, role: int = Role.ROLE_USER) -> tuple[dict[st
     in (a seat calling us is the user; a supplier's agent we call answers as the
     agent). Raises InvalidParamsError naming every problem, or
     ContentTypeNotSupportedError for files."""
+    data, rationale = message_parts(message, role=role)
+    index = next(i for i, p in enumerate(message.parts) if p.WhichOneof("content") == "data")
+    problems = schema_problems(data, f"message.parts[{index}].data")
+    if problems:
+        listing = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        raise InvalidParamsError(
+            message=f"The offer does not follow the seat offer schema: {listing}",
+            data={"errors": problems},
+        )
+    return data, rationale
+
+
+def message_parts(message: Message, *, role: int = Role.ROLE_USER) -> tuple[dict[str, Any], str]:
+    """A message's one data part (numbers made plain) and its text parts joined,
+    with the checks every door shares: id, role, how many parts of which kinds,
+    how long. The caller checks the data's shape."""
     if not message.message_id or len(message.message_id) > MAX_MESSAGE_ID:
         raise _invalid(
             f"message.messageId of 1 to {MAX_MESSAGE_ID} characters is required",
@@ -61,13 +77,5 @@ def move_parts(message: Message, *, role: int = Role.ROLE_USER) -> tuple[dict[st
         raise _invalid(
             f"the text parts are longer than {MAX_RATIONALE:,} characters", "message.parts"
         )
-    index, part = data_parts[0]
-    data = plain_numbers(MessageToDict(part.data))
-    problems = schema_problems(data, f"message.parts[{index}].data")
-    if problems:
-        listing = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-        raise InvalidParamsError(
-            message=f"The offer does not follow the seat offer schema: {listing}",
-            data={"errors": problems},
-        )
-    return data, rationale
+    _, part = data_parts[0]
+    return plain_numbers(MessageToDict(part.data)), rationale

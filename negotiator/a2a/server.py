@@ -56,7 +56,7 @@ from negotiator.a2a import seat_task as tasks
 from negotiator.a2a.errors import NotYourTurn, OfferBlocked, SeatError
 from negotiator.a2a.messages import move_parts
 from negotiator.a2a.offers import move_from_data
-from negotiator.models import Negotiation, Participant, SeatCredential
+from negotiator.models import Negotiation, Participant
 from negotiator.services.seats import (
     MoveBlocked,
     MoveInput,
@@ -82,13 +82,21 @@ class Answer:
     outcome: str  # what the credential was used for, for the audit trail
 
 
-def rpc_handle(body: bytes, headers: Mapping[str, str], credential: SeatCredential) -> Answer:
-    """One JSON-RPC request from an authenticated seat, answered."""
+def rpc_handle(
+    body: bytes,
+    headers: Mapping[str, str],
+    subject: Participant | Any,
+    *,
+    handlers: Mapping[str, Callable[[Call], tuple[dict, str]]] | None = None,
+) -> Answer:
+    """One JSON-RPC request from an authenticated caller, answered. ``subject``:
+    what the credential opens (a seat; a tender bidder with the tender door's
+    ``handlers``)."""
     request_id, label = None, "request"
     try:
-        call = _call_from(body, headers, credential.participant)
+        call = _call_from(body, headers, subject)
         request_id, label = call.request_id, _label(call)
-        result, outcome = HANDLERS[call.method](call)
+        result, outcome = (handlers or HANDLERS)[call.method](call)
         return Answer(JSONRPC20Response(result=result, _id=request_id).data, outcome)
     except _Refused as refused:
         return Answer(_error(refused.request_id, refused.error), refused.outcome)

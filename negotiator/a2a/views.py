@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from negotiator.a2a.card import agent_card
 from negotiator.a2a.errors import PayloadTooLarge, RateLimited, Unauthenticated
 from negotiator.a2a.guard import Unauthenticated as NoCredential
-from negotiator.a2a.guard import client_address, rate_check, seat_authenticate
+from negotiator.a2a.guard import client_address, rate_check, seat_authenticate, token_door_for
 from negotiator.a2a.offers import seat_offer_schema
 from negotiator.a2a.server import rpc_handle
 from negotiator.services.seats import seat_credential_use_record
@@ -74,6 +74,10 @@ def rpc(request: HttpRequest) -> JsonResponse:
     body = request.read(limit + 1)
     if len(body) > limit:
         return _refuse(PayloadTooLarge(f"The body is over {limit:,} bytes."), 413)
+    other_door = token_door_for(request)  # e.g. a tender bidder's agent
+    if other_door is not None:
+        door, token = other_door
+        return door(request, token, body)
     try:
         credential = seat_authenticate(request)
     except NoCredential as exc:
@@ -89,7 +93,7 @@ def rpc(request: HttpRequest) -> JsonResponse:
         response = _refuse(error, 429)
         response["Retry-After"] = str(verdict.retry_after)
         return response
-    answer = rpc_handle(body, request.headers, credential)
+    answer = rpc_handle(body, request.headers, credential.participant)
     seat_credential_use_record(
         credential=credential, address=client_address(request), what=answer.outcome
     )
