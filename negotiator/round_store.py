@@ -188,6 +188,11 @@ def _sql(name: str) -> str:
             f"SELECT {columns} FROM {table} WHERE id = %s AND status = %s "
             "AND current_round = %s FOR UPDATE"
         )
+        # An outside seat's move claims whatever round is current; its caller
+        # checks, under the lock, that the move is due (see round_claim).
+        _SQL["claim_current"] = (
+            f"SELECT {columns} FROM {table} WHERE id = %s AND status = %s FOR UPDATE"
+        )
         _SQL["applicable"] = APPLICABLE_SQL.replace(
             "playbook_id = %s", f"playbook_id = (SELECT playbook_id FROM {table} WHERE id = %s)"
         )
@@ -209,24 +214,28 @@ def _cursor():
     return psycopg.Cursor(connection.connection)
 
 
-def _claim_orm(negotiation_id: int, round_number: int) -> Negotiation | None:
+def _claim_orm(negotiation_id: int, round_number: int | None) -> Negotiation | None:
+    at_round = {} if round_number is None else {"current_round": round_number}
     return (
         Negotiation.objects.select_for_update()
-        .filter(pk=negotiation_id, status=NegotiationStatus.RUNNING, current_round=round_number)
+        .filter(pk=negotiation_id, status=NegotiationStatus.RUNNING, **at_round)
         .first()
     )
 
 
 def round_claim(
-    negotiation_id: int, round_number: int, *, offers_hint: int = 2
+    negotiation_id: int, round_number: int | None, *, offers_hint: int = 2
 ) -> tuple[Negotiation, RoundReads] | None:
     """Claim a round by compare-and-set and read what it needs.
 
     The negotiation row is locked only if it is still running at this round; a
-    concurrent duplicate waits for the lock, then matches nothing (None). On
-    PostgreSQL the claim, the policy versions in force, the audit chain's lock
-    and head, and ids for ``offers_hint`` offers travel in one round trip; a
-    failed claim rolls back with the caller's transaction."""
+    concurrent duplicate waits for the lock, then matches nothing (None).
+    ``round_number`` None claims the running negotiation at whatever round is
+    current: for a move whose caller checks under the lock that it is due (an
+    outside seat's turn), so the row is read once, locked. On PostgreSQL the
+    claim, the policy versions in force, the audit chain's lock and head, and
+    ids for ``offers_hint`` offers travel in one round trip; a failed claim
+    rolls back with the caller's transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("round_claim must run inside transaction.atomic()")
     if not uses_pipeline():
@@ -238,7 +247,12 @@ def round_claim(
     with connection.wrap_database_errors:
         claim, versions, lock, head, ids = (_cursor() for _ in range(5))
         with connection.connection.pipeline():
-            claim.execute(_sql("claim"), [negotiation_id, NegotiationStatus.RUNNING, round_number])
+            if round_number is None:
+                claim.execute(_sql("claim_current"), [negotiation_id, NegotiationStatus.RUNNING])
+            else:
+                claim.execute(
+                    _sql("claim"), [negotiation_id, NegotiationStatus.RUNNING, round_number]
+                )
             versions.execute(_sql("applicable"), [negotiation_id, negotiation_id])
             # The lock and the head read stay two statements: a statement's
             # snapshot is taken when it starts, and the head must be read after

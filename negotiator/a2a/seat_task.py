@@ -31,6 +31,7 @@ from negotiator.models import (
     Participant,
     PlaybookVersion,
 )
+from negotiator.round_store import OFFER_FIELDS, OfferRow
 from negotiator.services.seats import MoveResult
 
 MAX_HISTORY = 200
@@ -201,9 +202,13 @@ def seat_task(
 
 
 def _rows(participant: Participant, result: MoveResult | None) -> tuple[Negotiation, list[Offer]]:
-    """The negotiation and the offers to show: those a move produced (one query,
-    the negotiation joined), or the newest of all."""
+    """The negotiation and the offers to show: those a move produced (in hand
+    when it was just played, else one query, the negotiation joined), or the
+    newest of all."""
     offers = Offer.objects.defer("utilities")
+    if result is not None and result.offer_ids and _in_hand(result):
+        negotiation, rows = result.rows
+        return negotiation, [_offer_of(row) for row in rows]
     if result is not None and result.offer_ids:
         rows = list(
             offers.filter(pk__in=result.offer_ids)
@@ -217,6 +222,17 @@ def _rows(participant: Participant, result: MoveResult | None) -> tuple[Negotiat
         return negotiation, []
     rows = list(offers.filter(negotiation=negotiation).order_by("-id")[:MAX_HISTORY])
     return negotiation, rows[::-1]
+
+
+def _in_hand(result: MoveResult) -> bool:
+    """Whether the move's rows came with it, as reading them back would give them
+    (an offer's expiry is a string until the database parses it: read those)."""
+    return result.rows is not None and all(row.expires_at is None for row in result.rows[1])
+
+
+def _offer_of(row: OfferRow) -> Offer:
+    """An offer row the move just wrote, as the model reading it back would give."""
+    return Offer(**{name: getattr(row, name) for name in OFFER_FIELDS if name != "utilities"})
 
 
 def _all_offers(negotiation: Negotiation, offers: Sequence[Offer]) -> Sequence[Offer]:

@@ -12,6 +12,7 @@ from typing import Any
 from negotiator import bridge
 from negotiator.engine.offers import Offer as EngineOffer
 from negotiator.engine.offers import Performative
+from negotiator.engine.protocol import NegotiationState
 from negotiator.models import Negotiation
 from negotiator.services.errors import ServiceError
 
@@ -44,10 +45,17 @@ class MoveInput:
     dependencies: tuple[str, ...] = ()
 
 
-def move_to_engine(role: str, negotiation: Negotiation, move: MoveInput) -> EngineOffer:
+def move_to_engine(
+    role: str,
+    negotiation: Negotiation,
+    move: MoveInput,
+    *,
+    state: NegotiationState | None = None,
+) -> EngineOffer:
     """The engine offer for ``role``'s move at the negotiation's stored state,
     after the checks that need no engine: its size, its performative and the
-    offer it answers (a stale reply is refused)."""
+    offer it answers (a stale reply is refused). ``state``: that stored state,
+    when the caller has decoded it already."""
     try:
         performative = Performative(move.performative)
     except ValueError:
@@ -56,7 +64,8 @@ def move_to_engine(role: str, negotiation: Negotiation, move: MoveInput) -> Engi
         ) from None
     if len(move.rationale) > MAX_RATIONALE:
         raise MoveInvalid([f"the message is longer than {MAX_RATIONALE:,} characters"])
-    state = bridge.state_from_dict(negotiation.engine_state)
+    if state is None:
+        state = bridge.state_from_dict(negotiation.engine_state)
     standing = state.history[state.standing] if state.standing is not None else None
     offer_pks = negotiation.engine_state.get("offer_pks") or {}
     standing_id = offer_pks.get(standing.id) if standing else None

@@ -24,7 +24,7 @@ every field of the engine's state (tests/negotiator/test_parity.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -129,11 +129,19 @@ class RoundRecords:
 @dataclass(frozen=True)
 class Advanced:
     """What a round did: the engine state after it, the offers it stored (ids
-    assigned), and the outside seat it now waits for (None: no one)."""
+    assigned), the outside seat it now waits for (None: no one), and the
+    negotiation's row as the round left it (locked for the caller's transaction;
+    after an ending, re-read whatever the ending changed)."""
 
     state: NegotiationState
     offers: list[OfferRow]
     waiting_for: str | None
+    negotiation: Negotiation | None = None
+
+
+# An outside seat's moves, made at the claimed row and its decoded engine state
+# (the caller checks the turn under the row's lock and decodes the state once).
+MovesAt = Callable[[Negotiation, NegotiationState], Mapping[str, EngineOffer]]
 
 
 def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
@@ -154,8 +162,8 @@ def negotiation_run_round(*, negotiation_id: int, round_number: int) -> bool:
 def negotiation_advance(
     *,
     negotiation_id: int,
-    round_number: int,
-    moves: Mapping[str, EngineOffer] | None = None,
+    round_number: int | None,
+    moves: Mapping[str, EngineOffer] | MovesAt | None = None,
     acting: Mapping[str, str] | None = None,
 ) -> Advanced | None:
     """Play the round that is due at ``round_number``, with the moves of outside
@@ -165,11 +173,18 @@ def negotiation_advance(
     transaction; None when the round is not due any more (claimed by someone
     else, negotiation not running). Raises engine InvalidOffer / MoveRefused for
     a move that cannot be played; the caller's transaction then rolls back and
-    nothing changes."""
+    nothing changes.
+
+    An outside seat's move may come as a callable (``MovesAt``) with
+    ``round_number`` None: the round current when the row is locked is claimed,
+    and the callable gets the locked row and its decoded engine state, checks
+    that the move is due (raising to roll back) and returns the moves."""
     context = round_context_load(negotiation_id, round_number)
     if context is None:
         return None
     inputs = engine_inputs_for(context, acting=frozenset(acting or {}))
+    if callable(moves):
+        moves = moves(context.negotiation, inputs.state)
     now = timezone.now()
     result = engine_advance(inputs, moves or {}, now=now)
     records = round_records_build(context, inputs, result, now=now, acting=acting)
@@ -199,13 +214,14 @@ def negotiation_advance(
         task_enqueue_on_commit(SEAT_TURN, negotiation_id, waiting.party, False)
     else:
         round_continue(context.negotiation)
-    return Advanced(result.state, records.offers, result.waiting_for)
+    return Advanced(result.state, records.offers, result.waiting_for, context.negotiation)
 
 
-def round_context_load(negotiation_id: int, round_number: int) -> RoundContext | None:
+def round_context_load(negotiation_id: int, round_number: int | None) -> RoundContext | None:
     """Claim the round (the negotiation row is locked only if it is still running
     at this round) and load its participants, policy versions and playbook
-    version, from the worker's cache where it can. None: nothing is due."""
+    version, from the worker's cache where it can. None: nothing is due.
+    ``round_number`` None: the round current when the row is locked."""
     claimed = round_store.round_claim(
         negotiation_id,
         round_number,
@@ -219,7 +235,7 @@ def round_context_load(negotiation_id: int, round_number: int) -> RoundContext |
     )
     return RoundContext(
         negotiation=negotiation,
-        round_number=round_number,
+        round_number=negotiation.current_round,
         reads=reads,
         participants=worker_cache.participants_kept(negotiation),
         versions=worker_cache.policy_versions_by_id(reads.policy_version_ids),

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from negotiator.models import (
     SeatCredential,
     SeatMessage,
 )
+from negotiator.round_store import OfferRow
 from negotiator.services.errors import Conflict, NotAllowed, ServiceError
 from negotiator.services.moves import (  # noqa: F401  (the doors import these from here)
     MAX_RATIONALE,
@@ -109,6 +110,8 @@ def seat_credential_verify(*, secret: str, kind: str | None = None) -> SeatCrede
         raise NotAllowed("This credential is not valid.")
     credential = (
         SeatCredential.objects.select_related("participant", "participant__negotiation")
+        # the engine state and plan are large and no door reads them from here
+        .defer("participant__negotiation__engine_state", "participant__negotiation__plan")
         .filter(secret_hash=_hash(secret))
         .first()
     )
@@ -125,25 +128,29 @@ def seat_credential_verify(*, secret: str, kind: str | None = None) -> SeatCrede
 
 def seat_credential_use_record(*, credential: SeatCredential, address: str, what: str) -> None:
     """Every use of an outside credential is audited: who, when, from where, for what."""
-    now = timezone.now()
     with transaction.atomic():
-        SeatCredential.objects.filter(pk=credential.pk).update(
-            # counted in the database: concurrent requests with one token all count
-            last_used_at=now,
-            last_used_from=address[:64],
-            uses=F("uses") + 1,
-        )
-        audit_append(
-            negotiation=credential.participant.negotiation_id,
-            kind="seat.credential_used",
-            actor=f"{credential.participant.seat}:{credential.participant.role}",
-            payload={
-                "credential": credential.pk,
-                "prefix": credential.prefix,
-                "address": address[:64],
-                "what": what[:80],
-            },
-        )
+        _credential_use_write(credential, address, what)
+
+
+def _credential_use_write(credential: SeatCredential, address: str, what: str) -> None:
+    """The use's count and audit event, in the caller's transaction."""
+    SeatCredential.objects.filter(pk=credential.pk).update(
+        # counted in the database: concurrent requests with one token all count
+        last_used_at=timezone.now(),
+        last_used_from=address[:64],
+        uses=F("uses") + 1,
+    )
+    audit_append(
+        negotiation=credential.participant.negotiation_id,
+        kind="seat.credential_used",
+        actor=f"{credential.participant.seat}:{credential.participant.role}",
+        payload={
+            "credential": credential.pk,
+            "prefix": credential.prefix,
+            "address": address[:64],
+            "what": what[:80],
+        },
+    )
 
 
 def seat_credential_revoke(*, credential: SeatCredential, user=None) -> SeatCredential:
@@ -177,6 +184,12 @@ class MoveResult:
     waiting_for: str
     offer_ids: tuple[int, ...]
     replayed: bool = False
+    # The move's own rows, in hand when it was just played and is waiting for
+    # the seat again (the negotiation as the round left it, the offers it
+    # stored), so the answer needs not read them back; None: read them.
+    rows: tuple[Negotiation, tuple[OfferRow, ...]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def as_reply(self) -> dict[str, Any]:
         return {
@@ -187,50 +200,42 @@ class MoveResult:
         }
 
 
+@dataclass
+class CredentialUse:
+    """A use of an outside credential to record with the move it makes: in the
+    move's own transaction, so a played move and its audited use commit together
+    (``recorded`` says it was; otherwise the door records it on its own)."""
+
+    credential: SeatCredential
+    address: str
+    what: str
+    recorded: bool = False
+
+
 def seat_move_submit(
-    *, participant: Participant, move: MoveInput, message_id: str, actor: str = ""
+    *,
+    participant: Participant,
+    move: MoveInput,
+    message_id: str,
+    actor: str = "",
+    use: CredentialUse | None = None,
 ) -> MoveResult:
     """Play an outside seat's move, checked exactly like our own moves (protocol,
     outcome space, fixed terms, expiry, our policies), and let our built-in seats
     answer at once. The same ``message_id`` again returns the recorded result and
     changes nothing. Raises OutOfTurn (409), MoveInvalid (400) or MoveBlocked; then
-    nothing changed."""
+    nothing changed. ``use``: the credential use that sent the move, recorded in
+    the move's transaction when the move is played.
+
+    The negotiation's row is read once, locked (the round current then is
+    claimed), and the turn is checked under the lock."""
     if not message_id or len(message_id) > MAX_MESSAGE_ID:
         raise MoveInvalid([f"a message id of 1 to {MAX_MESSAGE_ID} characters is required"])
     replay = _recorded(participant, message_id)
     if replay is not None:
         return replay
-    negotiation = Negotiation.objects.get(pk=participant.negotiation_id)
-    if (
-        negotiation.status != NegotiationStatus.RUNNING
-        or negotiation.waiting_for != participant.role
-    ):
-        raise OutOfTurn(_not_your_turn(negotiation, participant))
-    engine_move = move_to_engine(participant.role, negotiation, move)
     try:
-        with transaction.atomic():
-            advanced = negotiation_advance(
-                negotiation_id=negotiation.pk,
-                round_number=negotiation.current_round,
-                moves={participant.role: engine_move},
-            )
-            if advanced is None:  # someone else moved the negotiation on meanwhile
-                raise OutOfTurn(
-                    "The negotiation moved on while your message arrived; fetch it again."
-                )
-            negotiation.refresh_from_db(fields=["status", "waiting_for"])
-            result = MoveResult(
-                negotiation_id=negotiation.pk,
-                status=negotiation.status,
-                waiting_for=negotiation.waiting_for,
-                offer_ids=tuple(o.id for o in advanced.offers),
-            )
-            SeatMessage.objects.create(
-                participant=participant,
-                message_id=message_id,
-                offer_id=result.offer_ids[0] if result.offer_ids else None,
-                reply=result.as_reply(),
-            )
+        result = _move_play(participant, move, message_id, use)
     except MoveRefused as exc:
         raise MoveBlocked(str(exc)) from None
     except InvalidOffer as exc:
@@ -240,6 +245,50 @@ def seat_move_submit(
         if replay is None:
             raise
         return replay
+    if use is not None:
+        use.recorded = True
+    return result
+
+
+def _move_play(
+    participant: Participant, move: MoveInput, message_id: str, use: CredentialUse | None
+) -> MoveResult:
+    """The move, our answer, its message record and the credential's use, in one
+    transaction; the turn is checked on the locked row."""
+
+    def seat_moves(negotiation: Negotiation, state) -> dict:
+        if (
+            negotiation.status != NegotiationStatus.RUNNING
+            or negotiation.waiting_for != participant.role
+        ):
+            raise OutOfTurn(_not_your_turn(negotiation, participant))
+        return {participant.role: move_to_engine(participant.role, negotiation, move, state=state)}
+
+    with transaction.atomic():
+        advanced = negotiation_advance(
+            negotiation_id=participant.negotiation_id, round_number=None, moves=seat_moves
+        )
+        if advanced is None:  # not running (any more)
+            negotiation = Negotiation.objects.get(pk=participant.negotiation_id)
+            raise OutOfTurn(_not_your_turn(negotiation, participant))
+        negotiation = advanced.negotiation
+        if advanced.state.finished:  # the ending changed the row further
+            negotiation.refresh_from_db(fields=["status", "waiting_for"])
+        result = MoveResult(
+            negotiation_id=negotiation.pk,
+            status=negotiation.status,
+            waiting_for=negotiation.waiting_for,
+            offer_ids=tuple(o.id for o in advanced.offers),
+            rows=None if advanced.state.finished else (negotiation, tuple(advanced.offers)),
+        )
+        SeatMessage.objects.create(
+            participant=participant,
+            message_id=message_id,
+            offer_id=result.offer_ids[0] if result.offer_ids else None,
+            reply=result.as_reply(),
+        )
+        if use is not None:
+            _credential_use_write(use.credential, use.address, use.what)
     return result
 
 
