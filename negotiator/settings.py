@@ -385,6 +385,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "approvals.tasks.process_due",
         "schedule": 60.0,
     },
+    "sweep-tenders": {
+        "task": "tenders.tasks.sweep_tenders",
+        "schedule": float(NEGOTIATOR_SWEEP_EVERY_SECONDS),
+    },
 }
 
 # --- A2A: outside agents (negotiator/a2a/) ---------------------------------

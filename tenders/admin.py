@@ -7,15 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 
+from negotiator.admin.common import ReadOnlyAdminMixin
 from negotiator.services.errors import ServiceError
-from tenders.models import Supplier, Tender, TenderPlaybook
+from tenders.models import BidderCredential, Supplier, Tender, TenderPlaybook
+from tenders.services.outside import bidder_credential_revoke
 from tenders.services.redteam import RUNNERS, redteam_run
 from tenders.services.setup import bidders_parse, scoring_rule, tender_config_parse
 
@@ -131,3 +134,42 @@ class TenderAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(BidderCredential)
+class BidderCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """An outside bidder's credentials: issued from the tender's pages, listed and
+    revoked here. The secret is not stored."""
+
+    list_display = [
+        "prefix",
+        "bidder",
+        "tender_link",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "last_used_from",
+        "uses",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "bidder__supplier__name", "bidder__tender__title"]
+    exclude = ["secret_hash"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("bidder__supplier")
+
+    @admin.display(description="tender")
+    def tender_link(self, obj: BidderCredential) -> str:
+        url = reverse("tenders:detail", args=[obj.bidder.tender_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.bidder.tender_id)
+
+    @admin.action(description="Revoke the selected credentials", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        live = [c for c in queryset.select_related("bidder__supplier") if c.revoked_at is None]
+        for credential in live:
+            bidder_credential_revoke(credential=credential, user=request.user)
+        self.message_user(request, f"Revoked {len(live)} credential(s).", messages.SUCCESS)
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("tenders.change_biddercredential")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from tenders.services import lifecycle, rounds
+from tenders.services import lifecycle, rounds, sweeper
 
 
 @shared_task(
@@ -19,3 +19,9 @@ from tenders.services import lifecycle, rounds
 )
 def run_tender_round(tender_id: int, round_number: int) -> bool:
     return rounds.tender_run_round(tender_id=tender_id, round_number=round_number)
+
+
+@shared_task(name="tenders.tasks.sweep_tenders")
+def sweep_tenders() -> int:
+    """Periodic (beat): enqueue overdue tender rounds again."""
+    return len(sweeper.tenders_sweep())

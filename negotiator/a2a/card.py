@@ -102,6 +102,25 @@ def agent_card(*, rpc_url: str, schema_url: str, docs_url: str) -> AgentCard:
                 ],
                 input_modes=MEDIA,
                 output_modes=MEDIA,
-            )
+            ),
+            AgentSkill(
+                id="tender-bid",
+                name="Bid in a tender",
+                description=(
+                    "With a bidder token (nb_…) your task is your bid in one tender "
+                    "(ListTasks shows it, with the tender's issues and the feedback its "
+                    "format allows in the status message's data part). While it is "
+                    'input-required, send SendMessage with one data part {"terms": {…}} '
+                    "giving every issue; in rounds a bid must beat what the feedback shows "
+                    "by the minimum decrement. The reply is the task with your bid received; "
+                    "it is played when the round closes. A bid cannot be canceled."
+                ),
+                tags=["tender", "auction", "bids"],
+                examples=[
+                    '{"terms": {"price": 122700, "delivery_days": 15, "warranty_months": 36}}'
+                ],
+                input_modes=MEDIA,
+                output_modes=MEDIA,
+            ),
         ],
     )

@@ -315,3 +315,17 @@ def test_what_an_outside_bidder_sees_holds_no_one_elses_private_data(template):
     secrets_ = [str(int(b["cost"])) for b in template.bidders] + ["150000"]  # costs, reserve
     secrets_ += [b["supplier"] for b in template.bidders]
     assert not [s for s in secrets_ if s in shown]
+
+
+def test_the_sweeper_enqueues_an_overdue_round_again_and_only_that(template, monkeypatch):
+    from tenders.services import sweeper
+
+    sent = []
+    monkeypatch.setattr(sweeper, "task_enqueue_on_commit", lambda *a, **k: sent.append(a))
+    tender, _ = _start(template, AGENT)
+    tender.refresh_from_db()
+    window = timedelta(seconds=600)  # the default outside round time
+    assert sweeper.tenders_sweep(now=tender.round_opened_at + window) == []
+    late = tender.round_opened_at + window + timedelta(minutes=5)
+    assert sweeper.tenders_sweep(now=late) == [tender.pk]
+    assert sent == [(outside.TENDER_ROUND, tender.pk, 0)]
