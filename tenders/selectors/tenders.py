@@ -13,6 +13,7 @@ from django.http import Http404
 from approvals.models import ApprovalRequest
 from negotiator import permissions
 from negotiator.engine.screens import ESCALATE, WARN
+from negotiator.selectors.formatting import issue_meta, term_views
 from tenders.models import BidderKind, Tender, TenderPlaybook, TenderStatus
 from tenders.services.setup import scoring_rule, tender_config_parse
 
@@ -190,6 +191,8 @@ def tender_page(tender: Tender, user) -> dict[str, Any]:
         "rules": config.rules,
         "scoring_weights": scoring_rule(spec, config).profile.issue_weights(),
         "issues": spec.get("issues", []),
+        # The award's terms as people read them: labels and units, not keys.
+        "award_terms": term_views(tender.award_terms, issue_meta(spec.get("issues"))),
         "standings": standings(tender, user),
         "screens": screen_rows(tender),
         "best": best_now(tender),
