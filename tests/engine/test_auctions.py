@@ -281,3 +281,66 @@ def test_the_reserve_holds_when_the_price_issue_is_not_called_price(fmt):
     cheap = Bid("cheap", _renamed(terms | {"price": 90_000}), price_issue="unit_price")
     award = award_decide([*bids, cheap], rules, UNIT_SCORING)
     assert award.winner == "cheap" and award.terms["unit_price"] <= 100_000
+
+
+hostile_value = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**9), 10**9),
+    st.text(max_size=5),
+    st.none(),
+    st.booleans(),
+)
+outside_terms = st.one_of(
+    bid_terms,
+    st.dictionaries(
+        st.sampled_from(["price", "delivery_days", "warranty_months", "bribe"]),
+        hostile_value,
+        max_size=4,
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    submissions=st.lists(st.tuples(outside_terms, st.floats(-100, 500)), min_size=1, max_size=4),
+    reserve=st.floats(60_000, 160_000),
+    blocked=st.sets(st.integers(0, 3)),
+    feedback=st.sampled_from(list(Feedback)),
+)
+def test_outside_bids_meet_the_same_rules_round_by_round_whatever_they_send(
+    submissions, reserve, blocked, feedback
+):
+    """Outside bidders' submissions, hostile or not, over several rounds beside our
+    bidders: a malformed bid never stands, and the award never goes above the reserve
+    or to a blocked bid."""
+    from negotiator.engine.auctions import OUTSIDE, Submission, malformed
+
+    rules = TenderRules(
+        format=Format.REVERSE_ENGLISH,
+        reserve_price=reserve,
+        min_decrement=1_000,
+        feedback=feedback,
+        max_rounds=4,
+    )
+    ours = Bidder("ours", "truthful", 90_000, {"delivery_days": 20, "warranty_months": 12})
+    outsiders = [Bidder(f"o{i}", OUTSIDE, 0.0) for i in range(len(submissions))]
+    names = {f"o{i}" for i in blocked}
+    state = round_start(rules)
+    for _ in range(3):
+        submitted = {
+            f"o{i}": Submission(terms, offset) for i, (terms, offset) in enumerate(submissions)
+        }
+        state = round_play(state, [ours, *outsiders], rules, SCORING, seed=1, submitted=submitted)
+        # an improving outsider lowers its price next round
+        submissions = [
+            ({**t, "price": t["price"] - 5_000}, o) if isinstance(t.get("price"), float) else (t, o)
+            for t, o in submissions
+        ]
+    assert all(not malformed(b.terms, SCORING) for b in state.bids)
+
+    def gate(bid):
+        return Verdict("block", "test rule") if bid.bidder in names else Verdict()
+
+    award = award_decide(state.bids, rules, SCORING, gate)
+    if award.winner is not None:
+        assert award.winner not in names and award.terms["price"] <= reserve + 1e-9
