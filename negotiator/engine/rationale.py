@@ -124,9 +124,11 @@ def move_sentence(
     schedule: str,
     favoured: str | None = None,
     numbers: bool = True,
+    reason: str | None = None,
 ) -> str:
-    """The rationale of proposing outcome ``chosen`` (see the module docstring)."""
-    why = schedule_reason(view, schedule, numbers)
+    """The rationale of proposing outcome ``chosen`` (see the module docstring);
+    ``reason`` replaces the schedule's as why we moved."""
+    why = reason or schedule_reason(view, schedule, numbers)
     mine = view.proposal_outcomes[view.proposal_senders == view.party_index]
     if mine.size == 0:
         return (
@@ -210,13 +212,20 @@ def _reveals(view: PartyView, fragment: str) -> bool:
 
 
 def explain_move(
-    view: PartyView, chosen: int, *, schedule: str, favoured: str | None = None
+    view: PartyView,
+    chosen: int,
+    *,
+    schedule: str,
+    favoured: str | None = None,
+    reason: str | None = None,
 ) -> str:
     """:func:`move_sentence`, rewritten without numbers if it would reveal a private number
     (a step size that happens to equal a private value, say)."""
-    text = move_sentence(view, chosen, schedule=schedule, favoured=favoured)
+    text = move_sentence(view, chosen, schedule=schedule, favoured=favoured, reason=reason)
     if any(_reveals(view, m.group(0)) for m in _NUMBER.finditer(text)):
-        return move_sentence(view, chosen, schedule=schedule, favoured=favoured, numbers=False)
+        return move_sentence(
+            view, chosen, schedule=schedule, favoured=favoured, numbers=False, reason=reason
+        )
     return text
 
 

@@ -76,6 +76,7 @@ class OwnTable:
     neg_sorted: np.ndarray  # -utilities[order], ascending, for searchsorted
     max_utility: float
     min_utility: float
+    allowed: np.ndarray | None = None  # what the party's policies let it offer; None: all
 
     @classmethod
     def build(
@@ -94,7 +95,11 @@ class OwnTable:
             neg_sorted=_frozen(-ranking[order]),
             max_utility=float(reachable.max()) if reachable.size else float(u.max()),
             min_utility=float(reachable.min()) if reachable.size else float(u.min()),
+            allowed=None if allowed is None or allowed.all() else _frozen(allowed.astype(bool)),
         )
+
+    def may_offer(self, outcome_index: int) -> bool:
+        return self.allowed is None or bool(self.allowed[outcome_index])
 
     def count_at_least(self, target: float) -> int:
         """How many outcomes have utility >= target (they are ``order[:count]``)."""
@@ -459,7 +464,8 @@ class Tradeoff:
     Each round it computes the Faratin target (exponent ``e``), takes the outcomes
     whose own utility lies within ``band`` above the target (its current iso-curve)
     and offers the one a frequency-based model of the counterparts predicts they
-    like best. With ``band=None`` every outcome at or above the target is eligible.
+    like best. With ``band=None`` every outcome at or above the target is eligible;
+    with ``fresh`` it prefers outcomes of the band it has not offered yet.
     Accepts by AC_next, an optional threshold, or at the deadline above reservation.
     """
 
@@ -471,6 +477,7 @@ class Tradeoff:
     nash_floor: bool = False
     nash_until: float = 0.9
     regression: float = 0.0  # > 0: ridge weight of the regression opponent model
+    fresh: bool = False
 
     def _model(self, view: PartyView) -> CounterpartModel | None:
         if self.regression <= 0:
@@ -486,8 +493,9 @@ class Tradeoff:
     def target(self, view: PartyView) -> float:
         return concession_target(view.t, self.e, _floor(view), view.table.max_utility, self.k)
 
-    def __call__(self, view: PartyView) -> Offer:
-        target = max(self.target(view), view.reservation)
+    def _pick(self, view: PartyView, target: float) -> tuple[int | None, CounterpartModel | None]:
+        """The outcome to offer at ``target`` (None: nothing acceptable is left) and the
+        counterpart model used to choose it, if any."""
         table = view.table
         neg = table.neg_sorted
         hi = int(neg.searchsorted(-target + _EPS, "right"))  # outcomes with u >= target
@@ -517,17 +525,27 @@ class Tradeoff:
         if cands.size == 0:
             cands = _fallback(view)
             if cands.size == 0:
-                return _walk_away(view)
+                return None, model
             cands = cands[:1]
+        if self.fresh and cands.size > 1:
+            # an outcome the counterpart already turned down tells it nothing new
+            # and is the least likely to be accepted; offer another of the band
+            mine = view.proposal_outcomes[view.proposal_senders == view.party_index]
+            unseen = cands[~np.isin(cands, mine)] if mine.size else cands
+            if unseen.size:
+                cands = unseen
         if cands.size > 1 and model is None:
             model = self._model(view)
         if model is None or cands.size == 1:
-            chosen = int(cands[0])
-        else:
-            # ties go to the outcome better for us (cands are best-first)
-            chosen = int(cands[int(model.estimate(table.index.grid_index, cands).argmax())])
-        u = float(table.utilities[chosen])
-        accept, why = _acceptance(view, u, self.accept_threshold)
+            return int(cands[0]), model
+        # ties go to the outcome better for us (cands are best-first)
+        return int(cands[int(model.estimate(table.index.grid_index, cands).argmax())]), model
+
+    def __call__(self, view: PartyView) -> Offer:
+        chosen, model = self._pick(view, max(self.target(view), view.reservation))
+        if chosen is None:
+            return _walk_away(view)
+        accept, why = _acceptance(view, view.utility_of(chosen), self.accept_threshold)
         if accept:
             return view.accept(why)
         # Rationales travel to the other parties: they explain the move without
@@ -538,19 +556,120 @@ class Tradeoff:
         )
 
 
+def first_proposals(view: PartyView) -> tuple[np.ndarray, np.ndarray]:
+    """The counterparts' distinct proposals in the order first made, and for each the
+    position of that first proposal among all of theirs."""
+    theirs = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    if theirs.size < 2:
+        return theirs, np.arange(theirs.size)
+    outcomes, first = np.unique(theirs, return_index=True)
+    order = np.argsort(first, kind="stable")
+    return outcomes[order], first[order]
+
+
+def give_back(
+    view: PartyView, target: float, margin: float, reach: float, near: float
+) -> int | None:
+    """The counterpart's earlier offer to return to, if it has conceded past the Nash point.
+
+    A counterpart conceding on a time schedule values its j-th proposal at about
+    ``r + (top - r) * (1 - j / max_rounds)``: its gain over its walk-away falls in
+    proportion to ``1 - t``. With our exact utility this gives the Nash product of
+    each of its distinct proposals, up to a constant factor, without modelling it.
+    Along its offers the product rises while it moves towards the Nash point and
+    falls once it has gone past; then the fair move is to return to its best one
+    (it offered it, so it accepts). Fires only near a meeting, when the standing
+    offer lies within ``near`` of our target and the returned one within ``reach``,
+    when the product fell by more than ``margin`` of its best, and never in the
+    last round (the deadline acceptance decides there). Uses only public offers
+    and our own utility; the result may be policy-blocked like any proposal.
+    """
+    if view.standing_outcome is None or view.near_deadline:
+        return None
+    outcomes, first = first_proposals(view)
+    if outcomes.size < 2:
+        return None
+    table = view.table
+    if table.utilities[view.standing_outcome] < target - near:
+        return None
+    own = table.utilities[outcomes]
+    product = (own - view.reservation) * (1.0 - first / max(1, view.max_rounds))
+    best = int(product.argmax())
+    if best == outcomes.size - 1 or product[best] <= 0:
+        return None
+    if product[-1] >= product[best] * (1.0 - margin) or own[best] < target - reach:
+        return None
+    chosen = int(outcomes[best])
+    if view.is_forbidden(chosen) or not table.may_offer(chosen):
+        return None
+    return chosen
+
+
+@dataclass(frozen=True)
+class Fair(Tradeoff):
+    """:class:`Tradeoff` that aims at the Nash bargaining point, for the default.
+
+    On top of the trade-offs on its iso-utility band (offering band outcomes it has
+    not offered yet first): it accepts any offer it made itself earlier (above its
+    reservation), and when the counterpart's offers have gone past the Nash point
+    it proposes the counterpart's best earlier offer (see :func:`give_back`).
+    """
+
+    e: float = 1.0
+    band: float | None = 0.02
+    regression: float = 0.1
+    label: str = "default"
+    fresh: bool = True
+    margin: float = 0.03
+    reach: float = 0.15
+    near: float = 0.05
+
+    def __call__(self, view: PartyView) -> Offer:
+        standing = view.standing_outcome
+        if (
+            standing is not None
+            and view.utility_of(standing) >= view.reservation
+            and not view.is_forbidden(standing)
+            and bool(
+                np.any(
+                    view.proposal_outcomes[view.proposal_senders == view.party_index] == standing
+                )
+            )
+        ):
+            return view.accept("Accepted: these are terms we proposed ourselves earlier.")
+        target = max(self.target(view), view.reservation)
+        back = give_back(view, target, self.margin, self.reach, self.near)
+        if back is None:
+            return super().__call__(view)
+        return view.propose(
+            back,
+            explain_move(
+                view,
+                back,
+                schedule=self.label,
+                reason="returning to terms the counterpart offered earlier, which share "
+                "the gains more evenly than where its offers have gone since",
+            ),
+        )
+
+
 def _default(**params: Any) -> Strategy:
-    """Recommended strategy: tradeoff with e=1, band=0.02 and regression=0.1.
+    """Recommended strategy: tradeoff with e=1, band=0.02 and regression=0.1, aiming at a fair split.
 
     Concedes at a constant rate on its own utility (Faratin e=1) and, among the
     outcomes whose own utility lies within 0.02 above its target (a thin iso-utility
-    band), offers the one the counterpart model rates best. The model is fitted to
-    the counterpart's concessions (ridge regression with weight 0.1, see
-    ``engine/opponent.py``). Accepts an offer at least as good as its next one, or
-    any offer above reservation in the last round. Lands on the Pareto frontier in
-    self-play on most domains (benchmarks/engine_bench.py).
+    band), offers the one the counterpart model rates best, preferring outcomes it
+    has not offered yet. The model is fitted to the counterpart's concessions (ridge
+    regression with weight 0.1, see ``engine/opponent.py``). When the counterpart's
+    offers have gone past the Nash bargaining point (their Nash product, from our
+    utility and the counterpart's schedule, fell by more than margin=0.03 of its
+    best) it proposes the counterpart's best earlier offer again, if that lies
+    within reach=0.15 of its target and the standing offer within near=0.05. Accepts
+    an offer at least as good as its next one, terms it proposed itself earlier, or
+    any offer above reservation in the last round. In self-play it lands on the
+    Pareto frontier near the Nash point on most domains (benchmarks/engine_bench.py).
     """
-    params = {"e": 1.0, "band": 0.02, "regression": 0.1, **params, "label": "default"}
-    return Tradeoff(**params)
+    return Fair(**{**params, "label": "default"})
 
 
 def _boulware(**params: Any) -> Strategy:
@@ -616,6 +735,7 @@ def describe_strategies() -> Mapping[str, str]:
 __all__ = [
     "STRATEGIES",
     "CounterpartModel",
+    "Fair",
     "Hardliner",
     "OwnTable",
     "PartyView",
@@ -628,5 +748,7 @@ __all__ = [
     "concession_target",
     "counterpart_model",
     "describe_strategies",
+    "first_proposals",
+    "give_back",
     "make_strategy",
 ]

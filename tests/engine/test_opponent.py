@@ -6,7 +6,7 @@ import pytest
 from negotiator.engine.analysis import agreement_quality, analyse
 from negotiator.engine.opponent import regression_scores
 from negotiator.engine.protocol import run
-from negotiator.engine.strategies import SpaceIndex, make_strategy
+from negotiator.engine.strategies import PartyView, SpaceIndex, counterpart_model, make_strategy
 
 from .helpers import random_profile, random_setup, random_space
 
@@ -79,9 +79,26 @@ def test_default_self_play_agrees_on_the_frontier_on_random_domains():
     assert on_frontier >= 38
 
 
-def test_default_with_regression_off_is_the_frequency_tradeoff():
+def test_default_with_regression_off_models_the_counterpart_by_frequency():
     setup = random_setup(7)
-    plain = run(setup, [make_strategy("tradeoff", e=1.0, band=0.02)] * 2, seed=3)
-    off = run(setup, [make_strategy("default", regression=0.0)] * 2, seed=3)
-    assert plain.state.agreement_outcome == off.state.agreement_outcome
-    assert plain.state.round == off.state.round
+    history = run(setup, [make_strategy("tradeoff", e=1.0, band=0.02)] * 2, seed=3).state
+    view = PartyView(
+        name="p0",
+        party_index=0,
+        profile=setup.parties[0].profile,
+        space=setup.space,
+        table=setup.tables[0],
+        history=history.history,
+        proposal_senders=np.array(history.proposal_senders, dtype=np.int64),
+        proposal_outcomes=np.array(history.proposal_outcomes, dtype=np.int64),
+        standing=None,
+        standing_outcome=None,
+        round=history.round,
+        max_rounds=setup.max_rounds,
+        t=0.5,
+        seed=3,
+    )
+    off = make_strategy("default", regression=0.0)._model(view)
+    on = make_strategy("default")._model(view)
+    assert np.array_equal(off.value_scores, counterpart_model(view).value_scores)
+    assert not np.array_equal(on.value_scores, off.value_scores)
