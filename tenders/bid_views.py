@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from django import forms
@@ -161,7 +162,11 @@ def _fields(page: outside.BidderPage) -> list[IssueField]:
     values = dict(page.pending or page.view.own_last or {})
     if not values and page.view.opening_price is not None:
         values[page.price_issue] = page.view.opening_price
-    return issue_fields(spec, values)
+    # A bid takes any value in range (prices in cents): no step rule to promise.
+    return [
+        replace(f, hint=f.hint.split(", in steps of")[0], step="any") if f.kind == "numeric" else f
+        for f in issue_fields(spec, values)
+    ]
 
 
 def _render(request, page, form, *, status: int = 200, sent: bool = False) -> HttpResponse:

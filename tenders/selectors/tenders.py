@@ -17,6 +17,7 @@ from negotiator.selectors.formatting import issue_meta, term_views
 from tenders.models import BidderKind, Tender, TenderPlaybook, TenderStatus
 from tenders.services.setup import scoring_rule, tender_config_parse
 
+OUTSIDE_LABELS = {BidderKind.PERSON: "outside person", BidderKind.REMOTE_AGENT: "outside agent"}
 SCREEN_ORDER = (
     "suspicion",
     "cv",
@@ -97,7 +98,7 @@ def standings(tender: Tender, user) -> list[Standing]:
                 strategy=(
                     "scripted"
                     if row.fixed_price is not None
-                    else (row.get_kind_display() if row.is_outside else row.strategy)
+                    else (OUTSIDE_LABELS.get(row.kind) or row.strategy)
                 ),
                 private_cost=row.private_cost if show_private else None,
                 bids=counts.get(row.pk, 0),
