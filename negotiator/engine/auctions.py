@@ -194,6 +194,15 @@ def malformed(terms: Mapping[str, Any], scoring: ScoringRule) -> str:
     return ""
 
 
+def outside_malformed(terms: Mapping[str, Any], scoring: ScoringRule) -> str:
+    """What is wrong with an outside bidder's terms: :func:`malformed`, and no term
+    the tender does not have (an outsider writes every key itself)."""
+    unknown = sorted(str(k)[:40] for k in terms if k not in scoring.space.names)
+    if unknown:
+        return f"{unknown[0]!r} is not a term of this tender"
+    return malformed(terms, scoring)
+
+
 def _eligibility(bid: Bid, rules: TenderRules, scoring: ScoringRule, gate: Gate) -> str:
     """Why a bid cannot win, or '' when it can."""
     problem = malformed(bid.terms, scoring)
@@ -493,7 +502,7 @@ def submission_refused(
     now): malformed terms, or in rounds not beating what the feedback shows by the
     minimum decrement. Never the reserve: a bid above it is taken and cannot win,
     so the reserve stays private."""
-    problem = malformed(terms, scoring)
+    problem = outside_malformed(terms, scoring)
     if problem:
         return problem
     if rules.format == Format.REVERSE_ENGLISH:
@@ -602,7 +611,7 @@ def round_play(
             rejected.append((name, "arrived after the close"))
             continue
         bid = Bid(name, terms, state.round, at, scoring.price_issue)
-        problem = malformed(terms, scoring) if outside else ""
+        problem = outside_malformed(terms, scoring) if outside else ""
         why = f"malformed bid: {problem}" if problem else _improves(bid, bids, rules, scoring)
         if why:
             rejected.append((name, why))
@@ -666,7 +675,7 @@ def sealed_collect(
             terms = {**bidder.terms, scoring.price_issue: move.price}
             out.append(Bid(bidder.name, terms, price_issue=scoring.price_issue))
     for _, name, terms in _submitted_moves(bidders, submitted, rules, 0.0):
-        if not malformed(terms, scoring):
+        if not outside_malformed(terms, scoring):
             out.append(Bid(name, terms, price_issue=scoring.price_issue))
     return tuple(out)
 

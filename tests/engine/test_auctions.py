@@ -313,7 +313,7 @@ def test_outside_bids_meet_the_same_rules_round_by_round_whatever_they_send(
     """Outside bidders' submissions, hostile or not, over several rounds beside our
     bidders: a malformed bid never stands, and the award never goes above the reserve
     or to a blocked bid."""
-    from negotiator.engine.auctions import OUTSIDE, Submission, malformed
+    from negotiator.engine.auctions import OUTSIDE, Submission, outside_malformed
 
     rules = TenderRules(
         format=Format.REVERSE_ENGLISH,
@@ -336,7 +336,7 @@ def test_outside_bids_meet_the_same_rules_round_by_round_whatever_they_send(
             ({**t, "price": t["price"] - 5_000}, o) if isinstance(t.get("price"), float) else (t, o)
             for t, o in submissions
         ]
-    assert all(not malformed(b.terms, SCORING) for b in state.bids)
+    assert all(not outside_malformed(b.terms, SCORING) for b in state.bids)
 
     def gate(bid):
         return Verdict("block", "test rule") if bid.bidder in names else Verdict()

@@ -246,6 +246,7 @@ def test_an_outside_bid_is_checked_kept_pending_and_played_with_the_round(templa
         ({**TERMS, "price": float("nan")}, "price nan is outside"),
         ({**TERMS, "price": 10}, "price 10 is outside"),
         ({**TERMS, "warranty_months": True}, "warranty_months is not a number"),
+        ({**TERMS, "exclusivity": "yes"}, "'exclusivity' is not a term of this tender"),
         ("a string", "terms must be an object"),
     ],
 )
