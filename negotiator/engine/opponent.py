@@ -38,22 +38,21 @@ def regression_scores(
     n_issues, width = shape
     columns = n_issues * width
     weights = np.full(n_issues, 1.0 / n_issues) if issue_weights is None else issue_weights
-    valid = (np.arange(width)[None, :] < sizes[:, None]).ravel()
-    prior = np.repeat(weights * PRIOR_OTHER_VALUES, width) * valid
-    prior[grid_index[outcomes[0]]] = weights
+    valid = (np.arange(width) < sizes[:, None]).ravel()
+    prior = (weights * PRIOR_OTHER_VALUES).repeat(width)
+    prior[~valid] = 0.0
+    cols = grid_index[outcomes]  # (m, n_issues)
+    prior[cols[0]] = weights
     # Ridge towards the prior in its dual form, theta = prior + X^T (X X^T + ridge I)^-1
     # (1 - X prior): an m x m system (m proposals). Each row of X is one-hot per issue
     # plus the proposal's time, so X X^T counts shared values; no dense X is built.
-    cols = grid_index[outcomes]  # (m, n_issues)
     m = outcomes.size
-    t = np.arange(m) / max(1, max_rounds)
-    kernel = (cols[:, None, :] == cols[None, :, :]).sum(axis=2) + np.outer(t, t)
-    kernel[np.diag_indices(m)] += ridge
+    t = np.arange(m) * (1.0 / max(1, max_rounds))
+    kernel = (cols[:, None, :] == cols).sum(axis=2) + t[:, None] * t
+    kernel.flat[:: m + 1] += ridge
     residual = 1.0 - prior[cols].sum(axis=1) - PRIOR_SPEED * t
     alpha = np.linalg.solve(kernel, residual)
-    scores = prior + np.bincount(
-        cols.ravel(), weights=np.repeat(alpha, n_issues), minlength=columns
-    )
+    scores = prior + np.bincount(cols.ravel(), weights=alpha.repeat(n_issues), minlength=columns)
     scores[~valid] = 0.0
     return scores
 

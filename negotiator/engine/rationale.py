@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .disclosure import find_disclosures
+from .disclosure import number_tokens, within
 from .outcomes import NumericIssue, Value
 
 # ``strategies.PartyView`` (not imported: strategies imports this module)
 PartyView = Any
 
 _SAME = 1e-9
+DISCLOSURE_TOLERANCE = 1.0  # percent, the disclosure check's default
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,11 @@ def move_sentence(
     favoured: str | None = None,
     numbers: bool = True,
     reason: str | None = None,
+    changes: list[Change] | None = None,
 ) -> str:
     """The rationale of proposing outcome ``chosen`` (see the module docstring);
-    ``reason`` replaces the schedule's as why we moved."""
+    ``reason`` replaces the schedule's as why we moved, ``changes`` (if given) are
+    :func:`changes_between` our previous offer and ``chosen``."""
     why = reason or schedule_reason(view, schedule, numbers)
     mine = view.proposal_outcomes[view.proposal_senders == view.party_index]
     if mine.size == 0:
@@ -143,7 +146,8 @@ def move_sentence(
             "Kept our previous terms: the counterpart's offer is not yet good enough for us "
             "and our schedule allows no further step yet."
         )
-    changes = changes_between(view, previous, chosen)
+    if changes is None:
+        changes = changes_between(view, previous, chosen)
     gives = [c for c in changes if c.gain < -_SAME]
     takes = [c for c in changes if c.gain > _SAME]
     evens = [c.phrase(numbers) for c in changes if abs(c.gain) <= _SAME]
@@ -193,22 +197,42 @@ def private_numbers(view: PartyView) -> dict[str, float]:
 
 
 _NUMBER = re.compile(r"\d[\d,.]*(?:\s?%|\s?[A-Za-z]+)?")
-_REVEALS: dict[int, tuple[Any, dict[str, bool]]] = {}
+_REVEALS: dict[int, tuple[Any, tuple[float, ...], dict[str, bool]]] = {}
+_READINGS: dict[str, tuple[float, ...]] = {}
+
+
+def _readings(fragment: str) -> tuple[float, ...]:
+    """Every value the numbers in ``fragment`` may stand for (memoised: the same few
+    fragments recur in every rationale)."""
+    found = _READINGS.get(fragment)
+    if found is None:
+        if len(_READINGS) > 4096:
+            _READINGS.clear()
+        found = _READINGS[fragment] = tuple(
+            r for token in number_tokens(fragment) for r in token.readings
+        )
+    return found
 
 
 def _reveals(view: PartyView, fragment: str) -> bool:
-    """Whether ``fragment`` (a number and the word after it) reveals a private number;
-    memoised per profile, whose object the cache holds so its id stays unique."""
+    """Whether ``fragment`` (a number and the word after it) reveals a private number,
+    as :func:`disclosure.find_disclosures` would find it; memoised per profile, whose
+    object the cache holds so its id stays unique."""
     profile = view.profile
     hit = _REVEALS.get(id(profile))
     if hit is None or hit[0] is not profile:
         if len(_REVEALS) > 256:
             _REVEALS.clear()
-        hit = _REVEALS[id(profile)] = (profile, {})
-    known = hit[1]
-    if fragment not in known:
-        known[fragment] = bool(find_disclosures([("rationale", fragment)], private_numbers(view)))
-    return known[fragment]
+        private = tuple(float(v) for v in private_numbers(view).values())
+        hit = _REVEALS[id(profile)] = (profile, private, {})
+    _, private, known = hit
+    answer = known.get(fragment)
+    if answer is None:
+        readings = _readings(fragment)
+        answer = known[fragment] = any(
+            within(r, v, DISCLOSURE_TOLERANCE) for r in readings for v in private
+        )
+    return answer
 
 
 def explain_move(
@@ -221,10 +245,24 @@ def explain_move(
 ) -> str:
     """:func:`move_sentence`, rewritten without numbers if it would reveal a private number
     (a step size that happens to equal a private value, say)."""
-    text = move_sentence(view, chosen, schedule=schedule, favoured=favoured, reason=reason)
+    mine = view.proposal_outcomes[view.proposal_senders == view.party_index]
+    changes = (
+        changes_between(view, int(mine[-1]), chosen) if mine.size and mine[-1] != chosen else None
+    )
+    text = move_sentence(
+        view, chosen, schedule=schedule, favoured=favoured, reason=reason, changes=changes
+    )
+    if not changes or not any(c.numeric for c in changes):
+        return text  # no amounts: the sentence without numbers would read the same
     if any(_reveals(view, m.group(0)) for m in _NUMBER.finditer(text)):
         return move_sentence(
-            view, chosen, schedule=schedule, favoured=favoured, numbers=False, reason=reason
+            view,
+            chosen,
+            schedule=schedule,
+            favoured=favoured,
+            numbers=False,
+            reason=reason,
+            changes=changes,
         )
     return text
 

@@ -222,6 +222,14 @@ def _candidates(view: PartyView, target: float) -> np.ndarray:
     return cands
 
 
+def _without(outcomes: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """``outcomes`` minus ``excluded``, order kept (a set lookup beats np.isin on short lists)."""
+    if outcomes.size > 256:
+        return outcomes[~np.isin(outcomes, excluded)]
+    drop = set(excluded.tolist())
+    return np.array([o for o in outcomes.tolist() if o not in drop], dtype=outcomes.dtype)
+
+
 def _fallback(view: PartyView) -> np.ndarray:
     """Every allowed outcome at or above reservation (used when the target set is empty)."""
     return _candidates(view, view.reservation)
@@ -254,14 +262,11 @@ _DECAY_WEIGHTS = 1.0 / (1.0 + MODEL_DECAY * np.arange(4096, dtype=np.float64))
 _REPEATED_WEIGHTS: dict[int, np.ndarray] = {}
 
 
-def counterpart_model(view: PartyView) -> CounterpartModel | None:
-    """Model the other parties from their proposals so far (None before the first)."""
-    outcomes = view.proposal_outcomes[view.proposal_senders != view.party_index]
-    m = outcomes.size
-    if m == 0:
-        return None
+def _proposal_counts(view: PartyView, outcomes: np.ndarray) -> np.ndarray:
+    """Recency-weighted count of each (issue, value) in ``outcomes``, as a padded grid."""
     index = view.table.index
     n_issues, width = index.grid_shape
+    m = outcomes.size
     if m <= _DECAY_WEIGHTS.size:
         repeated = _REPEATED_WEIGHTS.get(n_issues)
         if repeated is None:
@@ -269,9 +274,18 @@ def counterpart_model(view: PartyView) -> CounterpartModel | None:
         weights = repeated[: m * n_issues]
     else:
         weights = np.repeat(1.0 / (1.0 + MODEL_DECAY * np.arange(m, dtype=np.float64)), n_issues)
-    counts = np.bincount(
+    return np.bincount(
         index.grid_index[outcomes].ravel(), weights=weights, minlength=n_issues * width
     ).reshape(n_issues, width)
+
+
+def counterpart_model(view: PartyView) -> CounterpartModel | None:
+    """Model the other parties from their proposals so far (None before the first)."""
+    outcomes = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    m = outcomes.size
+    if m == 0:
+        return None
+    counts = _proposal_counts(view, outcomes)
     top = counts.max(axis=1)
     # an issue whose favourite value the counterpart keeps proposing matters to it
     issue_weights = top / top.sum()
@@ -288,7 +302,8 @@ def regression_model(view: PartyView, ridge: float) -> CounterpartModel | None:
         return None
     index = view.table.index
     # the frequency model's issue weights (how firmly it holds each issue) set the prior
-    weights = counterpart_model(view).issue_weights
+    top = _proposal_counts(view, outcomes).max(axis=1)
+    weights = top / top.sum()
     scores = regression_scores(
         index.grid_index, index.grid_shape, index.sizes, outcomes, view.max_rounds, ridge, weights
     )
@@ -531,9 +546,10 @@ class Tradeoff:
             # an outcome the counterpart already turned down tells it nothing new
             # and is the least likely to be accepted; offer another of the band
             mine = view.proposal_outcomes[view.proposal_senders == view.party_index]
-            unseen = cands[~np.isin(cands, mine)] if mine.size else cands
-            if unseen.size:
-                cands = unseen
+            if mine.size:
+                unseen = _without(cands, mine)
+                if unseen.size:
+                    cands = unseen
         if cands.size > 1 and model is None:
             model = self._model(view)
         if model is None or cands.size == 1:
@@ -542,7 +558,10 @@ class Tradeoff:
         return int(cands[int(model.estimate(table.index.grid_index, cands).argmax())]), model
 
     def __call__(self, view: PartyView) -> Offer:
-        chosen, model = self._pick(view, max(self.target(view), view.reservation))
+        return self._move(view, max(self.target(view), view.reservation))
+
+    def _move(self, view: PartyView, target: float) -> Offer:
+        chosen, model = self._pick(view, target)
         if chosen is None:
             return _walk_away(view)
         accept, why = _acceptance(view, view.utility_of(chosen), self.accept_threshold)
@@ -560,11 +579,13 @@ def first_proposals(view: PartyView) -> tuple[np.ndarray, np.ndarray]:
     """The counterparts' distinct proposals in the order first made, and for each the
     position of that first proposal among all of theirs."""
     theirs = view.proposal_outcomes[view.proposal_senders != view.party_index]
-    if theirs.size < 2:
-        return theirs, np.arange(theirs.size)
-    outcomes, first = np.unique(theirs, return_index=True)
-    order = np.argsort(first, kind="stable")
-    return outcomes[order], first[order]
+    first: dict[int, int] = {}
+    for position, outcome in enumerate(theirs.tolist()):
+        first.setdefault(outcome, position)
+    return (
+        np.fromiter(first.keys(), dtype=np.int64, count=len(first)),
+        np.fromiter(first.values(), dtype=np.float64, count=len(first)),
+    )
 
 
 def give_back(
