@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from negotiator.audit import (
     AuditEntry,
@@ -39,7 +39,15 @@ from negotiator.audit import (
     chain_lock_key,
     chain_of,
 )
-from negotiator.models import AuditEvent, Negotiation, NegotiationStatus, Offer, PolicyCheck
+from negotiator.models import (
+    AuditEvent,
+    Negotiation,
+    NegotiationStatus,
+    Offer,
+    PolicyCheck,
+    SeatCredential,
+    SeatMessage,
+)
 
 # Active policies whose current version applies to a negotiation.
 APPLICABLE_SQL = """
@@ -124,6 +132,9 @@ AUDIT_FIELDS = (
 )
 
 
+SEAT_MESSAGE_FIELDS = ("participant_id", "message_id", "received_at", "offer_id", "reply")
+
+
 def uses_pipeline() -> bool:
     return connection.vendor == "postgresql"
 
@@ -196,6 +207,12 @@ def _sql(name: str) -> str:
         _SQL["applicable"] = APPLICABLE_SQL.replace(
             "playbook_id = %s", f"playbook_id = (SELECT playbook_id FROM {table} WHERE id = %s)"
         )
+        _SQL["seat_message"] = _insert_sql(SeatMessage, SEAT_MESSAGE_FIELDS)
+        _SQL["credential_use"] = (
+            f"UPDATE {quote(SeatCredential._meta.db_table)} SET last_used_at = %s, "
+            "last_used_from = %s, uses = uses + 1 WHERE id = %s"
+        )
+        _SQL["key_share"] = f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE"
         _SQL["negotiation"] = (
             f"UPDATE {quote(Negotiation._meta.db_table)} SET engine_state = %s::jsonb, "
             "current_round = %s, last_progress_at = %s, updated_at = %s, waiting_for = %s, "
@@ -283,14 +300,27 @@ def applicable_version_ids(negotiation: Negotiation) -> list[int]:
 
 def _negotiation_from_row(row: Sequence[Any]) -> Negotiation:
     """A model instance from the claim's raw row, converted as the ORM would."""
-    fields = Negotiation._meta.concrete_fields
+    return model_from_row(Negotiation, row)
+
+
+def model_from_row(model, row: Sequence[Any]):
+    """A model instance from a raw row of all its concrete columns (in
+    ``_meta.concrete_fields`` order, see :func:`columns_of`), converted as the
+    ORM would."""
+    fields = model._meta.concrete_fields
     values = [
         field.from_db_value(value, None, connection)
         if value is not None and hasattr(field, "from_db_value")
         else value
         for field, value in zip(fields, row, strict=True)
     ]
-    return Negotiation.from_db(connection.alias, [f.attname for f in fields], values)
+    return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+def columns_of(model, alias: str) -> str:
+    """All of a model's concrete columns, qualified by ``alias``, for model_from_row."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
 
 
 def _more_offer_ids(count: int) -> list[int]:
@@ -406,3 +436,68 @@ def round_write(
                     negotiation.pk,
                 ],
             )
+
+
+@dataclass(frozen=True)
+class SeatMessageRow:
+    """A seat's message record (the columns of negotiator.SeatMessage)."""
+
+    participant_id: int
+    message_id: str
+    received_at: datetime
+    offer_id: int | None
+    reply: dict[str, Any]
+
+
+def seat_move_records_write(
+    *,
+    negotiation_id: int,
+    message: SeatMessageRow,
+    credential_use: tuple[int, str] | None,
+    audit_entries: Sequence[AuditEntry],
+) -> None:
+    """What an outside seat's move writes beside its round, in the caller's
+    transaction: its message record (a second one with the same id raises
+    IntegrityError), the use of the credential that sent it (``(credential id,
+    address)``: counted, its time and address kept) and audit events after the
+    round's. On PostgreSQL two round trips: the writes with the chain's row and
+    advisory locks and its head (in audit_append_many's order; the round holds
+    both already), then the events."""
+    if not uses_pipeline():
+        SeatMessage.objects.create(**{f: getattr(message, f) for f in SEAT_MESSAGE_FIELDS})
+        if credential_use is not None:
+            SeatCredential.objects.filter(pk=credential_use[0]).update(
+                last_used_at=message.received_at,
+                last_used_from=credential_use[1],
+                uses=models.F("uses") + 1,
+            )
+        if audit_entries:
+            audit_append_many(audit_entries, negotiation=negotiation_id)
+        return
+    chain = chain_of(negotiation_id)
+    with connection.wrap_database_errors:
+        cursor, head = _cursor(), _cursor()
+        with connection.connection.pipeline():
+            cursor.execute(
+                _sql("seat_message"), _insert_rows(SeatMessage, SEAT_MESSAGE_FIELDS, [message])[0]
+            )
+            if credential_use is not None:
+                cursor.execute(
+                    _sql("credential_use"),
+                    [message.received_at, credential_use[1], credential_use[0]],
+                )
+            if audit_entries:
+                cursor.execute(_sql("key_share"), [negotiation_id])
+                cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [chain_lock_key(chain)])
+                head.execute(_sql("head"), [chain])
+        if not audit_entries:
+            return
+        row = head.fetchone()
+        events = audit_build(
+            audit_entries,
+            chain=chain,
+            negotiation_id=negotiation_id,
+            head=(row[0], row[1]) if row else None,
+            created_at=message.received_at,
+        )
+        cursor.executemany(_sql("audit"), [[getattr(e, f) for f in AUDIT_FIELDS] for e in events])

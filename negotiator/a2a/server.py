@@ -58,6 +58,7 @@ from negotiator.a2a.messages import move_parts
 from negotiator.a2a.offers import move_from_data
 from negotiator.models import Negotiation, Participant
 from negotiator.services.seats import (
+    CredentialUse,
     MoveBlocked,
     MoveInput,
     MoveInvalid,
@@ -74,6 +75,8 @@ class Call:
     method: str
     params: Any  # the SDK's protobuf request for the method
     participant: Participant
+    # the credential's use, recorded with a move the call plays (SendMessage)
+    use: CredentialUse | None = None
 
 
 @dataclass(frozen=True)
@@ -88,13 +91,15 @@ def rpc_handle(
     subject: Participant | Any,
     *,
     handlers: Mapping[str, Callable[[Call], tuple[dict, str]]] | None = None,
+    use: CredentialUse | None = None,
 ) -> Answer:
     """One JSON-RPC request from an authenticated caller, answered. ``subject``:
     what the credential opens (a seat; a tender bidder with the tender door's
-    ``handlers``)."""
+    ``handlers``). ``use``: the seat credential's use, which a played move
+    records in its own transaction (``use.recorded`` then says so)."""
     request_id, label = None, "request"
     try:
-        call = _call_from(body, headers, subject)
+        call = _call_from(body, headers, subject, use)
         request_id, label = call.request_id, _label(call)
         result, outcome = (handlers or HANDLERS)[call.method](call)
         return Answer(JSONRPC20Response(result=result, _id=request_id).data, outcome)
@@ -126,7 +131,12 @@ def _error(request_id, error) -> dict[str, Any]:
     return build_error_response(request_id, error)
 
 
-def _call_from(body: bytes, headers: Mapping[str, str], participant: Participant) -> Call:
+def _call_from(
+    body: bytes,
+    headers: Mapping[str, str],
+    participant: Participant,
+    use: CredentialUse | None = None,
+) -> Call:
     """Parse and check the envelope, the protocol version and the params, in the
     order the SDK's dispatcher does; each failure names what is wrong."""
     try:
@@ -167,7 +177,7 @@ def _call_from(body: bytes, headers: Mapping[str, str], participant: Participant
             data={"errors": [{"field": "params", "message": str(exc)[:300]}]},
         )
         raise _Refused(request_id, error, f"{method}: bad params") from None
-    return Call(request_id, method, parsed, participant)
+    return Call(request_id, method, parsed, participant, use)
 
 
 def _request_id(data: Any) -> str | int | None:
@@ -219,8 +229,12 @@ def send_message(call: Call) -> tuple[dict, str]:
         raise PushNotificationNotSupportedError(message="Push notifications are not offered.")
     validate_history_length(request.configuration)
     move = move_from_data(*move_parts(message))
+    if call.use is not None:
+        call.use.what = f"{_label(call)}: played"
     try:
-        result = seat_move_submit(participant=participant, move=move, message_id=message.message_id)
+        result = seat_move_submit(
+            participant=participant, move=move, message_id=message.message_id, use=call.use
+        )
     except MoveInvalid as exc:
         raise _invalid_move(exc) from None
     except MoveBlocked:

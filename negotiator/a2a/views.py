@@ -27,7 +27,7 @@ from negotiator.a2a.guard import Unauthenticated as NoCredential
 from negotiator.a2a.guard import client_address, rate_check, seat_authenticate, token_door_for
 from negotiator.a2a.offers import seat_offer_schema
 from negotiator.a2a.server import rpc_handle
-from negotiator.services.seats import seat_credential_use_record
+from negotiator.services.seats import CredentialUse, seat_credential_use_record
 
 CARD_MAX_AGE = 300
 
@@ -93,10 +93,10 @@ def rpc(request: HttpRequest) -> JsonResponse:
         response = _refuse(error, 429)
         response["Retry-After"] = str(verdict.retry_after)
         return response
-    answer = rpc_handle(body, request.headers, credential.participant)
-    seat_credential_use_record(
-        credential=credential, address=client_address(request), what=answer.outcome
-    )
+    use = CredentialUse(credential, client_address(request), what="")
+    answer = rpc_handle(body, request.headers, credential.participant, use=use)
+    if not use.recorded:  # a played move records its use in its own transaction
+        seat_credential_use_record(credential=credential, address=use.address, what=answer.outcome)
     return JsonResponse(answer.body)
 
 

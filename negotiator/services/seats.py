@@ -9,7 +9,9 @@ are told about their turn with :func:`seat_notifier_register`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -17,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from negotiator.audit import audit_append
+from negotiator import round_store
+from negotiator.audit import AuditEntry, audit_append, audit_append_many
 from negotiator.engine.errors import InvalidOffer, MoveRefused
 from negotiator.models import (
     CredentialKind,
@@ -31,7 +34,7 @@ from negotiator.models import (
     SeatCredential,
     SeatMessage,
 )
-from negotiator.round_store import OfferRow
+from negotiator.round_store import OfferRow, SeatMessageRow
 from negotiator.services.errors import Conflict, NotAllowed, ServiceError
 from negotiator.services.moves import (  # noqa: F401  (the doors import these from here)
     MAX_RATIONALE,
@@ -108,13 +111,7 @@ def seat_credential_verify(*, secret: str, kind: str | None = None) -> SeatCrede
     check failed (unknown, expired, revoked, wrong kind), so a guesser learns nothing."""
     if not isinstance(secret, str) or not 10 <= len(secret) <= 200:
         raise NotAllowed("This credential is not valid.")
-    credential = (
-        SeatCredential.objects.select_related("participant", "participant__negotiation")
-        # the engine state and plan are large and no door reads them from here
-        .defer("participant__negotiation__engine_state", "participant__negotiation__plan")
-        .filter(secret_hash=_hash(secret))
-        .first()
-    )
+    credential = _credential_by_hash(_hash(secret))
     now = timezone.now()
     if (
         credential is None
@@ -124,6 +121,39 @@ def seat_credential_verify(*, secret: str, kind: str | None = None) -> SeatCrede
     ):
         raise NotAllowed("This credential is not valid.")
     return credential
+
+
+def _credential_by_hash(secret_hash: str) -> SeatCredential | None:
+    """The credential with this hash and its seat (the participant), in one query
+    (every request of a door runs it: on PostgreSQL plain SQL, not the ORM's
+    query building)."""
+    if connection.vendor != "postgresql":  # SQLite's values need the ORM's converters
+        return (
+            SeatCredential.objects.select_related("participant")
+            .filter(secret_hash=secret_hash)
+            .first()
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_credential_sql(), [secret_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    width = len(SeatCredential._meta.concrete_fields)
+    credential = round_store.model_from_row(SeatCredential, row[:width])
+    credential.participant = round_store.model_from_row(Participant, row[width:])
+    return credential
+
+
+@functools.cache
+def _credential_sql() -> str:
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT {round_store.columns_of(SeatCredential, 'c')}, "
+        f"{round_store.columns_of(Participant, 'p')} "
+        f"FROM {quote(SeatCredential._meta.db_table)} c "
+        f"JOIN {quote(Participant._meta.db_table)} p ON p.id = c.participant_id "
+        "WHERE c.secret_hash = %s ORDER BY c.id LIMIT 1"
+    )
 
 
 def seat_credential_use_record(*, credential: SeatCredential, address: str, what: str) -> None:
@@ -140,8 +170,14 @@ def _credential_use_write(credential: SeatCredential, address: str, what: str) -
         last_used_from=address[:64],
         uses=F("uses") + 1,
     )
-    audit_append(
+    audit_append_many(
+        [_credential_use_entry(credential, address, what)],
         negotiation=credential.participant.negotiation_id,
+    )
+
+
+def _credential_use_entry(credential: SeatCredential, address: str, what: str) -> AuditEntry:
+    return AuditEntry(
         kind="seat.credential_used",
         actor=f"{credential.participant.seat}:{credential.participant.role}",
         payload={
@@ -281,28 +317,47 @@ def _move_play(
             offer_ids=tuple(o.id for o in advanced.offers),
             rows=None if advanced.state.finished else (negotiation, tuple(advanced.offers)),
         )
-        SeatMessage.objects.create(
-            participant=participant,
-            message_id=message_id,
-            offer_id=result.offer_ids[0] if result.offer_ids else None,
-            reply=result.as_reply(),
+        round_store.seat_move_records_write(
+            negotiation_id=negotiation.pk,
+            message=SeatMessageRow(
+                participant_id=participant.pk,
+                message_id=message_id,
+                received_at=timezone.now(),
+                offer_id=result.offer_ids[0] if result.offer_ids else None,
+                reply=result.as_reply(),
+            ),
+            credential_use=(use.credential.pk, use.address[:64]) if use else None,
+            audit_entries=[_credential_use_entry(use.credential, use.address, use.what)]
+            if use
+            else [],
         )
-        if use is not None:
-            _credential_use_write(use.credential, use.address, use.what)
     return result
 
 
 def _recorded(participant: Participant, message_id: str) -> MoveResult | None:
-    message = SeatMessage.objects.filter(participant=participant, message_id=message_id).first()
-    if message is None:
+    # unique per seat, and only the recorded answer is read (every move runs
+    # this: plain SQL, not the ORM's query building)
+    with connection.cursor() as cursor:
+        cursor.execute(_recorded_sql(), [participant.pk, message_id])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    reply = message.reply
+    reply = row[0] if isinstance(row[0], dict) else json.loads(row[0])
     return MoveResult(
         negotiation_id=reply["negotiation"],
         status=reply["status"],
         waiting_for=reply["waiting_for"],
         offer_ids=tuple(reply["offer_ids"]),
         replayed=True,
+    )
+
+
+@functools.cache
+def _recorded_sql() -> str:
+    quote = connection.ops.quote_name
+    return (
+        f"SELECT reply FROM {quote(SeatMessage._meta.db_table)} "
+        "WHERE participant_id = %s AND message_id = %s"
     )
 
 
