@@ -168,11 +168,21 @@ def tender_final(request: HttpRequest, pk: int) -> HttpResponse:
     if not permissions.may_act_on(request.user, tender):
         raise Http404("No such tender")
     try:
-        negotiation = tender_final_negotiation_start(tender=tender, user=request.user)
+        negotiation, issued = tender_final_negotiation_start(
+            tender=tender, user=request.user, base_url=request.build_absolute_uri("/")
+        )
     except ServiceError as exc:
         messages.error(request, str(exc))
         target = reverse("tenders:detail", args=[tender.pk])
     else:
+        if issued:  # the outside winner's credential, shown once
+            response = render(
+                request,
+                "negotiator/credentials_issued.html",
+                {"negotiation": negotiation, "issued": issued, "started": True},
+            )
+            response["Cache-Control"] = "no-store"
+            return response
         target = reverse("negotiation_detail", args=[negotiation.pk])
     # htmx follows a client-side redirect (200); a plain form gets a 302.
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)

@@ -1,6 +1,9 @@
 """The optional final bilateral negotiation with a tender's winner, on today's
 bargaining machinery: a negotiation of the tender's playbook whose price can
-only improve on the award (a block policy scoped to it caps the price)."""
+only improve on the award (a block policy scoped to it caps the price). A winner
+who bid from outside (a person, an agent) keeps its own seat: the bidder role is
+an outside seat of the same kind, with a credential of its own (a person's invite
+link is mailed to the bidder's contact)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from django.db import transaction
 
 from negotiator.models import Negotiation, Policy, PolicyCategory, PolicyKindChoice, PolicyScope
 from negotiator.services.errors import ServiceError, TransitionError
+from negotiator.services.invites import IssuedCredential, seat_credential_new
 from negotiator.services.lifecycle import negotiation_create, negotiation_start
 from negotiator.services.policies import policy_save
 from tenders.models import Tender, TenderStatus
@@ -15,8 +19,11 @@ from tenders.services.lifecycle import tender_audit
 from tenders.services.setup import tender_config_parse
 
 
-def tender_final_negotiation_start(*, tender: Tender, user=None) -> Negotiation:
-    """Start the bilateral negotiation with the winner of an awarded tender."""
+def tender_final_negotiation_start(
+    *, tender: Tender, user=None, base_url: str = ""
+) -> tuple[Negotiation, list[IssuedCredential]]:
+    """Start the bilateral negotiation with the winner of an awarded tender; the
+    winner's new credential when it bid from outside (shown once)."""
     with transaction.atomic():
         tender = Tender.objects.select_for_update().get(pk=tender.pk)
         if tender.status != TenderStatus.AWARDED or not tender.award_terms:
@@ -27,13 +34,21 @@ def tender_final_negotiation_start(*, tender: Tender, user=None) -> Negotiation:
         price = tender.award_terms.get(config.price_issue)
         if price is None:
             raise ServiceError("The award has no price to start from.")
+        winner = tender.bidders.filter(supplier__name=tender.award_supplier).first()
+        outside = winner is not None and winner.is_outside
         negotiation = negotiation_create(
             playbook=tender.playbook,
             user=user,
             title=f"Final negotiation with {tender.award_supplier} (tender #{tender.pk})",
             seed=tender.seed,
             start=False,
+            seats={config.bidder_role: winner.kind} if outside else None,
         )
+        if outside:
+            seat = negotiation.participants.get(role=config.bidder_role)
+            seat.invitee_name = (winner.contact_name or winner.supplier.name)[:120]
+            seat.invitee_email = winner.contact_email
+            seat.save(update_fields=["invitee_name", "invitee_email"])
         policy_save(
             policy=Policy(
                 name="No worse than the tender award",
@@ -55,4 +70,16 @@ def tender_final_negotiation_start(*, tender: Tender, user=None) -> Negotiation:
             {"negotiation": negotiation.pk, "winner": tender.award_supplier, "cap": price},
             user=user,
         )
-    return negotiation
+        issued = (
+            [
+                seat_credential_new(
+                    negotiation=negotiation,
+                    role=config.bidder_role,
+                    user=user,
+                    base_url=base_url,
+                )
+            ]
+            if outside
+            else []
+        )
+    return negotiation, issued

@@ -330,3 +330,26 @@ def test_the_sweeper_enqueues_an_overdue_round_again_and_only_that(template, mon
     late = tender.round_opened_at + window + timedelta(minutes=5)
     assert sweeper.tenders_sweep(now=late) == [tender.pk]
     assert sent == [(outside.TENDER_ROUND, tender.pk, 0)]
+
+
+def test_an_outside_winner_negotiates_the_final_terms_from_its_own_seat(template, auto_route):
+    from negotiator.models import SeatCredential
+    from tenders.services.final import tender_final_negotiation_start
+
+    tender, _ = _start(template, PERSON, format="first_score")
+    outside.outside_bid_submit(
+        bidder=_bidder(tender, "Harbor Bolt Works"),
+        terms={"price": 95000, "delivery_days": 10, "warranty_months": 36},
+        message_id="win",
+        via="portal",
+    )
+    tender = run_tender(tender)
+    assert (tender.status, tender.award_supplier) == (TenderStatus.AWARDED, "Harbor Bolt Works")
+    negotiation, [issued] = tender_final_negotiation_start(
+        tender=tender, base_url="https://buyer.test"
+    )
+    seat = negotiation.participants.get(role="supplier")
+    assert (seat.seat, seat.invitee_email) == ("person", "ana@harbor.test")
+    assert issued.link.startswith("https://buyer.test/portal/")
+    assert SeatCredential.objects.filter(participant=seat).count() == 1
+    assert mail.outbox[-1].to == ["ana@harbor.test"] and issued.link in mail.outbox[-1].body
