@@ -575,6 +575,10 @@ class Tradeoff:
         )
 
 
+def _own_proposals(view: PartyView) -> np.ndarray:
+    return view.proposal_outcomes[view.proposal_senders == view.party_index]
+
+
 def first_proposals(view: PartyView) -> tuple[np.ndarray, np.ndarray]:
     """The counterparts' distinct proposals in the order first made, and for each the
     position of that first proposal among all of theirs."""
@@ -607,11 +611,11 @@ def give_back(
     """
     if view.standing_outcome is None or view.near_deadline:
         return None
-    outcomes, first = first_proposals(view)
-    if outcomes.size < 2:
-        return None
     table = view.table
     if table.utilities[view.standing_outcome] < target - near:
+        return None
+    outcomes, first = first_proposals(view)
+    if outcomes.size < 2:
         return None
     own = table.utilities[outcomes]
     product = (own - view.reservation) * (1.0 - first / max(1, view.max_rounds))
@@ -638,7 +642,7 @@ class Fair(Tradeoff):
 
     e: float = 1.0
     band: float | None = 0.02
-    regression: float = 0.1
+    regression: float = 0.0
     label: str = "default"
     fresh: bool = True
     margin: float = 0.03
@@ -651,17 +655,13 @@ class Fair(Tradeoff):
             standing is not None
             and view.utility_of(standing) >= view.reservation
             and not view.is_forbidden(standing)
-            and bool(
-                np.any(
-                    view.proposal_outcomes[view.proposal_senders == view.party_index] == standing
-                )
-            )
+            and standing in _own_proposals(view).tolist()
         ):
             return view.accept("Accepted: these are terms we proposed ourselves earlier.")
         target = max(self.target(view), view.reservation)
         back = give_back(view, target, self.margin, self.reach, self.near)
         if back is None:
-            return super().__call__(view)
+            return self._move(view, target)
         return view.propose(
             back,
             explain_move(
@@ -675,20 +675,20 @@ class Fair(Tradeoff):
 
 
 def _default(**params: Any) -> Strategy:
-    """Recommended strategy: tradeoff with e=1, band=0.02 and regression=0.1, aiming at a fair split.
+    """Recommended: concedes steadily, trades off on its iso-utility band, aims at a fair split.
 
     Concedes at a constant rate on its own utility (Faratin e=1) and, among the
-    outcomes whose own utility lies within 0.02 above its target (a thin iso-utility
-    band), offers the one the counterpart model rates best, preferring outcomes it
-    has not offered yet. The model is fitted to the counterpart's concessions (ridge
-    regression with weight 0.1, see ``engine/opponent.py``). When the counterpart's
-    offers have gone past the Nash bargaining point (their Nash product, from our
-    utility and the counterpart's schedule, fell by more than margin=0.03 of its
-    best) it proposes the counterpart's best earlier offer again, if that lies
-    within reach=0.15 of its target and the standing offer within near=0.05. Accepts
-    an offer at least as good as its next one, terms it proposed itself earlier, or
-    any offer above reservation in the last round. In self-play it lands on the
-    Pareto frontier near the Nash point on most domains (benchmarks/engine_bench.py).
+    outcomes whose own utility lies within band=0.02 above its target (a thin
+    iso-utility band), offers the one a frequency model of the counterpart rates
+    best (regression=0: no regression fit), preferring outcomes it has not offered
+    yet. Once the counterpart's offers have gone past the Nash bargaining point
+    (their Nash product, from our own utility and the counterpart's concession
+    schedule, fell by more than margin=0.03 of its best) it proposes the
+    counterpart's best earlier offer again, if that lies within reach=0.15 of its
+    own target and the standing offer within near=0.05. Accepts an offer at least
+    as good as its next one, terms it proposed itself earlier, or any offer above
+    reservation in the last round. In self-play it lands on the Pareto frontier near
+    the Nash point on most domains (benchmarks/engine_bench.py).
     """
     return Fair(**{**params, "label": "default"})
 

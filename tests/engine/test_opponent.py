@@ -79,7 +79,7 @@ def test_default_self_play_agrees_on_the_frontier_on_random_domains():
     assert on_frontier >= 38
 
 
-def test_default_with_regression_off_models_the_counterpart_by_frequency():
+def test_default_models_the_counterpart_by_frequency_unless_given_a_regression_weight():
     setup = random_setup(7)
     history = run(setup, [make_strategy("tradeoff", e=1.0, band=0.02)] * 2, seed=3).state
     view = PartyView(
@@ -98,7 +98,7 @@ def test_default_with_regression_off_models_the_counterpart_by_frequency():
         t=0.5,
         seed=3,
     )
-    off = make_strategy("default", regression=0.0)._model(view)
-    on = make_strategy("default")._model(view)
+    off = make_strategy("default")._model(view)
+    on = make_strategy("default", regression=0.1)._model(view)
     assert np.array_equal(off.value_scores, counterpart_model(view).value_scores)
     assert not np.array_equal(on.value_scores, off.value_scores)
