@@ -592,6 +592,9 @@ def first_proposals(view: PartyView) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+_GIVE_BACK_UNTIL = 0.5  # share of the rounds after which give_back stays silent
+
+
 def give_back(
     view: PartyView, target: float, margin: float, reach: float, near: float
 ) -> int | None:
@@ -605,11 +608,13 @@ def give_back(
     falls once it has gone past; then the fair move is to return to its best one
     (it offered it, so it accepts). Fires only near a meeting, when the standing
     offer lies within ``near`` of our target and the returned one within ``reach``,
-    when the product fell by more than ``margin`` of its best, and never in the
-    last round (the deadline acceptance decides there). Uses only public offers
-    and our own utility; the result may be policy-blocked like any proposal.
+    when the product fell by more than ``margin`` of its best, only in the first
+    half of the negotiation (later a steady schedule is a poor guess: a Boulware
+    counterpart concedes late), and never in the last round (the deadline
+    acceptance decides there). Uses only public offers and our own utility; the
+    result may be policy-blocked like any proposal.
     """
-    if view.standing_outcome is None or view.near_deadline:
+    if view.standing_outcome is None or view.near_deadline or view.t > _GIVE_BACK_UNTIL:
         return None
     table = view.table
     if table.utilities[view.standing_outcome] < target - near:
@@ -685,10 +690,11 @@ def _default(**params: Any) -> Strategy:
     (their Nash product, from our own utility and the counterpart's concession
     schedule, fell by more than margin=0.03 of its best) it proposes the
     counterpart's best earlier offer again, if that lies within reach=0.15 of its
-    own target and the standing offer within near=0.05. Accepts an offer at least
-    as good as its next one, terms it proposed itself earlier, or any offer above
-    reservation in the last round. In self-play it lands on the Pareto frontier near
-    the Nash point on most domains (benchmarks/engine_bench.py).
+    own target, the standing offer within near=0.05, and half the rounds are not yet
+    used. Accepts an offer at least as good as its next one, terms it proposed
+    itself earlier, or any offer above reservation in the last round. In self-play
+    it lands on the Pareto frontier near the Nash point on most domains
+    (benchmarks/engine_bench.py).
     """
     return Fair(**{**params, "label": "default"})
 

@@ -103,13 +103,15 @@ def with_rule(playbook, expression: str, severity: str, **kwargs) -> Negotiation
 
 def accept_escalated(playbook) -> Negotiation:
     """Our buyer's acceptance of the supplier's offer escalated (seed 1: the
-    conceding supplier's offer is on the table)."""
+    conceding supplier's offer is on the table). A tradeoff buyer, because the
+    default one proposes the supplier's earlier, fairer offer here instead of
+    accepting (the supplier then accepts, and no buyer acceptance is checked)."""
     negotiation = with_rule(
         playbook,
         "stage != 'accept' || role != 'buyer' || terms.price <= 95000.0",
         "escalate",
         seed=1,
-        strategies={"buyer": "default", "seller": "conceder"},
+        strategies={"buyer": "tradeoff", "seller": "conceder"},
     )
     assert negotiation.status == NegotiationStatus.ESCALATED, negotiation.outcome_reason
     state = escalation_view.stored_state(negotiation)
