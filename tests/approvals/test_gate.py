@@ -241,7 +241,12 @@ def test_a_matching_route_opens_a_request_with_the_values_that_matched(agree, ma
     assert request.offer_id == negotiation.agreed_offer_id
     (route,) = request.reasons["routes"]
     assert route["name"] == "Large deals"
-    assert route["matched"] == {"deal_value": 115000.0, "threshold": 90000.0}
+    # the playbook's deal value is the agreed price, here above the route's threshold
+    assert route["matched"] == {
+        "deal_value": float(negotiation.agreed_terms["price"]),
+        "threshold": 90000.0,
+    }
+    assert route["matched"]["deal_value"] > 90000.0
     assert request.reasons["rule"] == "matching-route"
     window = (request.due_at - request.window_started_at).total_seconds()
     assert window == pytest.approx(8 * 3600)
