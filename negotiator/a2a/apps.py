@@ -13,4 +13,6 @@ class A2AConfig(AppConfig):
         from negotiator.models import SeatKind
         from negotiator.services.seats import seat_notifier_register
 
-        seat_notifier_register(SeatKind.REMOTE_AGENT, outbound.agent_turn_notify)
+        seat_notifier_register(
+            SeatKind.REMOTE_AGENT, outbound.agent_turn_notify, wanted=outbound.agent_turn_wanted
+        )

@@ -107,10 +107,16 @@ def seat_agent_connect(*, participant: Participant, url: str, user=None) -> Seat
     return agent
 
 
+def agent_turn_wanted(participant: Participant) -> bool:
+    """Whether agent_turn_notify has anything to do for the seat: only a seat
+    with an agent URL is called (an agent connected later is called then)."""
+    return SeatAgent.objects.filter(participant=participant).exists()
+
+
 def agent_turn_notify(negotiation: Negotiation, participant: Participant, reminder: bool) -> None:
     """The seat-turn notifier for outside agent seats: call those that have an
     agent URL; an agent that calls us finds its turn with GetTask or ListTasks."""
-    if not SeatAgent.objects.filter(participant=participant).exists():
+    if not agent_turn_wanted(participant):
         log.info("negotiation %s waits for %s (it calls us)", negotiation.pk, participant.role)
         return
     task_enqueue_on_commit(AGENT_TURN, negotiation.pk, participant.role, negotiation.current_round)

@@ -211,10 +211,34 @@ def negotiation_advance(
     if result.state.finished:
         round_conclude(context.negotiation, result.state)
     elif waiting is not None:
-        task_enqueue_on_commit(SEAT_TURN, negotiation_id, waiting.party, False)
+        turn_notice_on_commit(context, waiting.party)
     else:
         round_continue(context.negotiation)
     return Advanced(result.state, records.offers, result.waiting_for, context.negotiation)
+
+
+# Seat kinds whose turn notice may have nothing to do (an outside agent that
+# calls us finds its turn itself): the door registers what its notifier needs
+# (seats.seat_notifier_register), asked once the round has committed.
+TURN_NOTICE_WANTED: dict[str, Callable[[Participant], bool]] = {}
+
+
+def turn_notice_on_commit(context: RoundContext, party: str) -> None:
+    """Once the round commits, tell the outside seat ``party`` it is its turn
+    (the SEAT_TURN task), unless its seat kind's notifier would have nothing to
+    do: then no task is sent for nothing."""
+    participant = next((p for p in context.participants if p.role == party), None)
+    wanted = TURN_NOTICE_WANTED.get(participant.seat) if participant is not None else None
+    negotiation_id = context.negotiation.pk
+    if wanted is None:
+        task_enqueue_on_commit(SEAT_TURN, negotiation_id, party, False)
+        return
+
+    def notice() -> None:  # after the commit: it reads what is committed by then
+        if wanted(participant):
+            task_enqueue_on_commit(SEAT_TURN, negotiation_id, party, False)
+
+    transaction.on_commit(notice)
 
 
 def round_context_load(negotiation_id: int, round_number: int | None) -> RoundContext | None:

@@ -44,7 +44,7 @@ from negotiator.services.moves import (  # noqa: F401  (the doors import these f
     move_to_engine,
 )
 from negotiator.services.roles import actor_of
-from negotiator.services.rounds import negotiation_advance
+from negotiator.services.rounds import TURN_NOTICE_WANTED, negotiation_advance
 
 log = logging.getLogger(__name__)
 
@@ -379,9 +379,17 @@ Notifier = Callable[[Negotiation, Participant, bool], None]
 _NOTIFIERS: dict[str, Notifier] = {}
 
 
-def seat_notifier_register(seat: str, notifier: Notifier) -> None:
-    """How seats of one kind are told about their turn (a door registers it)."""
+def seat_notifier_register(
+    seat: str, notifier: Notifier, *, wanted: Callable[[Participant], bool] | None = None
+) -> None:
+    """How seats of one kind are told about their turn (a door registers it).
+    ``wanted``: whether the notifier has anything to do for a participant (asked
+    after a round commits; False: no turn task is sent for it)."""
     _NOTIFIERS[seat] = notifier
+    if wanted is None:
+        TURN_NOTICE_WANTED.pop(seat, None)
+    else:
+        TURN_NOTICE_WANTED[seat] = wanted
 
 
 def seat_turn_notify(*, negotiation_id: int, party: str, reminder: bool = False) -> bool:
