@@ -611,14 +611,18 @@ def give_back(
     when the product fell by more than ``margin`` of its best, only in the first
     half of the negotiation (later a steady schedule is a poor guess: a Boulware
     counterpart concedes late), and never in the last round (the deadline
-    acceptance decides there). Uses only public offers and our own utility; the
-    result may be policy-blocked like any proposal.
+    acceptance decides there), and only against a single counterpart. Uses only
+    public offers and our own utility; the result may be policy-blocked like any
+    proposal.
     """
     if view.standing_outcome is None or view.near_deadline or view.t > _GIVE_BACK_UNTIL:
         return None
     table = view.table
     if table.utilities[view.standing_outcome] < target - near:
         return None
+    others = view.proposal_senders[view.proposal_senders != view.party_index]
+    if others.size and (others != others[0]).any():
+        return None  # several counterparts: no one schedule to read, no one to return to
     outcomes, first = first_proposals(view)
     if outcomes.size < 2:
         return None

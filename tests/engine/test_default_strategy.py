@@ -77,7 +77,14 @@ def test_the_default_proposes_that_offer_and_says_why_without_numbers(passed_the
 
 @pytest.mark.parametrize(
     "case",
-    ["one distinct offer", "still rising", "standing far below target", "late", "last round"],
+    [
+        "one distinct offer",
+        "still rising",
+        "standing far below target",
+        "late",
+        "last round",
+        "several counterparts",
+    ],
 )
 def test_give_back_stays_silent(case, passed_the_peak):
     setup, peak, latest, view = passed_the_peak
@@ -93,10 +100,13 @@ def test_give_back_stays_silent(case, passed_the_peak):
         view = view_of(
             setup, view.proposal_senders, view.proposal_outcomes, rnd=60, standing_outcome=latest
         )
-    else:
+    elif case == "last round":
         view = view_of(
             setup, view.proposal_senders, view.proposal_outcomes, rnd=99, standing_outcome=latest
         )
+    else:  # a third party's offers are mixed in: no single schedule to read
+        senders = [2 if k == 1 and j % 4 == 1 else k for j, k in enumerate(view.proposal_senders)]
+        view = view_of(setup, senders, view.proposal_outcomes, standing_outcome=latest)
     assert give_back(view, target=target, margin=0.03, reach=0.15, near=0.05) is None
 
 
