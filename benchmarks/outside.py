@@ -21,8 +21,10 @@ PostgreSQL backends serving it: what bounds the rate on an idle machine), and
 the load average with the busiest other processes, since the machine may be
 shared.
 
-Usage (PostgreSQL and Redis up; uses its own database and Redis db 4):
+Usage (PostgreSQL and Redis up; uses its own database, by default
+negotiator_bench_outside, and Redis db 4, or BENCH_BROKER):
     .venv/bin/python benchmarks/outside.py [--agents 200] [--workers 2] [--threads 4]
+        [--database NAME] [--gunicorn-config FILE]
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "negotiator_bench_outside"
+DB_NAME = "negotiator_bench_outside"  # --database replaces it (dropped and created)
+SHARED_DATABASES = frozenset({"negotiator", "neg_lead", "postgres", "template0", "template1"})
 BROKER = os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/4")
 
 
@@ -172,7 +175,9 @@ def prepare(env: dict, count: int) -> list[str]:
     return tokens
 
 
-def start_server(env: dict, port: int, workers: int, threads: int, rate: int) -> subprocess.Popen:
+def start_server(
+    env: dict, port: int, workers: int, threads: int, rate: int, config: str = ""
+) -> subprocess.Popen:
     server_env = {**env, "A2A_RATE_PER_MINUTE": str(rate)}
     args = [
         str(Path(sys.executable).parent / "gunicorn"),
@@ -185,6 +190,7 @@ def start_server(env: dict, port: int, workers: int, threads: int, rate: int) ->
         "--timeout=60",
         # counterparts pause 1-3 s between messages: keep their connections open
         "--keep-alive=75",
+        *([f"--config={config}"] if config else []),
     ]
     proc = subprocess.Popen(args, cwd=REPO, env=server_env, start_new_session=True)
     import httpx
@@ -317,6 +323,7 @@ def report(name: str, stats: Stats, elapsed: float, cpu: float) -> None:
 
 
 def main() -> None:
+    global DB_NAME
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
@@ -328,7 +335,14 @@ def main() -> None:
     parser.add_argument(
         "--wait-quiet", type=float, default=0, help="wait up to this long for an idle machine"
     )
+    parser.add_argument(
+        "--database", default=DB_NAME, help=f"database to (re)create, default {DB_NAME}"
+    )
+    parser.add_argument("--gunicorn-config", default="", help="a gunicorn config file to pass")
     args = parser.parse_args()
+    if not args.database.replace("_", "").isalnum() or args.database in SHARED_DATABASES:
+        raise SystemExit(f"--database {args.database!r}: a dedicated name (letters, digits, _)")
+    DB_NAME = args.database
     env = {**os.environ, "DATABASE_URL": f"{PG}/{DB_NAME}", "CELERY_BROKER_URL": BROKER}
     env.update(
         DJANGO_SETTINGS_MODULE="negotiator.settings",
@@ -350,7 +364,7 @@ def main() -> None:
     )
     quiet_wait(args.wait_quiet)
     print(f"before: {load_report()}")
-    server = start_server(env, port, args.workers, args.threads, rate=60)
+    server = start_server(env, port, args.workers, args.threads, 60, args.gunicorn_config)
     try:
         cpu = server_cpu(server)
         stats, elapsed = asyncio.run(
@@ -363,7 +377,7 @@ def main() -> None:
     report(f"1. paced (1-3 s between messages), {args.agents} agents", stats, elapsed, cpu)
     quiet_wait(args.wait_quiet)
     print(f"\nbefore the closed loop: {load_report()}")
-    server = start_server(env, port, args.workers, args.threads, rate=1_000_000)
+    server = start_server(env, port, args.workers, args.threads, 1_000_000, args.gunicorn_config)
     try:
         cpu = server_cpu(server)
         stats, elapsed = asyncio.run(
