@@ -222,6 +222,10 @@ def _candidates(view: PartyView, target: float) -> np.ndarray:
     return cands
 
 
+def _own_proposals(view: PartyView) -> np.ndarray:
+    return view.proposal_outcomes[view.proposal_senders == view.party_index]
+
+
 def _without(outcomes: np.ndarray, excluded: np.ndarray) -> np.ndarray:
     """``outcomes`` minus ``excluded``, order kept (a set lookup beats np.isin on short lists)."""
     if outcomes.size > 256:
@@ -545,7 +549,7 @@ class Tradeoff:
         if self.fresh and cands.size > 1:
             # an outcome the counterpart already turned down tells it nothing new
             # and is the least likely to be accepted; offer another of the band
-            mine = view.proposal_outcomes[view.proposal_senders == view.party_index]
+            mine = _own_proposals(view)
             if mine.size:
                 unseen = _without(cands, mine)
                 if unseen.size:
@@ -573,10 +577,6 @@ class Tradeoff:
         return view.propose(
             chosen, explain_move(view, chosen, schedule=self.label, favoured=favoured)
         )
-
-
-def _own_proposals(view: PartyView) -> np.ndarray:
-    return view.proposal_outcomes[view.proposal_senders == view.party_index]
 
 
 def first_proposals(view: PartyView) -> tuple[np.ndarray, np.ndarray]:
@@ -645,8 +645,8 @@ class Fair(Tradeoff):
 
     On top of the trade-offs on its iso-utility band (offering band outcomes it has
     not offered yet first): it accepts any offer it made itself earlier (above its
-    reservation), and when the counterpart's offers have gone past the Nash point
-    it proposes the counterpart's best earlier offer (see :func:`give_back`).
+    reservation), and when a single counterpart's offers have gone past the Nash
+    point it proposes that counterpart's best earlier offer (see :func:`give_back`).
     """
 
     e: float = 1.0
