@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from google.protobuf.json_format import MessageToDict, ParseDict
 from google.protobuf.struct_pb2 import Struct, Value
@@ -109,8 +109,14 @@ def seat_agent_connect(*, participant: Participant, url: str, user=None) -> Seat
 
 def agent_turn_wanted(participant: Participant) -> bool:
     """Whether agent_turn_notify has anything to do for the seat: only a seat
-    with an agent URL is called (an agent connected later is called then)."""
-    return SeatAgent.objects.filter(participant=participant).exists()
+    with an agent URL is called (an agent connected later is called then).
+    Asked after every outside move: one plain query, not the ORM's building."""
+    with connection.cursor() as cursor:
+        cursor.execute(_AGENT_SQL, [participant.pk])
+        return cursor.fetchone() is not None
+
+
+_AGENT_SQL = f"SELECT 1 FROM {SeatAgent._meta.db_table} WHERE participant_id = %s"
 
 
 def agent_turn_notify(negotiation: Negotiation, participant: Participant, reminder: bool) -> None:
