@@ -125,8 +125,13 @@ def tender_credential_new(request: HttpRequest, pk: int, bidder_id: int) -> Http
         )
     except ServiceError as exc:
         messages.error(request, str(exc))
-        return redirect("tenders:detail", pk=tender.pk)
+        return _back_to(request, reverse("tenders:detail", args=[tender.pk]))
     return _credentials_page(request, tender, [issued], started=False)
+
+
+def _back_to(request: HttpRequest, target: str) -> HttpResponse:
+    # htmx follows a client-side redirect (200); a plain form gets a 302.
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 
 
 @require_POST
@@ -139,7 +144,7 @@ def tender_credential_revoke(request: HttpRequest, pk: int, credential_id: int) 
         raise Http404("No such credential")
     outside.bidder_credential_revoke(credential=credential, user=request.user)
     messages.success(request, f"Revoked {credential.prefix}…: it opens nothing any more.")
-    return redirect(f"{reverse('tenders:detail', args=[tender.pk])}#outside-bidders")
+    return _back_to(request, f"{reverse('tenders:detail', args=[tender.pk])}#outside-bidders")
 
 
 @require_GET

@@ -45,22 +45,8 @@ def tender_final_negotiation_start(
             seats={config.bidder_role: winner.kind} if outside else None,
         )
         if outside:
-            seat = negotiation.participants.get(role=config.bidder_role)
-            seat.invitee_name = (winner.contact_name or winner.supplier.name)[:120]
-            seat.invitee_email = winner.contact_email
-            seat.save(update_fields=["invitee_name", "invitee_email"])
-        policy_save(
-            policy=Policy(
-                name="No worse than the tender award",
-                description=f"The final price stays at or below the award of tender #{tender.pk}.",
-                category=PolicyCategory.FINANCIAL,
-                scope=PolicyScope.NEGOTIATION,
-                negotiation=negotiation,
-                kind=PolicyKindChoice.CAP,
-                parameters={"issue": config.price_issue, "max": float(price)},
-            ),
-            user=user,
-        )
+            _seat_for(negotiation, config.bidder_role, winner)
+        _award_cap(negotiation, tender, config.price_issue, float(price), user)
         negotiation_start(negotiation=negotiation, user=user)
         tender.final_negotiation = negotiation
         tender.save(update_fields=["final_negotiation", "updated_at"])
@@ -70,16 +56,33 @@ def tender_final_negotiation_start(
             {"negotiation": negotiation.pk, "winner": tender.award_supplier, "cap": price},
             user=user,
         )
-        issued = (
-            [
-                seat_credential_new(
-                    negotiation=negotiation,
-                    role=config.bidder_role,
-                    user=user,
-                    base_url=base_url,
-                )
-            ]
-            if outside
-            else []
+        if not outside:
+            return negotiation, []
+        issued = seat_credential_new(
+            negotiation=negotiation, role=config.bidder_role, user=user, base_url=base_url
         )
-    return negotiation, issued
+    return negotiation, [issued]
+
+
+def _seat_for(negotiation: Negotiation, role: str, winner) -> None:
+    """The outside winner's seat: invited under the bidder's contact."""
+    seat = negotiation.participants.get(role=role)
+    seat.invitee_name = (winner.contact_name or winner.supplier.name)[:120]
+    seat.invitee_email = winner.contact_email
+    seat.save(update_fields=["invitee_name", "invitee_email"])
+
+
+def _award_cap(negotiation: Negotiation, tender: Tender, issue: str, price: float, user) -> None:
+    """A block policy scoped to the negotiation: the price stays at or below the award."""
+    policy_save(
+        policy=Policy(
+            name="No worse than the tender award",
+            description=f"The final price stays at or below the award of tender #{tender.pk}.",
+            category=PolicyCategory.FINANCIAL,
+            scope=PolicyScope.NEGOTIATION,
+            negotiation=negotiation,
+            kind=PolicyKindChoice.CAP,
+            parameters={"issue": issue, "max": price},
+        ),
+        user=user,
+    )

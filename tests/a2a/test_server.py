@@ -38,7 +38,7 @@ def test_the_agent_card_is_public_and_names_the_endpoint_the_scheme_and_the_offe
     params = MessageToDict(extension.params)
     assert params["offer_schema_url"] == "http://testserver/a2a/offer.schema.json"
     assert params["offer_schema"] == seat_offer_schema()
-    assert [s.id for s in card.skills] == ["negotiate"]
+    assert [s.id for s in card.skills] == ["negotiate", "tender-bid"]
     again = client.get("/.well-known/agent-card.json", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
     assert client.get("/a2a/offer.schema.json").json() == seat_offer_schema()

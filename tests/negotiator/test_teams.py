@@ -22,7 +22,8 @@ from negotiator.selectors.visibility import negotiations_visible_to, playbooks_s
 from negotiator.services.checkpoints import checkpoint_write
 from negotiator.services.lifecycle import negotiation_create
 from negotiator.services.roles import roles_ensure
-from tenders.services.lifecycle import tender_create
+from tenders.models import BidderCredential
+from tenders.services.outside import tender_create_with_outside
 from tenders.services.setup import tender_playbook_import
 from tests.negotiator.audit_fixtures import signing  # noqa: F401 (a fixture)
 from tests.negotiator.conftest import load_playbook_document, run_to_end
@@ -44,11 +45,17 @@ NOT_NEGOTIATION_DATA = {
     "audit_checkpoint_download": "the whole checkpoint is for auditors (tested apart)",
     "portal:seat": "an invite secret, not an id: the link is the credential (tests/portal)",
     "portal:read": "an invite secret, not an id: the link is the credential (tests/portal)",
+    "tenders:bid": "a bid-link secret, not an id: the link is the credential (tests/tenders)",
 }
 # Approval URLs whose <pk> is an approval request.
 APPROVAL_REQUEST_URLS = {"approvals:detail", "approvals:decide"}
 # Tender URLs: <pk> is a tender of team A (its award negotiation is team A's too).
-TENDER_URLS = {"tenders:detail", "tenders:final"}
+TENDER_URLS = {
+    "tenders:detail",
+    "tenders:final",
+    "tenders:credential_new",
+    "tenders:credential_revoke",
+}
 
 
 def _patterns(resolver, namespace: str = ""):
@@ -112,7 +119,13 @@ def world(db, signing):  # noqa: F811
     done.refresh_from_db()
     assert done.status == NegotiationStatus.APPROVED and done.plan
     theirs = run_to_end(negotiation_create(playbook=team_b, title=TEAM_B_TITLE, seed=2))
-    tender = tender_run(tender_create(template=tender_playbook_import(tender_document()), seed=1))
+    tender, _ = tender_create_with_outside(
+        template=tender_playbook_import(tender_document()),
+        base_url="http://testserver",
+        outside=[{"supplier": "Quay Fasteners", "kind": "remote_agent"}],
+        seed=1,
+    )
+    tender = tender_run(tender)
     checkpoint_write()
     return {
         "team_a": team_a,
@@ -134,7 +147,15 @@ def urls_for(name: str, params: list[str], world) -> list[tuple[str, str]]:
         return []
     if name.startswith("tenders:"):
         assert name in TENDER_URLS, f"{name} takes an id: add it to TENDER_URLS"
-        return [(name, reverse(name, kwargs={"pk": world["tender"].pk}))]
+        tender = world["tender"]
+        ids = {"pk": tender.pk}
+        if "bidder_id" in params:  # its outside bidder
+            ids["bidder_id"] = tender.bidders.exclude(kind="builtin").get().pk
+        if "credential_id" in params:
+            ids["credential_id"] = (
+                BidderCredential.objects.filter(bidder__tender=tender).earliest("created_at").pk
+            )
+        return [(name, reverse(name, kwargs=ids))]
     if name.startswith("approvals:"):
         assert name in APPROVAL_REQUEST_URLS, (
             f"{name} takes an id: add it to APPROVAL_REQUEST_URLS or NOT_NEGOTIATION_DATA"
@@ -281,6 +302,8 @@ def fetch_is_a_write(label: str) -> bool:
         "seat_credential_issue",
         "seat_credential_revoke",
         "tenders:final",
+        "tenders:credential_new",
+        "tenders:credential_revoke",
     }
 
 
