@@ -1,5 +1,6 @@
 """The default strategy: fresh offers on its band, its own earlier terms accepted,
-and the return to the counterpart's best earlier offer once it went past the Nash point."""
+the return to the counterpart's best earlier offer once it went past the Nash point,
+and the pareto step from an offer it would accept."""
 
 import dataclasses
 import re
@@ -10,7 +11,14 @@ import pytest
 from negotiator.engine.analysis import agreement_quality, analyse
 from negotiator.engine.offers import Offer, Performative
 from negotiator.engine.protocol import run
-from negotiator.engine.strategies import PartyView, Tradeoff, give_back, make_strategy
+from negotiator.engine.strategies import (
+    PartyView,
+    Tradeoff,
+    counterpart_model,
+    give_back,
+    make_strategy,
+    pareto_step,
+)
 
 from .helpers import random_setup
 
@@ -168,3 +176,73 @@ def test_self_play_is_the_same_negotiation_for_the_same_seed():
     assert [(o.sender, o.performative, dict(o.terms)) for o in first.state.history] == [
         (o.sender, o.performative, dict(o.terms)) for o in second.state.history
     ]
+
+
+@pytest.fixture
+def near_a_meeting():
+    """Both sides conceded for four rounds; the counterpart's latest offer stands."""
+    setup = random_setup(30)
+    theirs = [int(setup.tables[1].order[k]) for k in (0, 5, 20, 60)]
+    ours = [int(setup.tables[0].order[k]) for k in (0, 3, 9, 30)]
+    senders = [k for _ in theirs for k in (0, 1)]
+    outcomes = [o for pair in zip(ours, theirs, strict=True) for o in pair]
+    view = view_of(setup, senders, outcomes, rnd=10, standing_outcome=theirs[-1])
+    return setup, theirs, view
+
+
+def test_pareto_step_changes_one_issue_of_the_standing_offer_to_a_value_it_proposed(
+    near_a_meeting,
+):
+    setup, theirs, view = near_a_meeting
+    standing = theirs[-1]
+    step = pareto_step(view, counterpart_model(view), 0.05)
+    assert step is not None
+    values = setup.space.value_index()
+    changed = np.flatnonzero(values[step] != values[standing])
+    assert changed.size == 1
+    issue = int(changed[0])
+    assert values[step, issue] in {int(values[o, issue]) for o in theirs}
+    assert view.utility_of(step) > view.utility_of(standing)
+    # in this setup it is better for the counterpart too (its true profile, unseen)
+    assert setup.tables[1].utilities[step] > setup.tables[1].utilities[standing]
+
+
+@pytest.mark.parametrize("case", ["last round", "stepped already", "blocked", "strict"])
+def test_pareto_step_stays_silent(case, near_a_meeting):
+    setup, theirs, view = near_a_meeting
+    tolerance = 0.05
+    step = pareto_step(view, counterpart_model(view), tolerance)
+    if case == "last round":
+        view = dataclasses.replace(view, round=99)
+    elif case == "stepped already":  # we answered its previous offer with a one-issue change
+        senders = [*view.proposal_senders.tolist(), 0, 1]
+        outcomes = [*view.proposal_outcomes.tolist(), step, theirs[-1]]
+        view = view_of(setup, senders, outcomes, rnd=11, standing_outcome=theirs[-1])
+        assert pareto_step(view, counterpart_model(view), tolerance) is None
+        return
+    elif case == "blocked":
+        blocked = set()
+        while (step := pareto_step(view, counterpart_model(view), tolerance)) is not None:
+            blocked.add(setup.space.outcome_at(step))
+            view = dataclasses.replace(view, forbidden=frozenset(blocked))
+        assert blocked  # every step it found was blocked in turn
+    else:  # no change looks as good for the counterpart as a tolerance of -1 demands
+        tolerance = -1.0
+    assert pareto_step(view, counterpart_model(view), tolerance) is None
+
+
+def test_the_default_steps_instead_of_accepting_its_own_terms_and_says_why(near_a_meeting):
+    setup, theirs, view = near_a_meeting
+    standing = theirs[-1]
+    step = pareto_step(view, counterpart_model(view), 0.05)
+    # we had proposed the counterpart's latest terms ourselves a round earlier
+    outcomes = [*view.proposal_outcomes[:-2].tolist(), standing, standing]
+    own_terms = view_of(setup, view.proposal_senders, outcomes, standing_outcome=standing)
+    move = make_strategy("default")(own_terms)
+    assert move.performative == Performative.COUNTER
+    assert setup.space.index_of(setup.space.outcome_of(move.terms)) == step
+    # here the step asks for more than our previous offer: the rebalancing reason
+    assert "options the counterpart's offers suggest it minds less" in move.rationale
+    assert not re.search(r"\d\.\d", move.rationale)
+    without = make_strategy("default", step=None)(own_terms)
+    assert without.performative == Performative.ACCEPT
