@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class WorkerHeartbeat(models.Model):
@@ -711,22 +712,16 @@ class CredentialKind(models.TextChoices):
     INVITE = "invite", "Invite link (an outside person)"
 
 
-class SeatCredential(models.Model):
-    """An outside seat's credential: scoped to one seat of one negotiation, stored
-    only as a hash (the secret is shown once), expiring and revocable."""
+class SecretCredential(models.Model):
+    """What every outside credential keeps (a seat's here, a tender bidder's in
+    tenders): the secret only as a hash (shown once), a prefix to tell it apart,
+    an expiry, a revocation, and its uses."""
 
-    participant = models.ForeignKey(
-        Participant, on_delete=models.CASCADE, related_name="credentials"
-    )
-    kind = models.CharField(max_length=10, choices=CredentialKind.choices)
     # sha256 of the secret; the secret itself is never stored
     secret_hash = models.CharField(max_length=64, unique=True)
     # the secret's first characters, to tell credentials apart in lists
     prefix = models.CharField(max_length=12)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
@@ -737,7 +732,28 @@ class SeatCredential(models.Model):
     uses = models.PositiveIntegerField(default=0)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class SeatCredential(SecretCredential):
+    """An outside seat's credential: scoped to one seat of one negotiation, stored
+    only as a hash (the secret is shown once), expiring and revocable."""
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="credentials"
+    )
+    kind = models.CharField(max_length=10, choices=CredentialKind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(SecretCredential.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.prefix}… for {self.participant}"

@@ -12,23 +12,19 @@ from dataclasses import replace
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from negotiator.portal.ratelimit import LimiterUnavailable, rate_allow
+from negotiator.portal.views import link_credential, portal_page
 from negotiator.selectors.formatting import format_value, issue_meta, term_views
 from negotiator.selectors.portal import IssueField, issue_fields
-from negotiator.services.errors import NotAllowed
-from negotiator.views import login_client_address
 from tenders.models import BidderCredential, BidderKind, TenderStatus
 from tenders.services import outside
 
-MAX_SECRET = 200
 MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 CLOSED = {
     TenderStatus.PENDING_APPROVAL: "Bidding has closed. The award is being decided.",
@@ -82,52 +78,17 @@ class BidForm(forms.Form):
         self.add_error(None, f"{message[0].upper()}{message[1:]}.")
 
 
-def _page(request, template: str, context: dict, status: int = 200) -> HttpResponse:
-    response = render(request, template, context, status=status)
-    response["X-Robots-Tag"] = "noindex, nofollow"  # the address is a credential
-    return response
-
-
-def _not_found(request) -> HttpResponse:
-    return _page(request, "portal/not_found.html", {}, status=404)
-
-
-def _allowed(key: str, limit: int) -> bool | None:
-    try:
-        return rate_allow(key, limit=limit)
-    except LimiterUnavailable:
-        return None
-
-
-def _credential(request: HttpRequest, secret: str) -> BidderCredential | HttpResponse:
-    address = login_client_address(request)
-    allowed = _allowed(f"bid:address:{address}", settings.PORTAL_RATE_PER_ADDRESS)
-    if not allowed:
-        return _page(
-            request, "portal/busy.html", {"status": 429}, status=429 if allowed is False else 503
-        )
-    try:
-        credential = outside.bidder_credential_verify(secret=secret, kind=BidderKind.PERSON)
-    except NotAllowed:
-        return _not_found(request)
-    allowed = _allowed(f"bid:link:{credential.pk}", settings.PORTAL_RATE_PER_LINK)
-    if not allowed:
-        return _page(
-            request, "portal/busy.html", {"status": 429}, status=429 if allowed is False else 503
-        )
-    outside.bidder_credential_use_record(
-        credential=credential, address=address, what=f"bid portal {request.method.lower()}"
-    )
-    return credential
+def _verify(secret: str) -> BidderCredential:
+    return outside.bidder_credential_verify(secret=secret, kind=BidderKind.PERSON)
 
 
 @login_not_required
 @never_cache
 @require_http_methods(["GET", "POST"])
 def bid_page(request: HttpRequest, secret: str) -> HttpResponse:
-    if len(secret) > MAX_SECRET:
-        return _not_found(request)
-    credential = _credential(request, secret)
+    credential = link_credential(
+        request, secret, verify=_verify, record=outside.bidder_credential_use_record, door="bid"
+    )
     if isinstance(credential, HttpResponse):
         return credential
     bidder = credential.bidder
@@ -190,7 +151,7 @@ def _render(request, page, form, *, status: int = 200, sent: bool = False) -> Ht
         "english": page.format == "reverse_english",
         "action": reverse("tenders:bid", args=[request.resolver_match.kwargs["secret"]]),
     }
-    return _page(request, "tenders/bid.html", context, status=status)
+    return portal_page(request, "tenders/bid.html", context, status=status)
 
 
 def _money(value: float | None, unit: str) -> str:

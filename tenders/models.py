@@ -8,6 +8,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 
+from negotiator.models import SecretCredential
+
 
 class Supplier(models.Model):
     """The supplier registry: who stands behind a bidder. Two bidders sharing an
@@ -211,34 +213,17 @@ class TenderBid(models.Model):
         return f"{self.bidder} {self.price:,.2f} r{self.round}"
 
 
-class BidderCredential(models.Model):
+class BidderCredential(SecretCredential):
     """An outside bidder's credential: scoped to one bidder of one tender, stored
     only as a hash (the secret is shown once), expiring and revocable."""
 
     bidder = models.ForeignKey(TenderBidder, on_delete=models.CASCADE, related_name="credentials")
-    secret_hash = models.CharField(max_length=64, unique=True)
-    prefix = models.CharField(max_length=12)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    last_used_from = models.CharField(max_length=64, blank=True)
-    uses = models.PositiveIntegerField(default=0)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(SecretCredential.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"{self.prefix}… for {self.bidder}"
-
-    @property
-    def is_live(self) -> bool:
-        from django.utils import timezone
-
-        return self.revoked_at is None and self.expires_at > timezone.now()
 
 
 class BidderMessage(models.Model):

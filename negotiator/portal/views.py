@@ -6,7 +6,9 @@ person's seat, for whatever reason, gets the same plain 404 page."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -36,17 +38,20 @@ def _headers(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+def portal_page(
+    request: HttpRequest, template: str, context: dict, status: int = 200
+) -> HttpResponse:
+    """A page behind a secret link (this portal's, a tender's bid page)."""
     return _headers(render(request, template, context, status=status))
 
 
-def _not_found(request: HttpRequest) -> HttpResponse:
+def portal_not_found(request: HttpRequest) -> HttpResponse:
     """Unknown, expired, revoked, an agent's token, a mistyped link: one answer."""
-    return _page(request, "portal/not_found.html", {}, status=404)
+    return portal_page(request, "portal/not_found.html", {}, status=404)
 
 
 def _refused(request: HttpRequest, status: int) -> HttpResponse:
-    return _page(request, "portal/busy.html", {"status": status}, status=status)
+    return portal_page(request, "portal/busy.html", {"status": status}, status=status)
 
 
 def _allowed(key: str, limit: int) -> bool | None:
@@ -57,26 +62,50 @@ def _allowed(key: str, limit: int) -> bool | None:
         return None
 
 
-def _credential(request: HttpRequest, secret: str) -> SeatCredential | HttpResponse:
-    """The live invite credential of a person's seat for this request, or the
-    response that refuses it (404, 429 over a limit, 503 without a limiter)."""
+def link_credential(
+    request: HttpRequest,
+    secret: str,
+    *,
+    verify: Callable[[str], Any],
+    record: Callable[..., None],
+    door: str,
+) -> Any:
+    """The live credential a secret link opens for this request, or the response
+    that refuses it: 404 for any bad link (``verify`` raises NotAllowed), 429 over
+    a limit, 503 without a limiter (fail closed). Rate-limited per address before
+    the lookup (one count for every link door) and per link after it; each use is
+    recorded (``record(credential=, address=, what=)``)."""
+    if len(secret) > MAX_SECRET:
+        return portal_not_found(request)
     address = login_client_address(request)
     allowed = _allowed(f"portal:address:{address}", settings.PORTAL_RATE_PER_ADDRESS)
     if not allowed:
         return _refused(request, 429 if allowed is False else 503)
     try:
-        credential = seats.seat_credential_verify(secret=secret, kind=CredentialKind.INVITE)
+        credential = verify(secret)
     except NotAllowed:
-        return _not_found(request)
-    if credential.participant.seat != SeatKind.PERSON:
-        return _not_found(request)
-    allowed = _allowed(f"portal:link:{credential.pk}", settings.PORTAL_RATE_PER_LINK)
+        return portal_not_found(request)
+    allowed = _allowed(f"{door}:link:{credential.pk}", settings.PORTAL_RATE_PER_LINK)
     if not allowed:
         return _refused(request, 429 if allowed is False else 503)
-    invites.seat_use_record(
-        credential=credential, address=address, what=f"portal {request.method.lower()}"
-    )
+    record(credential=credential, address=address, what=f"{door} {request.method.lower()}")
     return credential
+
+
+def _person_invite(secret: str) -> SeatCredential:
+    """A person seat's live invite credential (NotAllowed for anything else)."""
+    credential = seats.seat_credential_verify(secret=secret, kind=CredentialKind.INVITE)
+    if credential.participant.seat != SeatKind.PERSON:
+        raise NotAllowed("This credential is not valid.")
+    return credential
+
+
+def _credential(request: HttpRequest, secret: str) -> SeatCredential | HttpResponse:
+    """The live invite credential of a person's seat for this request, or the
+    response that refuses it."""
+    return link_credential(
+        request, secret, verify=_person_invite, record=invites.seat_use_record, door="portal"
+    )
 
 
 @login_not_required
@@ -84,15 +113,13 @@ def _credential(request: HttpRequest, secret: str) -> SeatCredential | HttpRespo
 @require_GET
 def portal_home(request: HttpRequest) -> HttpResponse:
     """Where turn notices point: open the invite link you were sent."""
-    return _page(request, "portal/home.html", {})
+    return portal_page(request, "portal/home.html", {})
 
 
 @login_not_required
 @never_cache
 @require_http_methods(["GET", "POST"])
 def portal_seat(request: HttpRequest, secret: str) -> HttpResponse:
-    if len(secret) > MAX_SECRET:
-        return _not_found(request)
     credential = _credential(request, secret)
     if isinstance(credential, HttpResponse):
         return credential
@@ -132,7 +159,7 @@ def _render(
     context["seat_action"] = reverse("portal:seat", args=[secret])
     context["read_action"] = reverse("portal:read", args=[secret])
     context.update(extra or {})
-    return _page(request, "portal/seat.html", context, status=status)
+    return portal_page(request, "portal/seat.html", context, status=status)
 
 
 @login_not_required
@@ -141,8 +168,8 @@ def _render(
 def portal_read(request: HttpRequest, secret: str) -> HttpResponse:
     """Read the person's free text into the counteroffer form. Nothing is sent:
     the page comes back with the form filled in, for them to check and send."""
-    if len(secret) > MAX_SECRET or not llm_enabled():
-        return _not_found(request)
+    if not llm_enabled():
+        return portal_not_found(request)
     credential = _credential(request, secret)
     if isinstance(credential, HttpResponse):
         return credential

@@ -227,14 +227,16 @@ def _others(negotiation: Negotiation, participant: Participant) -> str:
     return " and ".join(labels) or "the other side"
 
 
-def _reply_to(user) -> list[str]:
+def reply_to_of(user) -> list[str]:
     """Replies reach the person on our side (the product's own sender address
     is no one's inbox)."""
     email = getattr(user, "email", "") if getattr(user, "is_authenticated", False) else ""
     return [email] if email else []
 
 
-def _send(subject: str, body: str, to: str, *, reply_to: list[str]) -> None:
+def outside_mail_send(subject: str, body: str, to: str, *, reply_to: list[str]) -> None:
+    """A mail to an outside person (an invite, a turn notice; a tender bidder's
+    invite too), with a line on whom to ask."""
     questions = (
         "Questions? Reply to this e-mail."
         if reply_to
@@ -243,7 +245,7 @@ def _send(subject: str, body: str, to: str, *, reply_to: list[str]) -> None:
     EmailMessage(subject, f"{body}\n{questions}\n", None, [to], reply_to=reply_to).send()
 
 
-def _invited_by(user) -> str:
+def invited_by(user) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return "You are invited"
     return f"{user.get_full_name() or user.get_username()} invites you"
@@ -254,7 +256,7 @@ def _invite_body(negotiation: Negotiation, participant: Participant, issued, use
     minutes = negotiation.playbook_version.spec["limits"].get("turn_deadline_minutes", 60)
     return (
         f"Hello {participant.invitee_name},\n\n"
-        f"{_invited_by(user)} to negotiate “{negotiation}” as "
+        f"{invited_by(user)} to negotiate “{negotiation}” as "
         f"{participant.label or participant.role}, with {_others(negotiation, participant)}.\n\n"
         "Open this link to see the offers and answer them, on a phone or a computer:\n\n"
         f"{issued.link}\n\n"
@@ -275,11 +277,11 @@ def _mailed(issued: IssuedCredential, negotiation: Negotiation, user) -> IssuedC
     participant = issued.credential.participant
     failed = False
     try:
-        _send(
+        outside_mail_send(
             f"Invitation to negotiate: {negotiation}",
             _invite_body(negotiation, participant, issued, user),
             participant.invitee_email,
-            reply_to=_reply_to(user),
+            reply_to=reply_to_of(user),
         )
     except Exception:  # SMTP down or refused: the operator still has the link
         log.exception(
@@ -335,11 +337,11 @@ def seat_turn_mail(negotiation: Negotiation, participant: Participant, reminder:
         return
     subject = "Reminder: your turn" if reminder else "Your turn"
     try:
-        _send(
+        outside_mail_send(
             f"{subject}: {negotiation}",
             _turn_body(negotiation, participant, reminder),
             participant.invitee_email,
-            reply_to=_reply_to(negotiation.started_by),
+            reply_to=reply_to_of(negotiation.started_by),
         )
     except Exception:  # the reminder (or the person's next visit) is the second chance
         log.exception("negotiation %s: mailing the turn notice failed", negotiation.pk)

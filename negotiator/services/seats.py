@@ -61,7 +61,9 @@ class OutOfTurn(Conflict):
 # --------------------------------------------------------------------------
 
 
-def _hash(secret: str) -> str:
+def secret_hash(secret: str) -> str:
+    """What an outside credential stores of its secret (seats here, tender bidders
+    in tenders.services.outside)."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -85,7 +87,7 @@ def seat_credential_issue(
         credential = SeatCredential.objects.create(
             participant=participant,
             kind=kind,
-            secret_hash=_hash(secret),
+            secret_hash=secret_hash(secret),
             prefix=secret[:10],
             created_by=user if getattr(user, "pk", None) else None,
             expires_at=timezone.now() + valid_for,
@@ -111,7 +113,7 @@ def seat_credential_verify(*, secret: str, kind: str | None = None) -> SeatCrede
     check failed (unknown, expired, revoked, wrong kind), so a guesser learns nothing."""
     if not isinstance(secret, str) or not 10 <= len(secret) <= 200:
         raise NotAllowed("This credential is not valid.")
-    credential = _credential_by_hash(_hash(secret))
+    credential = _credential_by_hash(secret_hash(secret))
     now = timezone.now()
     if (
         credential is None

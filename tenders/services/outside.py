@@ -16,7 +16,6 @@ Lock order, as in a round: the tender's row, then the audit chain.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Mapping
@@ -24,8 +23,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
@@ -33,7 +30,15 @@ from django.utils import timezone
 
 from negotiator.engine.auctions import OutsideView, Submission, outside_view, submission_refused
 from negotiator.services.errors import Conflict, NotAllowed, ServiceError
+from negotiator.services.invites import (
+    AGENT_CARD_PATH,
+    base_url_for,
+    invited_by,
+    outside_mail_send,
+    reply_to_of,
+)
 from negotiator.services.scheduling import rounds_are_held, task_enqueue_on_commit
+from negotiator.services.seats import secret_hash
 from tenders.models import (
     BidderCredential,
     BidderKind,
@@ -93,10 +98,6 @@ class IssuedBidderCredential:
 # --------------------------------------------------------------------------
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def bid_link(base_url: str, secret: str) -> str:
     return f"{base_url.rstrip('/')}{reverse('tenders:bid', args=[secret])}"
 
@@ -113,7 +114,7 @@ def bidder_credential_issue(
         tender = Tender.objects.select_for_update().get(pk=bidder.tender_id)
         credential = BidderCredential.objects.create(
             bidder=bidder,
-            secret_hash=_hash(secret),
+            secret_hash=secret_hash(secret),
             prefix=secret[:10],
             expires_at=timezone.now() + timedelta(days=CREDENTIAL_DAYS),
         )
@@ -128,13 +129,13 @@ def bidder_credential_issue(
             },
             user=user,
         )
-    base = settings.NEGOTIATOR_BASE_URL or base_url.rstrip("/")
+    base = base_url_for(base_url)
     return IssuedBidderCredential(
         bidder=bidder,
         credential=credential,
         secret=secret,
         link=bid_link(base, secret) if person else "",
-        agent_card="" if person else f"{base}/.well-known/agent-card.json",
+        agent_card="" if person else f"{base}{AGENT_CARD_PATH}",
     )
 
 
@@ -146,7 +147,7 @@ def bidder_credential_verify(*, secret: str, kind: str) -> BidderCredential:
         raise NotAllowed("This credential is not valid.")
     credential = (
         BidderCredential.objects.select_related("bidder__supplier", "bidder__tender")
-        .filter(secret_hash=_hash(secret))
+        .filter(secret_hash=secret_hash(secret))
         .first()
     )
     if credential is None or not credential.is_live or credential.bidder.kind != kind:
@@ -239,28 +240,25 @@ def _mailed(issued: IssuedBidderCredential, user) -> IssuedBidderCredential:
         return issued
     tender = bidder.tender
     expires = timezone.localtime(issued.credential.expires_at)
-    inviter = getattr(user, "get_full_name", lambda: "")() or getattr(user, "username", "")
+    lot = f" for {tender.quantity:,g} × {tender.item}" if tender.item else ""
     body = (
         f"Hello {bidder.contact_name or bidder.supplier.name},\n\n"
-        f"{inviter + ' invites' if inviter else 'You are invited'} {bidder.supplier.name} "
-        f"to bid in the tender “{tender.title}”"
-        + (f" for {tender.quantity:,g} × {tender.item}" if tender.item else "")
-        + ".\n\nOpen this link to see the tender and place your bid, on a phone or a computer:\n\n"
+        f"{invited_by(user)} as {bidder.supplier.name} to bid in the tender "
+        f"“{tender.title}”{lot}.\n\n"
+        "Open this link to see the tender and place your bid, on a phone or a computer:\n\n"
         f"{issued.link}\n\n"
         "The link is personal: whoever has it can bid for you, so please do not forward it. "
         f"It works until {expires:%d %b %Y, %H:%M %Z}.\n\n"
         "If you did not expect this invitation, ignore this e-mail.\n"
     )
-    reply_to = [user.email] if getattr(user, "email", "") else []
     failed = False
     try:
-        EmailMessage(
+        outside_mail_send(
             f"Invitation to bid: {tender.title}",
             body,
-            None,
-            [bidder.contact_email],
-            reply_to=reply_to,
-        ).send()
+            bidder.contact_email,
+            reply_to=reply_to_of(user),
+        )
     except Exception:  # SMTP down or refused: the operator still has the link
         log.exception("tender %s: mailing the bid link for %s failed", tender.pk, bidder.pk)
         failed = True
