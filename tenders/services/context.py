@@ -5,6 +5,7 @@ checker). Private costs go to the bidders' strategies only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from negotiator.engine.auctions import Bid, Bidder, RoundState, ScoringRule
 from negotiator.engine.auctions import TenderRules as EngineRules
@@ -15,13 +16,25 @@ from tenders.services.setup import TenderConfig, scoring_rule, tender_config_par
 
 @dataclass(frozen=True)
 class RoundInputs:
+    tender: Tender
     config: TenderConfig
     rules: EngineRules
     scoring: ScoringRule
     bidders: list[Bidder]
     rows: dict[str, TenderBidder]
     state: RoundState
-    checker: BidChecker
+
+    @cached_property
+    def checker(self) -> BidChecker:
+        """The playbook's policies on bids: read only by what checks them (a round,
+        the award), not by a bidder's page."""
+        tender = self.tender
+        return bid_checker_for(
+            tender.playbook,
+            tender.playbook_version.spec,
+            self.config.bidder_role,
+            self.config.price_issue,
+        )
 
 
 def engine_bidders(rows: list[TenderBidder]) -> list[Bidder]:
@@ -49,11 +62,11 @@ def round_inputs(tender: Tender) -> RoundInputs:
         bids=standing_bids(tender, config.price_issue),
     )
     return RoundInputs(
+        tender=tender,
         config=config,
         rules=config.rules,
         scoring=scoring_rule(spec, config),
         bidders=engine_bidders(rows),
         rows={r.supplier.name: r for r in rows},
         state=state,
-        checker=bid_checker_for(tender.playbook, spec, config.bidder_role, config.price_issue),
     )

@@ -48,7 +48,7 @@ from tenders.models import (
     TenderPlaybook,
     TenderStatus,
 )
-from tenders.services.context import round_inputs
+from tenders.services.context import RoundInputs, round_inputs
 from tenders.services.lifecycle import (
     TENDER_ROUND,
     tender_audit,
@@ -406,35 +406,33 @@ def _play_now(tender: Tender) -> None:
         task_enqueue_on_commit(TENDER_ROUND, tender.pk, tender.round)
 
 
-def submissions_of(tender: Tender, window: float, round_seconds: float) -> dict[str, Submission]:
+def submissions_of(inputs: RoundInputs) -> dict[str, Submission]:
     """The outside bidders' bids for the open round, each at its logical time: how
     far into the round's real window it arrived, scaled to the round's length."""
+    tender, window = inputs.tender, inputs.config.outside_round_seconds
     out = {}
-    opened = tender.round_opened_at
-    for row in tender.bidders.select_related("supplier").filter(pending_round=tender.round):
-        if not row.is_outside or row.pending_terms is None:
+    for name, row in inputs.rows.items():
+        if not row.is_outside or row.pending_round != tender.round or row.pending_terms is None:
             continue
-        elapsed = (row.pending_at - opened).total_seconds() if opened and row.pending_at else 0.0
-        offset = min(max(elapsed / window, 0.0), 1.0) * round_seconds
-        out[row.supplier.name] = Submission(dict(row.pending_terms), offset)
+        opened, at = tender.round_opened_at, row.pending_at
+        elapsed = (at - opened).total_seconds() if opened and at else 0.0
+        offset = min(max(elapsed / window, 0.0), 1.0) * inputs.rules.round_seconds
+        out[name] = Submission(dict(row.pending_terms), offset)
     return out
 
 
 def submissions_settle(
-    tender: Tender,
-    played: int,
+    inputs: RoundInputs,
     submitted: Mapping[str, Submission],
     stood: set[str],
     refused: Mapping[str, str],
 ) -> None:
-    """After round ``played``: each outside bidder that bid learns what became of
-    its bid (a note on its page), and its pending bid is cleared."""
-    for row in tender.bidders.select_related("supplier").filter(pending_round=played):
-        name = row.supplier.name
-        if name not in submitted:
-            continue
+    """After the round: each outside bidder that bid learns what became of its bid
+    (a note on its page), and its pending bid is cleared."""
+    number = inputs.state.round + 1  # the round just played, counted from 1
+    for name in submitted:
+        row = inputs.rows[name]
         why = refused.get(name, "it did not arrive in time")
-        number = played + 1
         row.note = (
             f"Your bid in round {number} stands."
             if name in stood

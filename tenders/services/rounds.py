@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from negotiator.engine.auctions import Bid, Format, Submission, round_play, sealed_collect
+from negotiator.engine.auctions import Bid, Format, round_play, sealed_collect
 from tenders.models import Tender, TenderBid, TenderStatus
 from tenders.services.award import tender_close
 from tenders.services.context import RoundInputs, round_inputs
@@ -73,17 +73,13 @@ def bids_record(tender: Tender, inputs: RoundInputs, new: list[Bid], rejected: l
     )
 
 
-def _submitted(tender: Tender, inputs: RoundInputs) -> dict[str, Submission]:
-    return submissions_of(tender, inputs.config.outside_round_seconds, inputs.rules.round_seconds)
-
-
 def _sealed(tender: Tender, inputs: RoundInputs) -> None:
-    submitted = _submitted(tender, inputs)
+    submitted = submissions_of(inputs)
     bids = sealed_collect(
         inputs.bidders, inputs.rules, inputs.scoring, seed=tender.seed, submitted=submitted
     )
     bids_record(tender, inputs, list(bids), [])
-    submissions_settle(tender, tender.round, submitted, {b.bidder for b in bids}, {})
+    submissions_settle(inputs, submitted, {b.bidder for b in bids}, {})
     tender.round += 1
     tender.save(update_fields=["round", "updated_at"])
     tender_close(tender=tender)
@@ -91,7 +87,7 @@ def _sealed(tender: Tender, inputs: RoundInputs) -> None:
 
 def _english(tender: Tender, inputs: RoundInputs) -> None:
     before = inputs.state
-    submitted = _submitted(tender, inputs)
+    submitted = submissions_of(inputs)
     after = round_play(
         before,
         inputs.bidders,
@@ -102,7 +98,7 @@ def _english(tender: Tender, inputs: RoundInputs) -> None:
     )
     new, refused = after.bids[len(before.bids) :], after.rejected[len(before.rejected) :]
     bids_record(tender, inputs, list(new), list(refused))
-    submissions_settle(tender, before.round, submitted, {b.bidder for b in new}, dict(refused))
+    submissions_settle(inputs, submitted, {b.bidder for b in new}, dict(refused))
     tender.round, tender.close_at, tender.extensions = after.round, after.close_at, after.extensions
     tender.save(update_fields=["round", "close_at", "extensions", "updated_at"])
     if after.extensions > before.extensions:
