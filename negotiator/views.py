@@ -54,6 +54,7 @@ from negotiator.selectors import escalations as escalation_view
 from negotiator.selectors import seats as seat_view
 from negotiator.selectors.visibility import playbooks_startable_by
 from negotiator.services import escalations, invites, lifecycle, plans
+from negotiator.services import seats as seat_service
 from negotiator.services.errors import ServiceError
 
 POLL_STOP = 286  # htmx stops a polling trigger on this status
@@ -570,7 +571,7 @@ def seat_credential_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         return _seats_response(
             request, negotiation, notice=f"{credential.prefix}… was already revoked."
         )
-    invites.outside_credential_revoke(credential=credential, user=request.user)
+    seat_service.seat_credential_revoke(credential=credential, user=request.user)
     return _seats_response(
         request, negotiation, notice=f"Revoked {credential.prefix}…: it opens nothing any more."
     )

@@ -24,7 +24,7 @@ from negotiator.models import CredentialKind, Participant, SeatCredential, SeatK
 from negotiator.portal.forms import ACTIONS, FreeTextForm, PortalMoveForm, term_field
 from negotiator.portal.ratelimit import LimiterUnavailable, rate_allow
 from negotiator.selectors import portal as portal_view
-from negotiator.services import invites, seats
+from negotiator.services import seats
 from negotiator.services.errors import NotAllowed
 from negotiator.views import login_client_address
 
@@ -104,7 +104,11 @@ def _credential(request: HttpRequest, secret: str) -> SeatCredential | HttpRespo
     """The live invite credential of a person's seat for this request, or the
     response that refuses it."""
     return link_credential(
-        request, secret, verify=_person_invite, record=invites.seat_use_record, door="portal"
+        request,
+        secret,
+        verify=_person_invite,
+        record=seats.seat_credential_use_record,
+        door="portal",
     )
 
 

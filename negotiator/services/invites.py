@@ -41,9 +41,8 @@ from negotiator.services import lifecycle
 from negotiator.services.errors import ServiceError
 from negotiator.services.seats import (
     DEFAULT_CREDENTIAL_DAYS,
+    negotiation_lock,
     seat_credential_issue,
-    seat_credential_revoke,
-    seat_credential_use_record,
     seat_notifier_register,
 )
 
@@ -74,31 +73,6 @@ class IssuedCredential:
     agent_card: str = ""  # where an agent finds how to talk to us
     mailed_to: str = ""  # the invite went to this address
     mail_failed: bool = False  # the invite could not be mailed: pass the link on
-
-
-def negotiation_lock(negotiation_id: int) -> None:
-    """Lock the negotiation's row before writing to its audit chain; call inside
-    a transaction. A round locks the row, then the chain; an audit append alone
-    takes the chain, then (checking its foreign key) the row: run side by side,
-    the two orders deadlock (seen with a person's page view during their own
-    move). Row first, everywhere, and they queue instead."""
-    Negotiation.objects.select_for_update(no_key=True).filter(pk=negotiation_id).exists()
-
-
-def seat_use_record(*, credential: SeatCredential, address: str, what: str) -> None:
-    """Record a use of an outside credential (seats.seat_credential_use_record),
-    in the lock order of a round."""
-    with transaction.atomic():
-        negotiation_lock(credential.participant.negotiation_id)
-        seat_credential_use_record(credential=credential, address=address, what=what)
-
-
-def outside_credential_revoke(*, credential: SeatCredential, user=None) -> SeatCredential:
-    """Revoke an outside credential (seats.seat_credential_revoke), in the lock
-    order of a round."""
-    with transaction.atomic():
-        negotiation_lock(credential.participant.negotiation_id)
-        return seat_credential_revoke(credential=credential, user=user)
 
 
 def portal_link(base_url: str, secret: str) -> str:

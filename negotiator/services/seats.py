@@ -158,9 +158,21 @@ def _credential_sql() -> str:
     )
 
 
+def negotiation_lock(negotiation_id: int) -> None:
+    """Lock the negotiation's row before writing to its audit chain; call inside
+    a transaction. A round locks the row, then the chain; an audit append alone
+    takes the chain, then (checking its foreign key) the row: run side by side,
+    the two orders deadlock (seen with a person's page view during their own
+    move). Row first, everywhere, and they queue instead."""
+    Negotiation.objects.select_for_update(no_key=True).filter(pk=negotiation_id).exists()
+
+
 def seat_credential_use_record(*, credential: SeatCredential, address: str, what: str) -> None:
-    """Every use of an outside credential is audited: who, when, from where, for what."""
+    """Every use of an outside credential is audited: who, when, from where, for
+    what. In a round's lock order (the negotiation's row first): a poll with the
+    token while its own move plays queues instead of deadlocking."""
     with transaction.atomic():
+        negotiation_lock(credential.participant.negotiation_id)
         _credential_use_write(credential, address, what)
 
 
@@ -193,6 +205,7 @@ def _credential_use_entry(credential: SeatCredential, address: str, what: str) -
 
 def seat_credential_revoke(*, credential: SeatCredential, user=None) -> SeatCredential:
     with transaction.atomic():
+        negotiation_lock(credential.participant.negotiation_id)  # a round's lock order
         updated = SeatCredential.objects.filter(pk=credential.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_by=user if getattr(user, "pk", None) else None
         )
