@@ -52,9 +52,8 @@ def regression_scores(
     kernel.flat[:: m + 1] += ridge
     residual = 1.0 - prior[cols].sum(axis=1) - PRIOR_SPEED * t
     alpha = np.linalg.solve(kernel, residual)
-    scores = prior + np.bincount(cols.ravel(), weights=alpha.repeat(n_issues), minlength=columns)
-    scores[~valid] = 0.0
-    return scores
+    # prior is 0 outside the valid columns and bincount adds only to valid ones
+    return prior + np.bincount(cols.ravel(), weights=alpha.repeat(n_issues), minlength=columns)
 
 
 __all__ = ["PRIOR_OTHER_VALUES", "PRIOR_SPEED", "regression_scores"]

@@ -196,7 +196,8 @@ def _acceptances_check(negotiation: Negotiation, record, ballots, participants, 
     it); the checks are stored and their audit entries returned."""
     versions = applicable_policy_versions(negotiation)
     gate = policy_gate_for(negotiation, versions, participants)
-    refused = acceptances_refused(record, gate, fixed_terms_hash=ballots[0].fixed_terms_hash)
+    fixed_hash = ballots[0].fixed_terms_hash if ballots else ""
+    refused = acceptances_refused(record, gate, fixed_terms_hash=fixed_hash)
     records = gate.take()
     checks = round_records.check_rows(
         negotiation_id=negotiation.pk,

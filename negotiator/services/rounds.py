@@ -179,6 +179,9 @@ def negotiation_advance(
     ``round_number`` None: the round current when the row is locked is claimed,
     and the callable gets the locked row and its decoded engine state, checks
     that the move is due (raising to roll back) and returns the moves."""
+    if round_number is None and not callable(moves):
+        # claiming whatever round is current is safe only with the turn check
+        raise ValueError("round_number None needs moves as a callable that checks the turn")
     context = round_context_load(negotiation_id, round_number)
     if context is None:
         return None
