@@ -105,6 +105,7 @@ def test_a_person_bids_through_the_link_and_sees_the_result_after_the_round(invi
     assert page.status_code == 200 and page["X-Robots-Tag"] == "noindex, nofollow"
     html = page.content.decode()
     assert "Bidding is open: round 1" in html and "Harbor Bolt Works" in html
+    assert "{#" not in html and "#}" not in html  # no template comment leaks
     message_id = re.search(r'name="message_id" value="([0-9a-f]{32})"', html).group(1)
     csrf = browser.cookies["csrftoken"].value
     form = {
