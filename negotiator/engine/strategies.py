@@ -644,6 +644,49 @@ def give_back(
     return chosen
 
 
+def give_back_early(view: PartyView, target: float, until: float) -> int | None:
+    """The counterpart's earlier offer to return to before we concede further, if any.
+
+    The counterpart's gain over its walk-away from its j-th distinct offer is about
+    ``(top - r) * (1 - j / max_rounds)`` if it concedes on a steady schedule (see
+    :func:`give_back`), so ``(u - our reservation) * (1 - j / max_rounds)`` ranks its
+    offers by Nash product, up to one constant factor. Whatever we offer next it has
+    not offered itself: it is worth at most its current level to it, about
+    ``1 - m / max_rounds`` after m offers, and ``target`` to us, so its Nash product is
+    at most ``(target - our reservation) * (1 - m / max_rounds)`` on the same scale.
+    Once one of the counterpart's earlier offers beats that bound, no further
+    concession of ours shares the gains better: we propose that offer again (it made
+    it, so it accepts). On a frontier both sides concede along, this returns to the
+    Nash point no later than the two targets cross, whichever side the Nash point
+    favours. Guards: only while ``until`` of the rounds are used (a counterpart that
+    holds out, Boulware-like, would be misread later: its early offers would look
+    generous), never in the last round, against a single counterpart only, never to
+    the standing offer itself (the acceptance rule decides that) and never to an
+    outcome below our reservation or one our policies block.
+    """
+    if view.standing_outcome is None or view.near_deadline or view.t > until:
+        return None
+    others = view.proposal_senders[view.proposal_senders != view.party_index]
+    if others.size and (others != others[0]).any():
+        return None  # several counterparts: no one schedule to read, no one to return to
+    outcomes, first = first_proposals(view)
+    if outcomes.size < 2:
+        return None
+    rounds = max(1, view.max_rounds)
+    table = view.table
+    product = (table.utilities[outcomes] - view.reservation) * (1.0 - first / rounds)
+    best = int(product.argmax())
+    if product[best] <= 0:
+        return None
+    bound = (target - view.reservation) * (1.0 - others.size / rounds)
+    if product[best] < bound:
+        return None
+    chosen = int(outcomes[best])
+    if view.is_forbidden(chosen) or not table.may_offer(chosen):
+        return None
+    return chosen
+
+
 def _one_issue_variants(view: PartyView, outcome: int) -> np.ndarray:
     """Every outcome that differs from ``outcome`` on exactly one issue."""
     sizes = view.table.index.sizes
@@ -731,6 +774,7 @@ class Fair(Tradeoff):
     reach: float = 0.15
     near: float = 0.05
     step: float | None = 0.05
+    early: float | None = 0.25
 
     def _step(self, view: PartyView, model: CounterpartModel | None) -> Offer | None:
         if self.step is None:
@@ -761,7 +805,16 @@ class Fair(Tradeoff):
                 return step
             return view.accept("Accepted: these are terms we proposed ourselves earlier.")
         target = max(self.target(view), view.reservation)
-        back = give_back(view, target, self.margin, self.reach, self.near)
+        back = None if self.early is None else give_back_early(view, target, self.early)
+        if back is not None and back == standing:
+            step = self._step(view, None)
+            if step is not None:
+                return step
+            return view.accept(
+                "Accepted: no offer we could still make would share the gains more evenly."
+            )
+        if back is None:
+            back = give_back(view, target, self.margin, self.reach, self.near)
         if back is None:
             picked = None
             if self.step is not None and standing is not None and not view.near_deadline:
