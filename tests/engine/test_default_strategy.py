@@ -246,22 +246,3 @@ def test_the_default_steps_instead_of_accepting_its_own_terms_and_says_why(near_
     assert not re.search(r"\d\.\d", move.rationale)
     without = make_strategy("default", step=None)(own_terms)
     assert without.performative == Performative.ACCEPT
-
-
-def test_the_polish_reaches_the_nash_point_on_car_a_where_one_issue_steps_do_not():
-    from negotiator.engine.scenario import genius_scenario
-
-    from .helpers import GENIUS_DIR
-
-    files = {p.name: p.read_text(encoding="utf-8") for p in (GENIUS_DIR / "CarA").iterdir()}
-    setup = genius_scenario(files, name="CarA").setup(order=(0, 1))
-    analysis = analyse(setup.utilities, [p.profile.reservation for p in setup.parties])
-    outcomes = {}
-    for name, params in (("polish", {}), ("without", {"polish": None})):
-        players = [make_strategy("default", **params), make_strategy("default", **params)]
-        state = run(setup, players, seed=0).state
-        assert state.status == "agreed"
-        outcomes[name] = agreement_quality(analysis, setup.utilities[state.agreement_outcome])
-    # measured: the polish lands on the Nash point; without it the agreement is dominated
-    assert outcomes["polish"].on_frontier and outcomes["polish"].nash_distance < 1e-9
-    assert not outcomes["without"].on_frontier
