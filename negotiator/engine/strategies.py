@@ -700,28 +700,6 @@ def _one_issue_variants(view: PartyView, outcome: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _two_issue_variants(view: PartyView, outcome: int, allowed_values: np.ndarray) -> np.ndarray:
-    """Every outcome that differs from ``outcome`` on exactly two issues, each new value
-    one that ``allowed_values`` (a bool padded grid, issue x value) marks."""
-    index = view.table.index
-    sizes = index.sizes
-    strides = np.ones(sizes.size, dtype=np.int64)
-    strides[:-1] = np.cumprod(sizes[::-1])[::-1][1:]  # last issue fastest
-    values = index.value_index[outcome]
-    shifts = []
-    for issue, size in enumerate(sizes.tolist()):
-        new = np.flatnonzero(allowed_values[issue, :size])
-        new = new[new != int(values[issue])]
-        shifts.append((new - int(values[issue])) * strides[issue])
-    parts = [
-        (outcome + a[:, None] + b[None, :]).ravel()
-        for i, a in enumerate(shifts)
-        for b in shifts[i + 1 :]
-        if a.size and b.size
-    ]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
 def _stepped_already(view: PartyView) -> bool:
     """Whether we already answered a counterpart proposal with one that changed a single
     issue of it (a pareto step, or a band offer that happened to look like one)."""
@@ -774,65 +752,6 @@ def pareto_step(view: PartyView, model: CounterpartModel, tolerance: float) -> i
     return int(cands[int(table.utilities[cands].argmax())])
 
 
-def polish(
-    view: PartyView, model: CounterpartModel, tolerance: float, ask: bool = True
-) -> int | None:
-    """A two-issue change to the standing offer that is better for us, or as good for
-    us and better for the counterpart, as far as its offers tell; None if there is none.
-
-    Where the gains left near a meeting need two issues to move together (one that we
-    care about, one that the counterpart does), no one-issue :func:`pareto_step`
-    reaches them. Both new values must be ones the counterpart proposed itself (a
-    value it never asked for is taken to be worse for it than any it did). ``model``
-    rates the result for the counterpart; the default passes the regression model
-    (``opponent``), whose labels are the counterpart's time schedule: a value it
-    proposed only late, as a concession, counts less than one it held early, where a
-    count of proposals would rate it by how often it was traded away. With ``ask`` a
-    change better for us may be rated at most ``tolerance`` below the standing offer,
-    and one only as good for us must be rated higher; without ``ask`` (the
-    counterpart already offers more than we asked) only the latter, a change that
-    costs us nothing. Of those it takes the best for us, then the one rated highest.
-    Only against terms nobody proposed before (a repeated offer is settled: no new
-    question, and two sides polishing could trade the same two offers back and
-    forth), never in the last round. Uses only public offers and our own utility;
-    policy-blocked outcomes are skipped.
-    """
-    standing = view.standing_outcome
-    if standing is None or view.near_deadline:
-        return None
-    if int((view.proposal_outcomes == standing).sum()) > 1:
-        return None  # terms proposed before: settled, no new question to ask
-    table = view.table
-    theirs = view.proposal_outcomes[view.proposal_senders != view.party_index]
-    proposed = _proposal_counts(view, theirs) > 0
-    cands = _two_issue_variants(view, standing, proposed)
-    if cands.size == 0:
-        return None
-    own = table.utilities[standing]
-    keep = table.utilities[cands] >= own - _EPS
-    if table.allowed is not None:
-        keep &= table.allowed[cands]
-    cands = cands[keep]
-    if view.forbidden and cands.size:
-        cands = cands[~np.isin(cands, view.forbidden_indices)]
-    if cands.size == 0:
-        return None
-    grid = table.index.grid_index
-    rated = model.estimate(grid, cands)
-    level = float(model.estimate(grid, np.array([standing]))[0])
-    gain = table.utilities[cands] - own
-    if ask:
-        ok = (rated >= level - tolerance) & ((gain > _EPS) | (rated > level + _EPS))
-    else:
-        ok = (gain <= _EPS) & (rated > level + _EPS)
-    cands, rated, gain = cands[ok], rated[ok], gain[ok]
-    if cands.size == 0:
-        return None
-    # the best for us; among equals, the one the counterpart likes best
-    best = np.lexsort((-rated, -np.round(gain, 9)))[0]
-    return int(cands[best])
-
-
 @dataclass(frozen=True)
 class Fair(Tradeoff):
     """:class:`Tradeoff` that aims at the Nash bargaining point, for the default.
@@ -843,12 +762,7 @@ class Fair(Tradeoff):
     point it proposes that counterpart's best earlier offer (see :func:`give_back`).
     Where it would accept, it first tries a one-issue change of the standing offer
     that is better for it and about as good for the counterpart (see
-    :func:`pareto_step`; ``step=None`` turns that off), then a two-issue one (see
-    :func:`polish`, ``polish=None`` turns it off; ``polish_ridge`` is the regression
-    model's ridge weight). With ``greedy_guard``, when the standing offer already
-    gives it more than its own last proposal asked, it asks for nothing more (no
-    pareto step, a polish only that costs it nothing): a counterpart that just met it
-    there would answer a further demand with a step of its own, and the rounds go by.
+    :func:`pareto_step`; ``step=None`` turns that off).
     """
 
     e: float = 1.0
@@ -861,28 +775,11 @@ class Fair(Tradeoff):
     near: float = 0.05
     step: float | None = 0.05
     early: float | None = 0.25
-    polish: float | None = 0.0
-    polish_ridge: float = 0.01
-    greedy_guard: bool = True
 
-    def _step(
-        self, view: PartyView, model: CounterpartModel | None, own_terms: bool = False
-    ) -> Offer | None:
+    def _step(self, view: PartyView, model: CounterpartModel | None) -> Offer | None:
         if self.step is None:
             return None
-        ask = True
-        if self.greedy_guard and not own_terms:
-            mine = _own_proposals(view)
-            ask = not (
-                mine.size
-                and view.utility_of(view.standing_outcome) > view.utility_of(int(mine[-1])) + _EPS
-            )
-        chosen = None
-        if ask:
-            model = model or self._model(view)
-            chosen = pareto_step(view, model, self.step)
-        if chosen is None and self.polish is not None and not own_terms:
-            chosen = polish(view, regression_model(view, self.polish_ridge), self.polish, ask)
+        chosen = pareto_step(view, model or self._model(view), self.step)
         if chosen is None:
             return None
         return view.propose(
@@ -903,7 +800,7 @@ class Fair(Tradeoff):
             and not view.is_forbidden(standing)
             and standing in _own_proposals(view).tolist()
         ):
-            step = self._step(view, None, own_terms=True)
+            step = self._step(view, None)
             if step is not None:
                 return step
             return view.accept("Accepted: these are terms we proposed ourselves earlier.")
