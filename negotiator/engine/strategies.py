@@ -644,42 +644,42 @@ def give_back(
     return chosen
 
 
-def give_back_early(view: PartyView, target: float, until: float) -> int | None:
+def give_back_early(view: PartyView, target: float, until: float, e: float = 1.0) -> int | None:
     """The counterpart's earlier offer to return to before we concede further, if any.
 
-    The counterpart's gain over its walk-away from its j-th distinct offer is about
-    ``(top - r) * (1 - j / max_rounds)`` if it concedes on a steady schedule (see
-    :func:`give_back`), so ``(u - our reservation) * (1 - j / max_rounds)`` ranks its
-    offers by Nash product, up to one constant factor. Whatever we offer next it has
-    not offered itself: it is worth at most its current level to it, about
-    ``1 - m / max_rounds`` after m offers, and ``target`` to us, so its Nash product is
-    at most ``(target - our reservation) * (1 - m / max_rounds)`` on the same scale.
-    Once one of the counterpart's earlier offers beats that bound, no further
-    concession of ours shares the gains better: we propose that offer again (it made
-    it, so it accepts). On a frontier both sides concede along, this returns to the
-    Nash point no later than the two targets cross, whichever side the Nash point
-    favours. Guards: only while ``until`` of the rounds are used (a counterpart that
-    holds out, Boulware-like, would be misread later: its early offers would look
-    generous), never in the last round, against a single counterpart only, never to
-    the standing offer itself (the acceptance rule decides that) and never to an
-    outcome below our reservation or one our policies block.
+    A counterpart conceding on the same schedule as ours (Faratin exponent ``e``)
+    values its j-th distinct offer at about ``r + (top - r) * (1 - (j / max_rounds) **
+    (1 / e))``, so ``(u - our reservation) * (1 - (j / max_rounds) ** (1 / e))`` ranks
+    its offers by Nash product, up to one constant factor (see :func:`give_back`).
+    Whatever we offer next it has not offered itself: it is worth at most its current
+    level to it (its factor after all m of its offers) and ``target`` to us, which
+    bounds that offer's product on the same scale. Once one of the counterpart's
+    earlier offers beats the bound, no further concession of ours shares the gains
+    better: we propose that offer again (it made it, so it accepts), or accept it if
+    it is the standing offer. On a frontier both sides concede along, this returns to
+    the Nash point no later than the two targets cross, whichever side the point
+    favours. Guards: only while the schedule has covered less than ``until`` of its
+    way (a counterpart that holds out, Boulware-like, would be misread later: its
+    early offers would look generous), never in the last round, against a single
+    counterpart only, never to an outcome below our reservation or one our policies
+    block. Uses only public offers and our own utility.
     """
-    if view.standing_outcome is None or view.near_deadline or view.t > until:
+    if view.standing_outcome is None or view.near_deadline or view.t ** (1.0 / e) > until:
         return None
-    others = view.proposal_senders[view.proposal_senders != view.party_index]
-    if others.size and (others != others[0]).any():
+    table = view.table
+    others = view.proposal_senders != view.party_index
+    theirs = view.proposal_outcomes[others]
+    rounds = max(1, view.max_rounds)
+    bound = (target - view.reservation) * (1.0 - (theirs.size / rounds) ** (1.0 / e))
+    if theirs.size < 2 or table.utilities[theirs].max() - view.reservation < bound:
+        return None  # even the first offer's factor (1) could not beat the bound
+    senders = view.proposal_senders[others]
+    if (senders != senders[0]).any():
         return None  # several counterparts: no one schedule to read, no one to return to
     outcomes, first = first_proposals(view)
-    if outcomes.size < 2:
-        return None
-    rounds = max(1, view.max_rounds)
-    table = view.table
-    product = (table.utilities[outcomes] - view.reservation) * (1.0 - first / rounds)
+    product = (table.utilities[outcomes] - view.reservation) * (1.0 - (first / rounds) ** (1.0 / e))
     best = int(product.argmax())
-    if product[best] <= 0:
-        return None
-    bound = (target - view.reservation) * (1.0 - others.size / rounds)
-    if product[best] < bound:
+    if product[best] <= 0 or product[best] < bound:
         return None
     chosen = int(outcomes[best])
     if view.is_forbidden(chosen) or not table.may_offer(chosen):
@@ -758,14 +758,16 @@ class Fair(Tradeoff):
 
     On top of the trade-offs on its iso-utility band (offering band outcomes it has
     not offered yet first): it accepts any offer it made itself earlier (above its
-    reservation), and when a single counterpart's offers have gone past the Nash
-    point it proposes that counterpart's best earlier offer (see :func:`give_back`).
+    reservation), and it returns to a single counterpart's best earlier offer when
+    that offer's Nash product beats any concession of its own (early in the
+    negotiation, see :func:`give_back_early`; ``early=None`` turns that off) or when
+    the counterpart's offers have gone past the Nash point (see :func:`give_back`).
     Where it would accept, it first tries a one-issue change of the standing offer
     that is better for it and about as good for the counterpart (see
     :func:`pareto_step`; ``step=None`` turns that off).
     """
 
-    e: float = 1.0
+    e: float = 0.85
     band: float | None = 0.02
     regression: float = 0.0
     label: str = "default"
@@ -805,7 +807,7 @@ class Fair(Tradeoff):
                 return step
             return view.accept("Accepted: these are terms we proposed ourselves earlier.")
         target = max(self.target(view), view.reservation)
-        back = None if self.early is None else give_back_early(view, target, self.early)
+        back = None if self.early is None else give_back_early(view, target, self.early, self.e)
         if back is not None and back == standing:
             step = self._step(view, None)
             if step is not None:
@@ -842,22 +844,25 @@ class Fair(Tradeoff):
 def _default(**params: Any) -> Strategy:
     """Recommended: concedes steadily, trades off on its iso-utility band, aims at a fair split.
 
-    Concedes at a constant rate on its own utility (Faratin e=1) and, among the
-    outcomes whose own utility lies within band=0.02 above its target (a thin
-    iso-utility band), offers the one a frequency model of the counterpart rates
-    best (regression=0: no regression fit), preferring outcomes it has not offered
-    yet. Once the counterpart's offers have gone past the Nash bargaining point
-    (their Nash product, from our own utility and the counterpart's concession
-    schedule, fell by more than margin=0.03 of its best) it proposes the
-    counterpart's best earlier offer again, if that lies within reach=0.15 of its
-    own target, the standing offer within near=0.05, and half the rounds are not yet
-    used. Accepts an offer at least as good as its next one, terms it proposed
-    itself earlier, or any offer above reservation in the last round; but where it
-    would accept (once a negotiation, never in the last round) it first answers with
-    a pareto step if there is one: the standing offer with one issue changed to a
-    value the counterpart proposed itself, better for us and rated at most step=0.05
-    lower by the frequency model. In self-play it lands on the Pareto frontier near the Nash point on most domains
-    (benchmarks/engine_bench.py).
+    Concedes on its own utility on a slightly Boulware schedule (Faratin e=0.85)
+    and, among the outcomes whose own utility lies within band=0.02 above its
+    target (a thin iso-utility band), offers the one a frequency model of the
+    counterpart rates best (regression=0: no regression fit), preferring outcomes
+    it has not offered yet. Before each concession it ranks the counterpart's
+    earlier offers by Nash product, reading the counterpart's utility from its
+    concession schedule, and proposes the best of them again as soon as that beats
+    anything it could still offer itself, while the schedule has covered less than
+    early=0.25 of its way. Later, once the counterpart's offers have gone past the
+    Nash bargaining point (their product fell by more than margin=0.03 of its best)
+    it proposes the counterpart's best earlier offer again, if that lies within
+    reach=0.15 of its own target, the standing offer within near=0.05, and half the
+    rounds are not yet used. Accepts an offer at least as good as its next one,
+    terms it proposed itself earlier, or any offer above reservation in the last
+    round; but where it would accept (once a negotiation, never in the last round)
+    it first answers with a pareto step if there is one: the standing offer with
+    one issue changed to a value the counterpart proposed itself, better for us and
+    rated at most step=0.05 lower by the frequency model. In self-play it lands on
+    the Pareto frontier at or near the Nash point (benchmarks/engine_bench.py).
     """
     return Fair(**{**params, "label": "default"})
 
@@ -940,5 +945,6 @@ __all__ = [
     "describe_strategies",
     "first_proposals",
     "give_back",
+    "give_back_early",
     "make_strategy",
 ]

@@ -152,7 +152,8 @@ def test_the_message_is_one_trimmed_line_and_never_changes_the_terms():
 
 
 def test_a_decision_has_one_candidate():
-    setup = random_setup(2, reservation=0.2, max_rounds=10)
+    # a negotiation in which the guided party counters several times and then accepts
+    setup = random_setup(4, reservation=0.2, max_rounds=10)
     base = make_strategy("default")
     kinds = []
 
