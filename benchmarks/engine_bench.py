@@ -1,7 +1,7 @@
 """Engine benchmarks: agreement quality of a strategy in self-play, per domain shape, and raw speed.
 
     .venv/bin/python benchmarks/engine_bench.py [--strategy default] [--runs 100] [--quick]
-                                                [--groups 3x10,CarA,...]
+                                                [--groups 3x10,CarA,...] [--against]
 
 Each group is a family of bilateral domains (random profiles drawn per run, or one
 GENIUS sample played with alternating first movers); each line reports the
@@ -11,6 +11,11 @@ mean rounds and the median milliseconds of one negotiation (utility tables are
 built once per setup beforehand and not timed). Targets for ``default`` on every
 group: agreement >= 99 %, on frontier >= 97 %, mean Nash distance <= 0.03.
 Speed: Pareto frontier + Nash point of 1,000 outcomes <= 4 ms.
+
+``--against`` instead plays the strategy against every other registered strategy
+on --runs domains (half 3x10, half opposed), each in both seats, and prints its
+mean utility (its reservation when there is no deal) and agreement rate per
+opponent: what self-play quality costs or gains against other behaviour.
 """
 
 from __future__ import annotations
@@ -227,6 +232,34 @@ def frontier_speed(repeats: int = 200) -> float:
 GENIUS_GROUPS = ("Laptop", "Travel", "CarA")
 
 
+def against_others(strategy: str, runs: int, seed: int, params: dict) -> None:
+    """Our strategy against each other registered one, both seats, on mixed domains."""
+    from negotiator.engine.strategies import STRATEGIES
+
+    rng = random.Random(f"{seed}:against")
+    setups = [
+        random_setup(rng, GROUPS[g][1]) for g in ("3x10", "opposed") for _ in range(runs // 2)
+    ]
+    print(f"{strategy!r} {params or ''} against the others: {len(setups)} domains x 2 seats")
+    print(f"  {'opponent':<12} {'agree':>7} {'utility':>8}")
+    for other in sorted(STRATEGIES):
+        if other == strategy:
+            continue
+        utilities, agreed = [], 0
+        for i, setup in enumerate(setups):
+            for seat in (0, 1):
+                players = [make_strategy(strategy, **params), make_strategy(other)]
+                state = run(setup, players if seat == 0 else players[::-1], seed=i).state
+                if state.status == "agreed":
+                    agreed += 1
+                    utilities.append(float(setup.utilities[state.agreement_outcome][seat]))
+                else:
+                    utilities.append(setup.parties[seat].profile.reservation)
+        print(
+            f"  {other:<12} {agreed / len(utilities):>7.1%} {np.mean(utilities):>8.4f}", flush=True
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategy", default="default")
@@ -235,14 +268,25 @@ def main() -> int:
     parser.add_argument("--params", default="{}", help="strategy parameters as JSON")
     parser.add_argument("--groups", default="", help="comma-separated subset of the groups")
     parser.add_argument("--quick", action="store_true", help="20 runs per group, a smoke check")
+    parser.add_argument(
+        "--against", action="store_true", help="play against the other strategies instead"
+    )
     args = parser.parse_args()
     runs = 20 if args.quick else args.runs
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as exc:
+        parser.error(f"--params is not JSON: {exc}")
+    if not isinstance(params, dict):
+        parser.error("--params must be a JSON object")
+    if args.against:
+        against_others(args.strategy, runs, args.seed, params)
+        return 0
     chosen = [g for g in args.groups.split(",") if g] or [*GROUPS, *GENIUS_GROUPS]
     unknown = [g for g in chosen if g not in GROUPS and g not in GENIUS_GROUPS]
     if unknown:
         parser.error(f"unknown groups {unknown}; known: {', '.join([*GROUPS, *GENIUS_GROUPS])}")
 
-    params = json.loads(args.params)
     print(f"Self-play of {args.strategy!r} {params or ''}, 100 rounds, bilateral; seed {args.seed}")
     print(
         f"  {'group':<9} {'outcomes':>11} {'runs':>5} {'agree':>7} {'frontier':>8} "
