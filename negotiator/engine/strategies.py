@@ -778,6 +778,11 @@ class Fair(Tradeoff):
     step: float | None = 0.05
     early: float | None = 0.25
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.early is not None and not 0.0 <= self.early <= 1.0:
+            raise ValueError(f"early must lie in [0, 1] or be None, got {self.early}")
+
     def _step(self, view: PartyView, model: CounterpartModel | None) -> Offer | None:
         if self.step is None:
             return None

@@ -85,6 +85,8 @@ def test_make_strategy_rejects_unknown_names_and_parameters():
         make_strategy("boulware", speed=3)
     with pytest.raises(ValueError, match="e must be positive"):
         make_strategy("conceder", e=0)
+    with pytest.raises(ValueError, match=r"early must lie in \[0, 1\]"):
+        make_strategy("default", early=1.5)
 
 
 @settings(max_examples=60, deadline=None)
