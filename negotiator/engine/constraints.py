@@ -27,12 +27,13 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from ortools.sat.python import cp_model
+from typing import TYPE_CHECKING, Any
 
 from .outcomes import OutcomeSpace, canonical_json
 from .structured import Allocation, Structured, Window
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
 
 SOLVER_NAME = "OR-Tools CP-SAT"
 KINDS = (
@@ -380,8 +381,17 @@ def recheck(system: ConstraintSystem, terms: Mapping[str, Any]) -> tuple[Check, 
 # --- CP-SAT ----------------------------------------------------------------------------------
 
 
+def _cp_model():
+    """OR-Tools' CP-SAT module, imported on first use: it loads pandas, about 0.7 s of
+    every process start (each web worker, Celery worker and manage.py command) that
+    most never need."""
+    from ortools.sat.python import cp_model
+
+    return cp_model
+
+
 def _new_solver() -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
+    solver = _cp_model().CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 0
     solver.parameters.max_time_in_seconds = SOLVER_TIME_LIMIT_S
@@ -404,7 +414,7 @@ def _variables(model: cp_model.CpModel, system: ConstraintSystem, fixed=None):
             continue
         values = [int(v) for v in issue.values]
         out[issue.name] = model.new_int_var_from_domain(
-            cp_model.Domain.from_values(values), issue.name
+            _cp_model().Domain.from_values(values), issue.name
         )
     return out
 
@@ -525,6 +535,7 @@ def solve(
 ) -> Solve:
     """One CP-SAT solve with every constraint behind an assumption literal. With
     ``target`` the solver looks for the feasible plan nearest to it (in grid steps)."""
+    cp_model = _cp_model()
     model = cp_model.CpModel()
     v = _variables(model, system, fixed)
     if target:
