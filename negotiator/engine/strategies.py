@@ -597,6 +597,25 @@ def first_proposals(view: PartyView) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def _schedule_left(done: np.ndarray | int, rounds: int, e: float) -> np.ndarray | float:
+    """Share of a Faratin schedule (exponent ``e``) still ahead of a party after
+    ``done`` of its ``rounds`` proposals: its gain over its walk-away falls with it."""
+    return 1.0 - (np.asarray(done, dtype=np.float64) / max(1, rounds)) ** (1.0 / e)
+
+
+def _offer_products(view: PartyView, e: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """A single counterpart's distinct proposals (in the order first made) and the Nash
+    product of each, up to one constant factor: our gain over our walk-away times the
+    share of its schedule still ahead when it first made it. None with several
+    counterparts (no one schedule to read, no one to return to)."""
+    senders = view.proposal_senders[view.proposal_senders != view.party_index]
+    if senders.size and (senders != senders[0]).any():
+        return None
+    outcomes, first = first_proposals(view)
+    gain = view.table.utilities[outcomes] - view.reservation
+    return outcomes, gain * _schedule_left(first, view.max_rounds, e)
+
+
 _GIVE_BACK_UNTIL = 0.5  # share of the rounds after which give_back stays silent
 
 
@@ -625,14 +644,11 @@ def give_back(
     table = view.table
     if table.utilities[view.standing_outcome] < target - near:
         return None
-    others = view.proposal_senders[view.proposal_senders != view.party_index]
-    if others.size and (others != others[0]).any():
-        return None  # several counterparts: no one schedule to read, no one to return to
-    outcomes, first = first_proposals(view)
-    if outcomes.size < 2:
+    offers = _offer_products(view, 1.0)
+    if offers is None or offers[0].size < 2:
         return None
+    outcomes, product = offers
     own = table.utilities[outcomes]
-    product = (own - view.reservation) * (1.0 - first / max(1, view.max_rounds))
     best = int(product.argmax())
     if best == outcomes.size - 1 or product[best] <= 0:
         return None
@@ -667,17 +683,14 @@ def give_back_early(view: PartyView, target: float, until: float, e: float = 1.0
     if view.standing_outcome is None or view.near_deadline or view.t ** (1.0 / e) > until:
         return None
     table = view.table
-    others = view.proposal_senders != view.party_index
-    theirs = view.proposal_outcomes[others]
-    rounds = max(1, view.max_rounds)
-    bound = (target - view.reservation) * (1.0 - (theirs.size / rounds) ** (1.0 / e))
+    theirs = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    bound = (target - view.reservation) * _schedule_left(theirs.size, view.max_rounds, e)
     if theirs.size < 2 or table.utilities[theirs].max() - view.reservation < bound:
         return None  # even the first offer's factor (1) could not beat the bound
-    senders = view.proposal_senders[others]
-    if (senders != senders[0]).any():
-        return None  # several counterparts: no one schedule to read, no one to return to
-    outcomes, first = first_proposals(view)
-    product = (table.utilities[outcomes] - view.reservation) * (1.0 - (first / rounds) ** (1.0 / e))
+    offers = _offer_products(view, e)
+    if offers is None:
+        return None
+    outcomes, product = offers
     best = int(product.argmax())
     if product[best] <= 0 or product[best] < bound:
         return None
