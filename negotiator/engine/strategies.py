@@ -620,14 +620,15 @@ _GIVE_BACK_UNTIL = 0.5  # share of the rounds after which give_back stays silent
 
 
 def give_back(
-    view: PartyView, target: float, margin: float, reach: float, near: float
+    view: PartyView, target: float, margin: float, reach: float, near: float, e: float = 1.0
 ) -> int | None:
     """The counterpart's earlier offer to return to, if it has conceded past the Nash point.
 
-    A counterpart conceding on a time schedule values its j-th proposal at about
-    ``r + (top - r) * (1 - j / max_rounds)``: its gain over its walk-away falls in
-    proportion to ``1 - t``. With our exact utility this gives the Nash product of
-    each of its distinct proposals, up to a constant factor, without modelling it.
+    A counterpart conceding on a time schedule (Faratin exponent ``e``) values its j-th
+    proposal at about ``r + (top - r) * (1 - (j / max_rounds) ** (1 / e))``: its gain
+    over its walk-away falls with the share of its schedule still ahead. With our exact
+    utility this gives the Nash product of each of its distinct proposals, up to a
+    constant factor, without modelling it.
     Along its offers the product rises while it moves towards the Nash point and
     falls once it has gone past; then the fair move is to return to its best one
     (it offered it, so it accepts). Fires only near a meeting, when the standing
@@ -644,7 +645,7 @@ def give_back(
     table = view.table
     if table.utilities[view.standing_outcome] < target - near:
         return None
-    offers = _offer_products(view, 1.0)
+    offers = _offer_products(view, e)
     if offers is None or offers[0].size < 2:
         return None
     outcomes, product = offers
@@ -834,7 +835,7 @@ class Fair(Tradeoff):
                 "Accepted: no offer we could still make would share the gains more evenly."
             )
         if back is None:
-            back = give_back(view, target, self.margin, self.reach, self.near)
+            back = give_back(view, target, self.margin, self.reach, self.near, self.e)
         if back is None:
             picked = None
             if self.step is not None and standing is not None and not view.near_deadline:
