@@ -20,6 +20,7 @@ the reserve, not a private cost, not our policies.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -62,7 +63,7 @@ from negotiator.a2a.messages import message_parts
 from negotiator.a2a.server import Call, not_offered, rpc_handle
 from negotiator.portal.ratelimit import LimiterUnavailable, rate_allow
 from negotiator.services.errors import NotAllowed
-from tenders.models import BidderKind, TenderBidder, TenderStatus
+from tenders.models import BidderCredential, BidderKind, TenderBidder, TenderStatus
 from tenders.services import outside
 
 TOKEN_PREFIX = outside.TOKEN_PREFIX
@@ -92,7 +93,10 @@ def bid_rpc(request: HttpRequest, token: str, body: bytes) -> JsonResponse:
         response = JsonResponse(build_error_response(None, error.as_jsonrpc()), status=429)
         response["Retry-After"] = "60"
         return response
-    answer = rpc_handle(body, request.headers, credential.bidder, handlers=HANDLERS)
+    # the bid re-checks its credential under the tender's lock (a revocation may
+    # have committed since it was verified above)
+    handlers = {**HANDLERS, "SendMessage": functools.partial(send_message, credential=credential)}
+    answer = rpc_handle(body, request.headers, credential.bidder, handlers=handlers)
     outside.bidder_credential_use_record(
         credential=credential, address=client_address(request), what=answer.outcome
     )
@@ -205,7 +209,7 @@ def _invalid(message: str, field: str = "message.parts.data") -> InvalidParamsEr
     )
 
 
-def send_message(call: Call) -> tuple[dict, str]:
+def send_message(call: Call, credential: BidderCredential | None = None) -> tuple[dict, str]:
     request: SendMessageRequest = call.params
     bidder: TenderBidder = call.participant
     message = request.message
@@ -220,8 +224,14 @@ def send_message(call: Call) -> tuple[dict, str]:
         raise _invalid('the data part is a bid: {"terms": {<issue>: <value>, …}}')
     try:
         result = outside.outside_bid_submit(
-            bidder=bidder, terms=terms, message_id=message.message_id, via="a2a"
+            bidder=bidder,
+            terms=terms,
+            message_id=message.message_id,
+            via="a2a",
+            credential=credential,
         )
+    except NotAllowed:
+        raise Unauthorised("This credential is not valid.") from None
     except outside.BidRefused as exc:
         why = str(exc).removeprefix("the bid cannot stand: ")
         raise _invalid(f"The bid cannot be taken: {why}") from None

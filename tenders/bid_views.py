@@ -19,9 +19,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from negotiator.portal.views import link_credential, portal_page
+from negotiator.portal.views import link_credential, portal_not_found, portal_page
 from negotiator.selectors.formatting import format_value, issue_meta, term_views
 from negotiator.selectors.portal import IssueField, issue_fields
+from negotiator.services.errors import NotAllowed
 from tenders.models import BidderCredential, BidderKind, TenderStatus
 from tenders.services import outside
 
@@ -106,7 +107,10 @@ def bid_page(request: HttpRequest, secret: str) -> HttpResponse:
             terms=form.terms(),
             message_id=f"portal-{form.cleaned_data['message_id']}",
             via="portal",
+            credential=credential,
         )
+    except NotAllowed:  # the link was revoked or expired while the bid waited
+        return portal_not_found(request)
     except outside.BiddingClosed as exc:
         form.add_error(None, str(exc))
         return _render(request, outside.bidder_page(bidder), form, status=409)

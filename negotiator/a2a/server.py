@@ -53,10 +53,11 @@ from jsonrpc.jsonrpc2 import JSONRPC20Request, JSONRPC20Response
 from packaging.version import InvalidVersion, Version
 
 from negotiator.a2a import seat_task as tasks
-from negotiator.a2a.errors import NotYourTurn, OfferBlocked, SeatError
+from negotiator.a2a.errors import NotYourTurn, OfferBlocked, SeatError, Unauthenticated
 from negotiator.a2a.messages import move_parts
 from negotiator.a2a.offers import move_from_data
 from negotiator.models import Negotiation, Participant
+from negotiator.services.errors import NotAllowed
 from negotiator.services.seats import (
     CredentialUse,
     MoveBlocked,
@@ -241,6 +242,8 @@ def send_message(call: Call) -> tuple[dict, str]:
         raise OfferBlocked() from None
     except OutOfTurn:
         raise _out_of_turn(participant) from None
+    except NotAllowed:  # its credential was revoked or expired while the move waited
+        raise Unauthenticated() from None
     task = tasks.seat_task(
         participant, result=result, history=request.configuration.HasField("history_length")
     )

@@ -130,7 +130,7 @@ def portal_seat(request: HttpRequest, secret: str) -> HttpResponse:
     participant = credential.participant
     view = portal_view.portal_view(participant)
     if request.method == "POST":
-        return _move(request, participant, view, secret)
+        return _move(request, credential, view, secret)
     outcome = None
     message_id = request.GET.get("m", "")
     if message_id:
@@ -206,9 +206,11 @@ def portal_read(request: HttpRequest, secret: str) -> HttpResponse:
     return _render(request, view, form, extra={"reading": reading, "free_text_form": text_form})
 
 
-def _move(request: HttpRequest, participant: Participant, view, secret: str) -> HttpResponse:
+def _move(request: HttpRequest, credential: SeatCredential, view, secret: str) -> HttpResponse:
     """Play the person's move; on success show its result on a fresh page (so a
-    reload does not post again); on error the same form, problems in place."""
+    reload does not post again); on error the same form, problems in place; if the
+    link was revoked or expired while the move waited, the page of a bad link."""
+    participant = credential.participant
     form = PortalMoveForm(request.POST, issues=view.fields)
     if not form.is_valid():
         return _render(request, view, form, status=400)
@@ -229,8 +231,13 @@ def _move(request: HttpRequest, participant: Participant, view, secret: str) -> 
         return _render(request, view, form, status=409)
     try:
         seats.seat_move_submit(
-            participant=participant, move=_move_input(form, view), message_id=message_id
+            participant=participant,
+            move=_move_input(form, view),
+            message_id=message_id,
+            credential=credential,
         )
+    except NotAllowed:
+        return portal_not_found(request)
     except (seats.MoveInvalid, seats.MoveBlocked, seats.OutOfTurn) as exc:
         if portal_view.move_outcome(participant, message_id) is not None:
             # The same form, posted twice at once: the first post played it while

@@ -270,23 +270,29 @@ def seat_move_submit(
     message_id: str,
     actor: str = "",
     use: CredentialUse | None = None,
+    credential: SeatCredential | None = None,
 ) -> MoveResult:
     """Play an outside seat's move, checked exactly like our own moves (protocol,
     outcome space, fixed terms, expiry, our policies), and let our built-in seats
     answer at once. The same ``message_id`` again returns the recorded result and
-    changes nothing. Raises OutOfTurn (409), MoveInvalid (400) or MoveBlocked; then
-    nothing changed. ``use``: the credential use that sent the move, recorded in
-    the move's transaction when the move is played.
+    changes nothing. Raises OutOfTurn (409), MoveInvalid (400), MoveBlocked or
+    NotAllowed (the credential that sent it was revoked or expired meanwhile);
+    then nothing changed. ``use``: the credential use that sent the move, recorded
+    in the move's transaction when the move is played. ``credential``: the one that
+    sent it, when there is no ``use`` to record (a person's link).
 
     The negotiation's row is read once, locked (the round current then is
-    claimed), and the turn is checked under the lock."""
+    claimed), and the turn and the credential are checked under the lock: a
+    revocation takes the same lock, so one that committed while the move waited
+    for it wins, and the move is refused."""
     if not message_id or len(message_id) > MAX_MESSAGE_ID:
         raise MoveInvalid([f"a message id of 1 to {MAX_MESSAGE_ID} characters is required"])
     replay = _recorded(participant, message_id)
     if replay is not None:
         return replay
+    sent_with = use.credential if use is not None else credential
     try:
-        result = _move_play(participant, move, message_id, use)
+        result = _move_play(participant, move, message_id, use, sent_with)
     except MoveRefused as exc:
         raise MoveBlocked(str(exc)) from None
     except InvalidOffer as exc:
@@ -302,12 +308,18 @@ def seat_move_submit(
 
 
 def _move_play(
-    participant: Participant, move: MoveInput, message_id: str, use: CredentialUse | None
+    participant: Participant,
+    move: MoveInput,
+    message_id: str,
+    use: CredentialUse | None,
+    credential: SeatCredential | None,
 ) -> MoveResult:
     """The move, our answer, its message record and the credential's use, in one
-    transaction; the turn is checked on the locked row."""
+    transaction; the credential and the turn are checked on the locked row."""
 
     def seat_moves(negotiation: Negotiation, state) -> dict:
+        if credential is not None and not _credential_live(credential.pk):
+            raise NotAllowed("This credential is not valid.")
         if (
             negotiation.status != NegotiationStatus.RUNNING
             or negotiation.waiting_for != participant.role
@@ -347,6 +359,14 @@ def _move_play(
             else [],
         )
     return result
+
+
+def _credential_live(credential_id: int) -> bool:
+    """Whether a credential is still neither revoked nor expired, read now (under
+    the negotiation's lock, after any revocation that held it)."""
+    return SeatCredential.objects.filter(
+        pk=credential_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).exists()
 
 
 def _recorded(participant: Participant, message_id: str) -> MoveResult | None:

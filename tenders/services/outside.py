@@ -350,18 +350,28 @@ class BidResult:
 
 
 def outside_bid_submit(
-    *, bidder: TenderBidder, terms: Mapping[str, Any], message_id: str, via: str
+    *,
+    bidder: TenderBidder,
+    terms: Mapping[str, Any],
+    message_id: str,
+    via: str,
+    credential: BidderCredential | None = None,
 ) -> BidResult:
     """Take an outside bidder's bid for the open round. The same ``message_id``
     again returns the recorded answer and changes nothing. Raises BiddingClosed
-    (nothing is taken now) or BidRefused (why the bid cannot stand); then nothing
-    changed. A new bid in the same round replaces its pending one."""
+    (nothing is taken now), BidRefused (why the bid cannot stand) or NotAllowed
+    (``credential``, the one that sent it, was revoked or expired meanwhile: it is
+    checked under the tender's lock, which a revocation takes too, so one that
+    committed while the bid waited wins); then nothing changed. A new bid in the
+    same round replaces its pending one."""
     if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID:
         raise BidRefused(f"a message id of 1 to {MAX_MESSAGE_ID} characters is required")
     if not isinstance(terms, Mapping):
         raise BidRefused("the bid's terms must be an object")
     with transaction.atomic():
         tender = Tender.objects.select_for_update().get(pk=bidder.tender_id)
+        if credential is not None and not _credential_live(credential.pk):
+            raise NotAllowed("This credential is not valid.")
         recorded = BidderMessage.objects.filter(bidder=bidder, message_id=message_id).first()
         if recorded is not None:
             reply = recorded.reply
@@ -393,6 +403,13 @@ def outside_bid_submit(
         if _all_outside_bid(tender):
             _play_now(tender)
     return result
+
+
+def _credential_live(credential_id: int) -> bool:
+    """Whether a bidder credential is still neither revoked nor expired, read now."""
+    return BidderCredential.objects.filter(
+        pk=credential_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).exists()
 
 
 def _all_outside_bid(tender: Tender) -> bool:

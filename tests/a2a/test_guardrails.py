@@ -62,6 +62,32 @@ def test_a_request_without_a_live_token_credential_is_refused_with_401(seat, rpc
     assert not AuditEvent.objects.filter(kind="seat.credential_used").exists()
 
 
+def test_a_token_revoked_after_the_door_checked_it_plays_no_move(seat, rpc, monkeypatch):
+    """Revoked between the door's check and the move (the move re-checks under the
+    negotiation's lock): the same Unauthenticated error, nothing played, and the
+    refused use is still audited."""
+    from negotiator.a2a import views
+
+    negotiation, _, _ = seat
+    checked = views.rate_check
+
+    def revoke_then_check(credential):
+        seat_credential_revoke(credential=SeatCredential.objects.get(pk=credential.pk))
+        return checked(credential)
+
+    monkeypatch.setattr(views, "rate_check", revoke_then_check)
+    before = state_counts(negotiation)
+    reply = rpc("SendMessage", offer_message(counter(negotiation)))
+    assert reply["error"]["code"] == -32040
+    after = state_counts(negotiation)
+    # the revocation itself is audited; nothing else changed
+    assert after[:3] == before[:3] and after[4:] == before[4:]
+    assert after[3] == before[3] + 1
+    [use] = AuditEvent.objects.filter(kind="seat.credential_used")
+    assert "refused (Unauthenticated)" in use.payload["what"]
+    assert SeatCredential.objects.get().uses == 1  # the refused attempt, counted
+
+
 def test_another_seats_task_is_not_found_and_untouched(playbook, client, seat, rpc):
     negotiation, seller, _ = seat
     other, other_seller, other_token = open_seat(playbook, seed=5)

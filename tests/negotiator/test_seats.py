@@ -5,9 +5,12 @@ deadline. Credentials are scoped, expiring, revocable and stored as hashes."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from negotiator.audit import audit_verify_chain, chain_of
@@ -218,3 +221,109 @@ def test_the_stuck_round_sweeper_leaves_waiting_negotiations_alone(procurement):
         last_progress_at=timezone.now() - timedelta(hours=1)
     )
     assert sweeper.negotiations_sweep(stale_after_seconds=60) == []
+
+
+def test_a_credential_revoked_after_the_door_checked_it_plays_no_move(procurement):
+    """The door verifies the credential, then the move waits for the negotiation's
+    lock; a revocation that committed in between wins: the move is refused (as for
+    a bad credential) and nothing changes, not even the use count."""
+    negotiation = outside_negotiation(procurement)
+    credential, secret = seats.seat_credential_issue(participant=seller(negotiation))
+    checked = seats.seat_credential_verify(secret=secret)
+    seats.seat_credential_revoke(credential=credential)
+    counts = (Offer.objects.count(), AuditEvent.objects.count(), SeatMessage.objects.count())
+    use = seats.CredentialUse(checked, "203.0.113.7", "SendMessage m-1")
+    with pytest.raises(NotAllowed):
+        seats.seat_move_submit(
+            participant=seller(negotiation), move=counter(negotiation), message_id="m-1", use=use
+        )
+    with pytest.raises(NotAllowed):  # a person's link: the credential without a use
+        seats.seat_move_submit(
+            participant=seller(negotiation),
+            move=counter(negotiation),
+            message_id="m-2",
+            credential=checked,
+        )
+    assert not use.recorded
+    assert (
+        Offer.objects.count(),
+        AuditEvent.objects.count(),
+        SeatMessage.objects.count(),
+    ) == counts
+    assert SeatCredential.objects.get(pk=credential.pk).uses == 0
+    negotiation.refresh_from_db()
+    assert negotiation.waiting_for == "seller"
+    # an expired one alike; a live one plays
+    live, live_secret = seats.seat_credential_issue(participant=seller(negotiation))
+    SeatCredential.objects.filter(pk=live.pk).update(expires_at=timezone.now())
+    with pytest.raises(NotAllowed):
+        seats.seat_move_submit(
+            participant=seller(negotiation),
+            move=counter(negotiation),
+            message_id="m-3",
+            credential=live,
+        )
+    fresh, fresh_secret = seats.seat_credential_issue(participant=seller(negotiation))
+    result = seats.seat_move_submit(
+        participant=seller(negotiation),
+        move=counter(negotiation),
+        message_id="m-4",
+        use=seats.CredentialUse(fresh, "203.0.113.7", "SendMessage m-4"),
+    )
+    assert len(result.offer_ids) == 2
+    assert SeatCredential.objects.get(pk=fresh.pk).uses == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_revocation_that_commits_while_the_move_waits_for_the_lock_wins(procurement):
+    """The real interleaving: the move waits on the negotiation's row while a
+    revocation holds it; once the revocation commits, the move sees it."""
+    negotiation = outside_negotiation(procurement)
+    credential, secret = seats.seat_credential_issue(participant=seller(negotiation))
+    checked = seats.seat_credential_verify(secret=secret)
+    outcome: list[str] = []
+
+    def move():
+        try:
+            seats.seat_move_submit(
+                participant=seller(negotiation),
+                move=counter(negotiation),
+                message_id="m-1",
+                use=seats.CredentialUse(checked, "203.0.113.7", "SendMessage m-1"),
+            )
+            outcome.append("played")
+        except NotAllowed:
+            outcome.append("refused")
+        except Exception as exc:
+            outcome.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        seats.negotiation_lock(negotiation.pk)  # what the revocation takes first
+        mover = threading.Thread(target=move)
+        mover.start()
+        _wait_until_blocked_on_a_lock()
+        seats.seat_credential_revoke(credential=credential)
+    mover.join(timeout=60)
+    assert outcome == ["refused"]
+    assert not Offer.objects.filter(negotiation=negotiation, sender="seller").exists()
+
+
+def _wait_until_blocked_on_a_lock(timeout: float = 20.0) -> None:
+    """Until another backend of this database waits for a lock (the move's claim)."""
+    deadline = time.monotonic() + timeout
+    with connections["default"].cursor() as cursor:
+        while time.monotonic() < deadline:
+            # in a transaction the activity view is a snapshot taken once: renew it
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+
+            time.sleep(0.02)
+    raise AssertionError("the move never waited for the negotiation's lock")

@@ -573,3 +573,23 @@ def test_an_expired_invite_in_the_past_is_refused_even_mid_negotiation(client, s
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     assert client.get(seat.url).status_code == 404
+
+
+def test_a_link_revoked_while_the_move_is_on_its_way_plays_nothing(client, seat, monkeypatch):
+    """Revoked between the door's check of the link and the move (the move re-checks
+    under the negotiation's lock): the page of a bad link, nothing played."""
+    html = page(client.get(seat.url))
+    data = counter_data(html, price=118_000, delivery_days=15)
+    recorded = seats.seat_credential_use_record
+
+    def record_then_revoke(*, credential, address, what):
+        recorded(credential=credential, address=address, what=what)
+        if what.endswith("post"):
+            seats.seat_credential_revoke(credential=credential)
+
+    monkeypatch.setattr(seats, "seat_credential_use_record", record_then_revoke)
+    response = client.post(seat.url, data)
+    assert response.status_code == 404
+    assert not Offer.objects.filter(negotiation=seat.negotiation, sender="seller").exists()
+    assert seat.refresh().waiting_for == "seller"
+    assert client.get(seat.url).status_code == 404

@@ -19,7 +19,7 @@ from google.protobuf.struct_pb2 import Value
 
 from approvals.models import ApprovalRequest
 from negotiator.models import AuditEvent
-from tenders.models import BidderMessage, TenderBid, TenderStatus
+from tenders.models import BidderCredential, BidderMessage, TenderBid, TenderStatus
 from tenders.services import outside
 from tests.a2a.conftest import Rpc
 from tests.tenders.conftest import run_tender
@@ -182,6 +182,29 @@ def test_over_the_rate_limit_nothing_is_done(agent, settings):
         )
     )
     assert over.status_code == 429 and not BidderMessage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_token_revoked_after_the_door_checked_it_bids_nothing(agent, monkeypatch):
+    """Revoked between the door's check and the bid (which re-checks it under the
+    tender's lock): Unauthenticated, no bid kept, the refused use audited."""
+    from tenders import a2a_bids
+
+    tender, rpc = agent
+    allow = a2a_bids.rate_allow
+
+    def revoke_then_allow(key, **kwargs):
+        for credential in BidderCredential.objects.filter(revoked_at__isnull=True):
+            outside.bidder_credential_revoke(credential=credential)
+        return allow(key, **kwargs)
+
+    monkeypatch.setattr(a2a_bids, "rate_allow", revoke_then_allow)
+    answer = rpc("SendMessage", _bid_params(TERMS, "b-1"))
+    assert answer["error"]["code"] == -32040
+    assert not BidderMessage.objects.exists()
+    assert not AuditEvent.objects.filter(kind="tender.bid_received").exists()
+    [use] = AuditEvent.objects.filter(kind="tender.credential_used")
+    assert "refused (Unauthenticated)" in use.payload["what"]
 
 
 @pytest.mark.django_db

@@ -260,6 +260,36 @@ def test_a_malformed_bid_gets_a_precise_error_and_changes_nothing(template, term
     assert not AuditEvent.objects.filter(kind="tender.bid_received").exists()
 
 
+def test_a_bid_sent_with_a_credential_revoked_meanwhile_is_not_taken(template):
+    """The door checked the credential; a revocation committed before the bid took
+    the tender's lock: the bid is refused (NotAllowed) and nothing is kept. An
+    expired one alike; a live one is taken."""
+    tender, issued = _start(template, AGENT)
+    bidder = _bidder(tender, "Quay Fasteners")
+    checked = outside.bidder_credential_verify(
+        secret=issued[0].secret, kind=BidderKind.REMOTE_AGENT
+    )
+    outside.bidder_credential_revoke(credential=checked)
+    with pytest.raises(NotAllowed):
+        outside.outside_bid_submit(
+            bidder=bidder, terms=TERMS, message_id="m1", via="a2a", credential=checked
+        )
+    bidder.refresh_from_db()
+    assert bidder.pending_terms is None and not BidderMessage.objects.exists()
+    assert not AuditEvent.objects.filter(kind="tender.bid_received").exists()
+    fresh = outside.bidder_credential_new(tender=tender, bidder_id=bidder.pk, base_url="")
+    BidderCredential.objects.filter(pk=fresh.credential.pk).update(expires_at=timezone.now())
+    with pytest.raises(NotAllowed):
+        outside.outside_bid_submit(
+            bidder=bidder, terms=TERMS, message_id="m2", via="a2a", credential=fresh.credential
+        )
+    live = outside.bidder_credential_new(tender=tender, bidder_id=bidder.pk, base_url="")
+    taken = outside.outside_bid_submit(
+        bidder=bidder, terms=TERMS, message_id="m3", via="a2a", credential=live.credential
+    )
+    assert taken.status == "received"
+
+
 def test_a_bid_that_does_not_beat_the_best_by_the_decrement_is_refused(template):
     tender, _ = _start(template, AGENT)
     bidder = _bidder(tender, "Quay Fasteners")

@@ -152,6 +152,37 @@ def test_a_bad_bid_shows_its_error_next_to_the_term_and_changes_nothing(invited)
     assert not BidderMessage.objects.exists()
 
 
+def test_a_link_revoked_while_the_bid_is_on_its_way_takes_no_bid(invited, monkeypatch):
+    """Revoked between the door's check of the link and the bid (which re-checks it
+    under the tender's lock): the page of a bad link, no bid kept."""
+    _, secret = invited
+    url = reverse("tenders:bid", args=[secret])
+    browser = Client()
+    message_id = re.search(
+        r'name="message_id" value="([0-9a-f]{32})"', browser.get(url).content.decode()
+    ).group(1)
+    recorded = outside.bidder_credential_use_record
+
+    def record_then_revoke(*, credential, address, what):
+        recorded(credential=credential, address=address, what=what)
+        if what.endswith("post"):
+            outside.bidder_credential_revoke(credential=credential)
+
+    monkeypatch.setattr(outside, "bidder_credential_use_record", record_then_revoke)
+    response = browser.post(
+        url,
+        {
+            "message_id": message_id,
+            "term_price": "141000",
+            "term_delivery_days": "20",
+            "term_warranty_months": "24",
+        },
+    )
+    assert response.status_code == 404
+    assert not BidderMessage.objects.exists()
+    assert not AuditEvent.objects.filter(kind="tender.bid_received").exists()
+
+
 def test_the_bid_link_opens_nothing_else_and_bad_links_get_one_plain_404(invited, template):
     tender, secret = invited
     browser = Client()
