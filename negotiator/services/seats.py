@@ -287,9 +287,15 @@ def seat_move_submit(
     for it wins, and the move is refused."""
     if not message_id or len(message_id) > MAX_MESSAGE_ID:
         raise MoveInvalid([f"a message id of 1 to {MAX_MESSAGE_ID} characters is required"])
-    replay = _recorded(participant, message_id)
+    replay, turn = _recorded(participant, message_id, with_turn=True)
     if replay is not None:
         return replay
+    if turn is not None and (
+        turn.status != NegotiationStatus.RUNNING or turn.waiting_for != participant.role
+    ):
+        # Plainly not its turn: refused without the round's locks, so refusals do not
+        # queue behind rounds. The turn is checked again under the lock.
+        raise OutOfTurn(_not_your_turn(turn, participant))
     sent_with = use.credential if use is not None else credential
     try:
         result = _move_play(participant, move, message_id, use, sent_with)
@@ -298,7 +304,7 @@ def seat_move_submit(
     except InvalidOffer as exc:
         raise MoveInvalid(exc.problems) from None
     except IntegrityError:  # the same message id raced in twice: the first one won
-        replay = _recorded(participant, message_id)
+        replay, _ = _recorded(participant, message_id)
         if replay is None:
             raise
         return replay
@@ -369,14 +375,27 @@ def _credential_live(credential_id: int) -> bool:
     ).exists()
 
 
-def _recorded(participant: Participant, message_id: str) -> MoveResult | None:
-    # unique per seat, and only the recorded answer is read (every move runs
-    # this: plain SQL, not the ORM's query building)
+def _recorded(
+    participant: Participant, message_id: str, *, with_turn: bool = False
+) -> tuple[MoveResult | None, Negotiation | None]:
+    """The recorded answer to this message, if any, and with ``with_turn`` the
+    negotiation's status and whose turn it is, read without a lock in the same
+    query (every move runs this: plain SQL, not the ORM's query building)."""
     with connection.cursor() as cursor:
-        cursor.execute(_recorded_sql(), [participant.pk, message_id])
+        cursor.execute(
+            _recorded_sql(with_turn),
+            [participant.pk, message_id, participant.negotiation_id]
+            if with_turn
+            else [participant.pk, message_id],
+        )
         row = cursor.fetchone()
-    if row is None:
-        return None
+    turn = None
+    if with_turn:
+        if row is None:  # the negotiation is gone
+            return None, None
+        turn = Negotiation(pk=participant.negotiation_id, status=row[1], waiting_for=row[2])
+    if row is None or row[0] is None:
+        return None, turn
     reply = row[0] if isinstance(row[0], dict) else json.loads(row[0])
     return MoveResult(
         negotiation_id=reply["negotiation"],
@@ -384,15 +403,21 @@ def _recorded(participant: Participant, message_id: str) -> MoveResult | None:
         waiting_for=reply["waiting_for"],
         offer_ids=tuple(reply["offer_ids"]),
         replayed=True,
-    )
+    ), turn
 
 
 @functools.cache
-def _recorded_sql() -> str:
+def _recorded_sql(with_turn: bool) -> str:
     quote = connection.ops.quote_name
-    return (
+    reply = (
         f"SELECT reply FROM {quote(SeatMessage._meta.db_table)} "
         "WHERE participant_id = %s AND message_id = %s"
+    )
+    if not with_turn:
+        return reply
+    return (
+        f"SELECT ({reply}), status, waiting_for "
+        f"FROM {quote(Negotiation._meta.db_table)} WHERE id = %s"
     )
 
 

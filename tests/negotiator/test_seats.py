@@ -327,3 +327,44 @@ def _wait_until_blocked_on_a_lock(timeout: float = 20.0) -> None:
 
             time.sleep(0.02)
     raise AssertionError("the move never waited for the negotiation's lock")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_move_plainly_out_of_turn_is_refused_without_waiting_for_the_round(procurement):
+    """While a round holds the negotiation's lock, a move that is plainly not due
+    is refused at once instead of queueing behind it."""
+    negotiation = outside_negotiation(procurement)
+    seats.seat_move_submit(
+        participant=seller(negotiation), move=counter(negotiation), message_id="m-1"
+    )
+    Negotiation.objects.filter(pk=negotiation.pk).update(waiting_for="buyer")
+    outcome: list[str] = []
+
+    def move():
+        try:
+            seats.seat_move_submit(
+                participant=seller(negotiation), move=counter(negotiation), message_id="m-2"
+            )
+            outcome.append("played")
+        except OutOfTurn as exc:
+            outcome.append(str(exc))
+        except Exception as exc:
+            outcome.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        seats.negotiation_lock(negotiation.pk)  # a round in progress
+        mover = threading.Thread(target=move)
+        mover.start()
+        mover.join(timeout=20)
+        answered_while_locked = not mover.is_alive()
+    mover.join(timeout=20)
+    assert answered_while_locked
+    assert outcome == ["It is not your turn: the negotiation waits for buyer."]
+    # a replay of a played message is still answered, whatever the turn
+    again = seats.seat_move_submit(
+        participant=seller(negotiation), move=counter(negotiation), message_id="m-1"
+    )
+    assert again.replayed
