@@ -132,7 +132,7 @@ def move_sentence(
     ``reason`` replaces the schedule's as why we moved, ``changes`` (if given) are
     :func:`changes_between` our previous offer and ``chosen``."""
     why = reason or schedule_reason(view, schedule, numbers)
-    mine = view.proposal_outcomes[view.proposal_senders == view.party_index]
+    mine = view.own_proposals
     if mine.size == 0:
         return (
             "Opening offer: the terms we prefer among those our policies allow; "
@@ -176,7 +176,7 @@ def move_sentence(
 
 
 def _retreat_reason(view: PartyView) -> str:
-    theirs = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    theirs = view.their_proposals
     if theirs.size >= 2 and view.utility_of(int(theirs[-1])) < view.utility_of(int(theirs[-2])):
         return "the counterpart's last offer moved away from ours, so we answer in kind"
     return "we rebalanced the terms towards options the counterpart's offers suggest it minds less"
@@ -245,7 +245,7 @@ def explain_move(
 ) -> str:
     """:func:`move_sentence`, rewritten without numbers if it would reveal a private number
     (a step size that happens to equal a private value, say)."""
-    mine = view.proposal_outcomes[view.proposal_senders == view.party_index]
+    mine = view.own_proposals
     changes = (
         changes_between(view, int(mine[-1]), chosen) if mine.size and mine[-1] != chosen else None
     )

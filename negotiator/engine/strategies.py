@@ -138,6 +138,16 @@ class PartyView:
     def reservation(self) -> float:
         return self.profile.reservation
 
+    @cached_property
+    def own_proposals(self) -> np.ndarray:
+        """Outcome index of each of our proposals and counters so far, in order."""
+        return self.proposal_outcomes[self.proposal_senders == self.party_index]
+
+    @cached_property
+    def their_proposals(self) -> np.ndarray:
+        """Outcome index of each of the other parties' proposals and counters so far."""
+        return self.proposal_outcomes[self.proposal_senders != self.party_index]
+
     @property
     def near_deadline(self) -> bool:
         return self.round >= self.max_rounds - 1
@@ -222,10 +232,6 @@ def _candidates(view: PartyView, target: float) -> np.ndarray:
     return cands
 
 
-def _own_proposals(view: PartyView) -> np.ndarray:
-    return view.proposal_outcomes[view.proposal_senders == view.party_index]
-
-
 def _without(outcomes: np.ndarray, excluded: np.ndarray) -> np.ndarray:
     """``outcomes`` minus ``excluded``, order kept (a set lookup beats np.isin on short lists)."""
     if outcomes.size > 256:
@@ -285,7 +291,7 @@ def _proposal_counts(view: PartyView, outcomes: np.ndarray) -> np.ndarray:
 
 def counterpart_model(view: PartyView) -> CounterpartModel | None:
     """Model the other parties from their proposals so far (None before the first)."""
-    outcomes = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    outcomes = view.their_proposals
     m = outcomes.size
     if m == 0:
         return None
@@ -301,7 +307,7 @@ def counterpart_model(view: PartyView) -> CounterpartModel | None:
 def regression_model(view: PartyView, ridge: float) -> CounterpartModel | None:
     """The counterparts' utility fitted to their concessions (see ``opponent``); None
     before their first proposal."""
-    outcomes = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    outcomes = view.their_proposals
     if outcomes.size == 0:
         return None
     index = view.table.index
@@ -437,7 +443,7 @@ class Hardliner:
         return view.propose(
             chosen,
             "Held firm on our best offer: a hardliner never concedes."
-            if view.proposal_outcomes[view.proposal_senders == view.party_index].size
+            if view.own_proposals.size
             else explain_move(view, chosen, schedule="hardliner"),
         )
 
@@ -458,9 +464,7 @@ class TitForTat:
     def target(self, view: PartyView) -> float:
         table = view.table
         floor = _floor(view)
-        mine_mask = view.proposal_senders == view.party_index
-        theirs = view.proposal_outcomes[~mine_mask]
-        mine = view.proposal_outcomes[mine_mask]
+        theirs, mine = view.their_proposals, view.own_proposals
         if mine.size == 0:
             return table.max_utility
         my_last = float(table.utilities[mine[-1]])
@@ -549,7 +553,7 @@ class Tradeoff:
         if self.fresh and cands.size > 1:
             # an outcome the counterpart already turned down tells it nothing new
             # and is the least likely to be accepted; offer another of the band
-            mine = _own_proposals(view)
+            mine = view.own_proposals
             if mine.size:
                 unseen = _without(cands, mine)
                 if unseen.size:
@@ -587,7 +591,7 @@ class Tradeoff:
 def first_proposals(view: PartyView) -> tuple[np.ndarray, np.ndarray]:
     """The counterparts' distinct proposals in the order first made, and for each the
     position of that first proposal among all of theirs."""
-    theirs = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    theirs = view.their_proposals
     first: dict[int, int] = {}
     for position, outcome in enumerate(theirs.tolist()):
         first.setdefault(outcome, position)
@@ -684,7 +688,7 @@ def give_back_early(view: PartyView, target: float, until: float, e: float = 1.0
     if view.standing_outcome is None or view.near_deadline or view.t ** (1.0 / e) > until:
         return None
     table = view.table
-    theirs = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    theirs = view.their_proposals
     bound = (target - view.reservation) * _schedule_left(theirs.size, view.max_rounds, e)
     if theirs.size < 2 or table.utilities[theirs].max() - view.reservation < bound:
         return None  # even the first offer's factor (1) could not beat the bound
@@ -753,7 +757,7 @@ def pareto_step(view: PartyView, model: CounterpartModel, tolerance: float) -> i
     if cands.size == 0:
         return None
     grid = table.index.grid_index
-    theirs = view.proposal_outcomes[view.proposal_senders != view.party_index]
+    theirs = view.their_proposals
     proposed = _proposal_counts(view, theirs).ravel() > 0
     cands = cands[proposed[grid[cands]].all(axis=1)]  # no value it never asked for
     if cands.size == 0:
@@ -819,7 +823,7 @@ class Fair(Tradeoff):
             standing is not None
             and view.utility_of(standing) >= view.reservation
             and not view.is_forbidden(standing)
-            and standing in _own_proposals(view).tolist()
+            and standing in view.own_proposals.tolist()
         ):
             step = self._step(view, None)
             if step is not None:
