@@ -120,3 +120,16 @@ def counter_data(page_html: str, **terms) -> dict[str, str]:
         **form_of(page_html),
         **{f"term_{k}": str(v) for k, v in values.items()},
     }
+
+
+def revoking_after_the_check(record, revoke):
+    """A door's credential-use recorder that, on a POST, revokes the credential right
+    after the door checked it: a revocation committing while the move (or bid) is on
+    its way to the lock."""
+
+    def record_then_revoke(*, credential, address, what):
+        record(credential=credential, address=address, what=what)
+        if what.endswith("post"):
+            revoke(credential=credential)
+
+    return record_then_revoke

@@ -31,6 +31,7 @@ from tests.portal.conftest import (
     counter_data,
     form_of,
     open_seat,
+    revoking_after_the_check,
 )
 
 pytestmark = pytest.mark.django_db
@@ -580,14 +581,11 @@ def test_a_link_revoked_while_the_move_is_on_its_way_plays_nothing(client, seat,
     under the negotiation's lock): the page of a bad link, nothing played."""
     html = page(client.get(seat.url))
     data = counter_data(html, price=118_000, delivery_days=15)
-    recorded = seats.seat_credential_use_record
-
-    def record_then_revoke(*, credential, address, what):
-        recorded(credential=credential, address=address, what=what)
-        if what.endswith("post"):
-            seats.seat_credential_revoke(credential=credential)
-
-    monkeypatch.setattr(seats, "seat_credential_use_record", record_then_revoke)
+    monkeypatch.setattr(
+        seats,
+        "seat_credential_use_record",
+        revoking_after_the_check(seats.seat_credential_use_record, seats.seat_credential_revoke),
+    )
     response = client.post(seat.url, data)
     assert response.status_code == 404
     assert not Offer.objects.filter(negotiation=seat.negotiation, sender="seller").exists()

@@ -16,6 +16,7 @@ from tenders.models import BidderCredential, BidderMessage, Tender, TenderBid
 from tenders.services import outside
 from tenders.services.rounds import tender_run_round
 from tests.negotiator.test_views import make_user
+from tests.portal.conftest import revoking_after_the_check
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +90,11 @@ def test_revoke_and_a_new_link_from_the_tender_page(client, template):
     assert BidderCredential.objects.filter(bidder=issued[0].bidder).count() == 2
 
 
+def _message_id(page) -> str:
+    """The bid form's one-time message id."""
+    return re.search(r'name="message_id" value="([0-9a-f]{32})"', page.content.decode()).group(1)
+
+
 @pytest.fixture
 def invited(template):
     tender, issued = outside.tender_create_with_outside(
@@ -132,9 +138,7 @@ def test_a_bad_bid_shows_its_error_next_to_the_term_and_changes_nothing(invited)
     tender, secret = invited
     url = reverse("tenders:bid", args=[secret])
     browser = Client()
-    message_id = re.search(
-        r'name="message_id" value="([0-9a-f]{32})"', browser.get(url).content.decode()
-    ).group(1)
+    message_id = _message_id(browser.get(url))
     response = browser.post(
         url,
         {
@@ -158,17 +162,14 @@ def test_a_link_revoked_while_the_bid_is_on_its_way_takes_no_bid(invited, monkey
     _, secret = invited
     url = reverse("tenders:bid", args=[secret])
     browser = Client()
-    message_id = re.search(
-        r'name="message_id" value="([0-9a-f]{32})"', browser.get(url).content.decode()
-    ).group(1)
-    recorded = outside.bidder_credential_use_record
-
-    def record_then_revoke(*, credential, address, what):
-        recorded(credential=credential, address=address, what=what)
-        if what.endswith("post"):
-            outside.bidder_credential_revoke(credential=credential)
-
-    monkeypatch.setattr(outside, "bidder_credential_use_record", record_then_revoke)
+    message_id = _message_id(browser.get(url))
+    monkeypatch.setattr(
+        outside,
+        "bidder_credential_use_record",
+        revoking_after_the_check(
+            outside.bidder_credential_use_record, outside.bidder_credential_revoke
+        ),
+    )
     response = browser.post(
         url,
         {
