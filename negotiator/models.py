@@ -739,6 +739,16 @@ class SecretCredential(models.Model):
     def is_live(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
 
+    def is_live_now(self) -> bool:
+        """``is_live`` read again from the database: under a lock that a revocation
+        also takes, after the credential was verified, so a revocation that
+        committed meanwhile counts."""
+        return (
+            type(self)
+            .objects.filter(pk=self.pk, revoked_at__isnull=True, expires_at__gt=timezone.now())
+            .exists()
+        )
+
 
 class SeatCredential(SecretCredential):
     """An outside seat's credential: scoped to one seat of one negotiation, stored

@@ -287,7 +287,7 @@ def seat_move_submit(
     for it wins, and the move is refused."""
     if not message_id or len(message_id) > MAX_MESSAGE_ID:
         raise MoveInvalid([f"a message id of 1 to {MAX_MESSAGE_ID} characters is required"])
-    replay, turn = _recorded(participant, message_id, with_turn=True)
+    replay, turn = _recorded(participant, message_id)
     if replay is not None:
         return replay
     if turn is not None and (
@@ -324,7 +324,7 @@ def _move_play(
     transaction; the credential and the turn are checked on the locked row."""
 
     def seat_moves(negotiation: Negotiation, state) -> dict:
-        if credential is not None and not _credential_live(credential.pk):
+        if credential is not None and not credential.is_live_now():
             raise NotAllowed("This credential is not valid.")
         if (
             negotiation.status != NegotiationStatus.RUNNING
@@ -367,34 +367,19 @@ def _move_play(
     return result
 
 
-def _credential_live(credential_id: int) -> bool:
-    """Whether a credential is still neither revoked nor expired, read now (under
-    the negotiation's lock, after any revocation that held it)."""
-    return SeatCredential.objects.filter(
-        pk=credential_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    ).exists()
-
-
 def _recorded(
-    participant: Participant, message_id: str, *, with_turn: bool = False
+    participant: Participant, message_id: str
 ) -> tuple[MoveResult | None, Negotiation | None]:
-    """The recorded answer to this message, if any, and with ``with_turn`` the
-    negotiation's status and whose turn it is, read without a lock in the same
+    """The recorded answer to this message, if any, and the negotiation's status and
+    whose turn it is (None: the negotiation is gone), read without a lock in one
     query (every move runs this: plain SQL, not the ORM's query building)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            _recorded_sql(with_turn),
-            [participant.pk, message_id, participant.negotiation_id]
-            if with_turn
-            else [participant.pk, message_id],
-        )
+        cursor.execute(_recorded_sql(), [participant.pk, message_id, participant.negotiation_id])
         row = cursor.fetchone()
-    turn = None
-    if with_turn:
-        if row is None:  # the negotiation is gone
-            return None, None
-        turn = Negotiation(pk=participant.negotiation_id, status=row[1], waiting_for=row[2])
-    if row is None or row[0] is None:
+    if row is None:
+        return None, None
+    turn = Negotiation(pk=participant.negotiation_id, status=row[1], waiting_for=row[2])
+    if row[0] is None:
         return None, turn
     reply = row[0] if isinstance(row[0], dict) else json.loads(row[0])
     return MoveResult(
@@ -407,16 +392,11 @@ def _recorded(
 
 
 @functools.cache
-def _recorded_sql(with_turn: bool) -> str:
+def _recorded_sql() -> str:
     quote = connection.ops.quote_name
-    reply = (
-        f"SELECT reply FROM {quote(SeatMessage._meta.db_table)} "
-        "WHERE participant_id = %s AND message_id = %s"
-    )
-    if not with_turn:
-        return reply
     return (
-        f"SELECT ({reply}), status, waiting_for "
+        f"SELECT (SELECT reply FROM {quote(SeatMessage._meta.db_table)} "
+        "WHERE participant_id = %s AND message_id = %s), status, waiting_for "
         f"FROM {quote(Negotiation._meta.db_table)} WHERE id = %s"
     )
 

@@ -370,7 +370,7 @@ def outside_bid_submit(
         raise BidRefused("the bid's terms must be an object")
     with transaction.atomic():
         tender = Tender.objects.select_for_update().get(pk=bidder.tender_id)
-        if credential is not None and not _credential_live(credential.pk):
+        if credential is not None and not credential.is_live_now():
             raise NotAllowed("This credential is not valid.")
         recorded = BidderMessage.objects.filter(bidder=bidder, message_id=message_id).first()
         if recorded is not None:
@@ -403,13 +403,6 @@ def outside_bid_submit(
         if _all_outside_bid(tender):
             _play_now(tender)
     return result
-
-
-def _credential_live(credential_id: int) -> bool:
-    """Whether a bidder credential is still neither revoked nor expired, read now."""
-    return BidderCredential.objects.filter(
-        pk=credential_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    ).exists()
 
 
 def _all_outside_bid(tender: Tender) -> bool:
