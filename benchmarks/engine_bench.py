@@ -36,7 +36,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from negotiator.engine.analysis import agreement_quality, analyse, nash_point, pareto_frontier  # noqa: E402
+from negotiator.engine.analysis import (  # noqa: E402
+    agreement_quality,
+    analyse,
+    dominators,
+    nash_point,
+    pareto_frontier,
+)
 from negotiator.engine.offers import Performative  # noqa: E402
 from negotiator.engine.outcomes import CategoricalIssue, OutcomeSpace  # noqa: E402
 from negotiator.engine.preferences import IssueValue, PreferenceProfile, TableValue  # noqa: E402
@@ -186,9 +192,7 @@ class Figures:
         from the offers could know), or does each need a value nobody put on the table?"""
         u = setup.utilities
         agreed = u[state.agreement_outcome]
-        better = np.flatnonzero(
-            np.all(u >= agreed - 1e-12, axis=1) & np.any(u > agreed + 1e-12, axis=1)
-        )
+        better = dominators(u, agreed)
         values = setup.space.value_index()
         proposed = [
             i

@@ -203,11 +203,7 @@ def agreement_quality(
     u = np.asarray(agreement_utilities, dtype=np.float64)
     d_pareto = distance_to_set(u, analysis.frontier_utilities)
     d_nash = _distance(u, analysis.nash_utilities)
-    # on the frontier: no outcome dominates it
-    others = analysis.utilities
-    dominated = bool(
-        np.any(np.all(others >= u - 1e-12, axis=1) & np.any(others > u + 1e-12, axis=1))
-    )
+    dominated = bool(dominators(analysis.utilities, u).size)  # off the frontier
     k = u.shape[0]
     return AgreementQuality(
         utilities=tuple(float(x) for x in u),
@@ -220,6 +216,14 @@ def agreement_quality(
         on_frontier=not dominated,
         welfare=float(u.sum()),
         quality=quality_score(d_pareto, d_nash, k),
+    )
+
+
+def dominators(utilities: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Row indices of the outcomes that Pareto-dominate the utility vector ``u``: at
+    least as good for every party and better for one (none: ``u`` is on the frontier)."""
+    return np.flatnonzero(
+        np.all(utilities >= u - 1e-12, axis=1) & np.any(utilities > u + 1e-12, axis=1)
     )
 
 
