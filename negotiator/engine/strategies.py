@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -488,7 +488,10 @@ class Tradeoff:
     whose own utility lies within ``band`` above the target (its current iso-curve)
     and offers the one a frequency-based model of the counterparts predicts they
     like best. With ``band=None`` every outcome at or above the target is eligible;
-    with ``fresh`` it prefers outcomes of the band it has not offered yet.
+    with ``fresh`` it prefers outcomes of the band it has not offered yet; with
+    ``explore`` > 0 each value of a band outcome that no party has proposed yet adds
+    ``explore`` to the model's score (an offer that shows new values teaches both
+    sides' models something).
     Accepts by AC_next, an optional threshold, or at the deadline above reservation.
     """
 
@@ -501,6 +504,7 @@ class Tradeoff:
     nash_until: float = 0.9
     regression: float = 0.0  # > 0: ridge weight of the regression opponent model
     fresh: bool = False
+    explore: float = 0.0
 
     def _model(self, view: PartyView) -> CounterpartModel | None:
         if self.regression <= 0:
@@ -563,7 +567,13 @@ class Tradeoff:
         if model is None or cands.size == 1:
             return int(cands[0]), model
         # ties go to the outcome better for us (cands are best-first)
-        return int(cands[int(model.estimate(table.index.grid_index, cands).argmax())]), model
+        score = model.estimate(table.index.grid_index, cands)
+        if self.explore:
+            grid = table.index.grid_index
+            shown = np.zeros(table.index.grid_shape[0] * table.index.grid_shape[1], dtype=bool)
+            shown[grid[view.proposal_outcomes].ravel()] = True
+            score = score + self.explore * (~shown[grid[cands]]).sum(axis=1)
+        return int(cands[int(score.argmax())]), model
 
     def __call__(self, view: PartyView) -> Offer:
         return self._move(view, max(self.target(view), view.reservation))
@@ -783,6 +793,15 @@ class Fair(Tradeoff):
     Where it would accept, it first tries a one-issue change of the standing offer
     that is better for it and about as good for the counterpart (see
     :func:`pareto_step`; ``step=None`` turns that off).
+
+    On issues with many values (``wide`` or more an issue on average; ``wide=None``
+    turns this off) a dozen offers show only a fraction of them, and a model learned
+    from offers knows nothing of a value nobody proposed. There it plays
+    ``wide_e`` (concedes more slowly, so more offers are made before the sides
+    meet), ``wide_explore`` (prefers band outcomes that show values nobody has
+    proposed yet) and ``wide_regression`` (fits the counterpart's utility to its
+    concessions, see :func:`regression_model`; a value it never proposed keeps the
+    prior, half its favourite's score, where counting would rate it almost nil).
     """
 
     e: float = 0.85
@@ -795,11 +814,28 @@ class Fair(Tradeoff):
     near: float = 0.05
     step: float | None = 0.05
     early: float | None = 0.25
+    wide: float | None = 16.0
+    wide_e: float = 0.5
+    wide_explore: float = 0.02
+    wide_regression: float = 0.1
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.early is not None and not 0.0 <= self.early <= 1.0:
             raise ValueError(f"early must lie in [0, 1] or be None, got {self.early}")
+        if self.wide is not None and self.wide <= 0:
+            raise ValueError(f"wide must be positive or None, got {self.wide}")
+
+    @cached_property
+    def on_wide_issues(self) -> Fair:
+        """This strategy with the settings for issues with many values."""
+        return replace(
+            self,
+            e=self.wide_e,
+            explore=self.wide_explore,
+            regression=self.wide_regression,
+            wide=None,
+        )
 
     def _step(self, view: PartyView, model: CounterpartModel | None) -> Offer | None:
         if self.step is None:
@@ -818,6 +854,12 @@ class Fair(Tradeoff):
         )
 
     def __call__(self, view: PartyView) -> Offer:
+        index = view.table.index
+        if self.wide is not None and index.total_values >= self.wide * index.sizes.size:
+            return self.on_wide_issues.play(view)
+        return self.play(view)
+
+    def play(self, view: PartyView) -> Offer:
         standing = view.standing_outcome
         if (
             standing is not None
@@ -884,8 +926,12 @@ def _default(**params: Any) -> Strategy:
     round; but where it would accept (once a negotiation, never in the last round)
     it first answers with a pareto step if there is one: the standing offer with
     one issue changed to a value the counterpart proposed itself, better for us and
-    rated at most step=0.05 lower by the frequency model. In self-play it lands on
-    the Pareto frontier at or near the Nash point (benchmarks/engine_bench.py).
+    rated at most step=0.05 lower by the frequency model. On issues with many
+    values (wide=16 or more an issue on average) it concedes more slowly
+    (wide_e=0.5), prefers band outcomes that show values nobody proposed yet
+    (wide_explore=0.02 of model score a value) and fits the counterpart's utility
+    to its concessions (wide_regression=0.1). In self-play it lands on the Pareto
+    frontier at or near the Nash point (benchmarks/engine_bench.py).
     """
     return Fair(**{**params, "label": "default"})
 
