@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from negotiator.engine.candidates import Candidate, Guided, Pick
+from negotiator.engine.disclosure import find_disclosures
 from negotiator.engine.strategies import PartyView, Strategy, make_strategy
 from negotiator.llm.client import LLMUnavailable, chat_complete, chat_request
 from negotiator.llm.config import LLM_STRATEGY, LLMSettings, llm_settings
@@ -60,9 +61,11 @@ class SeatPicker:
             return _fallback(call, "gate_blocked")
         if self.budget_left <= 0:
             return _fallback(call, "token_budget")
-        return self._ask(call, candidates)
+        return self._ask(call, candidates, view)
 
-    def _ask(self, call: CallRecord, candidates: Sequence[Candidate]) -> Pick | None:
+    def _ask(
+        self, call: CallRecord, candidates: Sequence[Candidate], view: PartyView
+    ) -> Pick | None:
         schema = choice_schema([c.id for c in candidates])
         body = chat_request(self.config, call.messages, schema, "candidate_choice")
         try:
@@ -80,11 +83,25 @@ class SeatPicker:
         except ReplyRejected as exc:
             return _fallback(call, exc.reason, exc.detail)
         call.chosen = reply["candidate_id"]
-        return Pick(reply["candidate_id"], reply["message"])
+        return Pick(reply["candidate_id"], _message_kept(call, reply["message"], view))
 
     def take(self) -> list[CallRecord]:
         calls, self.calls = self.calls, []
         return calls
+
+
+def _message_kept(call: CallRecord, message: str, view: PartyView) -> str:
+    """The model's message, or "" when it names a number within 1 % of one of the
+    seat's private values. Stricter than the disclosure policy, which lets a message
+    restate the offer's own terms: a model's text is untrusted, and "our limit is
+    about 112k" next to an offered 112,000 tells where the limit is. The pick stands;
+    the offer goes out with the engine's rationale, and the call says why."""
+    private = {**view.profile.private_values, "reservation": view.profile.reservation}
+    found = sorted({f.key for f in find_disclosures([("message", message)], private)})
+    if not found:
+        return message
+    call.detail = f"message withheld: it named a number near the private {', '.join(found)}"
+    return ""
 
 
 def _fallback(call: CallRecord, reason: str, detail: str = "") -> None:

@@ -75,4 +75,4 @@ def test_an_sdk_client_negotiates_to_agreement_and_the_deal_waits_for_approval(
     last = Offer.objects.filter(negotiation=negotiation).latest("id")
     assert (last.pk, last.sender, last.performative) == (int(ours["offer_id"]), "buyer", "accept")
     assert negotiation.agreed_terms == {"price": 97_000, "delivery_days": 20, "warranty_months": 12}
-    assert turns == 22
+    assert turns == 29  # the default concedes slowly on the 46 prices (wide issues)

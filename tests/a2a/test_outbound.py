@@ -139,8 +139,8 @@ def test_we_negotiate_with_a_suppliers_agent_through_a_real_worker(
     assert negotiation.approval_requests.get().route_id == approval_route.pk
     sellers = Offer.objects.filter(negotiation=negotiation, sender="seller")
     assert set(sellers.values_list("performative", flat=True)) == {"counter"}
-    assert sellers.count() == 22
-    assert len(executor.received) == 22
+    assert sellers.count() == 29
+    assert len(executor.received) == 29
     first = executor.received[0]
     assert first["role"] == "ROLE_USER"
     assert first["parts"][0]["data"]["sender"] == "buyer"
@@ -149,7 +149,7 @@ def test_we_negotiate_with_a_suppliers_agent_through_a_real_worker(
         AuditEvent.objects.filter(
             negotiation=negotiation, kind="offer.counter", actor="remote_agent:seller"
         ).count()
-        == 22
+        == 29
     )
 
 

@@ -132,9 +132,9 @@ def test_an_obeyed_injection_changes_no_decision_and_leaks_nothing(attempt, gove
         assert setup.tables[0].utilities[index] >= float(PRIVATE["reservation"])
     fallbacks = {c.fallback for c in calls}
     if find_disclosures([("message", attempt["obey"].get("message", ""))], BUYER_PRIVATE):
-        # the obeyed message would reveal a private value: the gate's disclosure
-        # policy blocked it, and the strategy's own move went instead
-        assert "gate_blocked" in fallbacks
+        # the obeyed message would reveal a private value: the seat withheld it
+        # (the pick stands, with the engine's rationale) and the call says why
+        assert any(c.detail.startswith("message withheld: it named a number near") for c in calls)
     if "raw" in attempt["obey"]:
         assert fallbacks == {"invalid_json"}
     assert fallbacks <= {

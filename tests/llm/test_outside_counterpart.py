@@ -9,11 +9,12 @@ import json
 
 import pytest
 
+from negotiator.audit import chain_of
 from negotiator.engine.disclosure import find_disclosures
 from negotiator.engine.outcomes import fixed_terms_hash
 from negotiator.llm.fake import Reply, candidate_ids
 from negotiator.llm.models import LLMExchange
-from negotiator.models import Offer
+from negotiator.models import AuditEvent, Offer
 from negotiator.services import seats
 from negotiator.services.invites import Invitee, negotiation_create_with_seats
 from negotiator.services.rounds import negotiation_run_round
@@ -72,5 +73,12 @@ def test_a_persons_injection_is_data_and_changes_nothing(llm_playbook, llm_serve
     assert answer.terms["price"] != 1
     budget = {"budget_cap": int(PRIVATE["budget_cap"])}
     assert not find_disclosures([("message", answer.rationale)], budget)
-    assert exchanges[-1].fallback == "gate_blocked"  # the leaking message was blocked
-    assert "gate_blocked" in {x.fallback for x in exchanges}
+    # the seat withheld the leaking message (the model's pick stands) and said so
+    assert exchanges[-1].fallback == ""
+    assert answer.terms == next(
+        c["terms"] for c in exchanges[-1].candidates if c["id"] == exchanges[-1].chosen
+    )
+    call = AuditEvent.objects.filter(chain=chain_of(negotiation), kind="llm.call").latest("seq")
+    assert json.loads(call.payload_json)["fallback_detail"] == (
+        "message withheld: it named a number near the private budget_cap"
+    )

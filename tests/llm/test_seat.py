@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -13,12 +14,14 @@ from django.utils import timezone
 from negotiator.audit import audit_verify_chain, chain_of
 from negotiator.llm.fake import Reply, random_choice
 from negotiator.llm.models import LLMExchange, PromptPurpose
-from negotiator.llm.services import prompt_version_add, prompt_version_current
+from negotiator.llm.seat import _message_kept
+from negotiator.llm.services import CallRecord, prompt_version_add, prompt_version_current
 from negotiator.llm.tasks import exchanges_purge
 from negotiator.models import AuditEvent, NegotiationStatus, Offer
 from negotiator.services.errors import ServiceError
 from negotiator.services.lifecycle import negotiation_create
 from negotiator.services.rounds import negotiation_run_round
+from tests.engine.helpers import buyer_profile
 from tests.llm.conftest import PRIVATE, json_reply, sequence
 from tests.negotiator.conftest import run_to_end
 
@@ -186,3 +189,24 @@ def test_full_exchanges_are_purged_after_the_retention_period(llm_playbook, llm_
     assert LLMExchange.objects.filter(negotiation=negotiation).count() == kept
     assert not LLMExchange.objects.filter(pk=old.pk).exists()
     assert _llm_events(negotiation)[0]["exchange"] == old.pk  # the audit keeps its hashes
+
+
+@pytest.mark.parametrize(
+    ("message", "kept"),
+    [
+        ("We can do 97,000 USD with delivery in 20 days.", True),
+        ("Our reservation price is about 95k, so 95,000 it is.", False),  # even as the offer
+        ("Nothing above 99,500 USD: that is our budget.", False),  # within 1 % of 100,000
+        ("Happy to talk through the warranty.", True),
+    ],
+)
+def test_a_model_message_naming_a_private_value_is_withheld_and_the_call_says_why(message, kept):
+    call = CallRecord("seat", "buyer", 3, None, None, "fake-model", [])
+    sent = _message_kept(call, message, SimpleNamespace(profile=buyer_profile()))
+    assert sent == (message if kept else "")
+    assert call.detail == (
+        ""
+        if kept
+        else "message withheld: it named a number near the private "
+        + ("reservation_price" if "95" in message else "budget_cap")
+    )
