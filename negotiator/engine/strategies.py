@@ -516,6 +516,8 @@ class Tradeoff:
             raise ValueError(f"e must be positive, got {self.e}")
         if self.band is not None and self.band <= 0:
             raise ValueError(f"band must be positive, got {self.band}")
+        if self.explore < 0:
+            raise ValueError(f"explore must not be negative, got {self.explore}")
 
     def target(self, view: PartyView) -> float:
         return concession_target(view.t, self.e, _floor(view), view.table.max_utility, self.k)
@@ -823,8 +825,10 @@ class Fair(Tradeoff):
         super().__post_init__()
         if self.early is not None and not 0.0 <= self.early <= 1.0:
             raise ValueError(f"early must lie in [0, 1] or be None, got {self.early}")
-        if self.wide is not None and self.wide <= 0:
-            raise ValueError(f"wide must be positive or None, got {self.wide}")
+        if self.wide is not None:
+            if self.wide <= 0:
+                raise ValueError(f"wide must be positive or None, got {self.wide}")
+            self.on_wide_issues  # noqa: B018 - checks the wide settings now, not mid-negotiation
 
     @cached_property
     def on_wide_issues(self) -> Fair:

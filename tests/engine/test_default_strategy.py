@@ -371,6 +371,10 @@ def test_on_issues_with_many_values_the_default_plays_its_wide_settings():
     )
     with pytest.raises(ValueError, match="wide must be positive"):
         make_strategy("default", wide=0)
+    with pytest.raises(ValueError, match="e must be positive"):
+        make_strategy("default", wide_e=0)  # refused when built, not at the first wide move
+    with pytest.raises(ValueError, match="explore must not be negative"):
+        make_strategy("default", wide_explore=-1)
 
 
 def test_exploration_offers_the_band_outcome_that_shows_values_nobody_offered_yet():
