@@ -61,9 +61,14 @@ class SpaceIndex:
     def grid_shape(self) -> tuple[int, int]:
         return int(self.sizes.size), int(self.sizes.max())
 
-    @property
+    @cached_property
     def total_values(self) -> int:
         return int(self.sizes.sum())
+
+    @cached_property
+    def values_per_issue(self) -> float:
+        """The mean number of values an issue has."""
+        return self.total_values / int(self.sizes.size)
 
 
 @dataclass(frozen=True, eq=False)
@@ -858,8 +863,7 @@ class Fair(Tradeoff):
         )
 
     def __call__(self, view: PartyView) -> Offer:
-        index = view.table.index
-        if self.wide is not None and index.total_values >= self.wide * index.sizes.size:
+        if self.wide is not None and view.table.index.values_per_issue >= self.wide:
             return self.on_wide_issues.play(view)
         return self.play(view)
 
