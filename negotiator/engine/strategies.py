@@ -576,10 +576,8 @@ class Tradeoff:
         # ties go to the outcome better for us (cands are best-first)
         score = model.estimate(table.index.grid_index, cands)
         if self.explore:
-            grid = table.index.grid_index
-            shown = np.zeros(table.index.grid_shape[0] * table.index.grid_shape[1], dtype=bool)
-            shown[grid[view.proposal_outcomes].ravel()] = True
-            score = score + self.explore * (~shown[grid[cands]]).sum(axis=1)
+            shown = _proposal_counts(view, view.proposal_outcomes).ravel() > 0
+            score = score + self.explore * (~shown[table.index.grid_index[cands]]).sum(axis=1)
         return int(cands[int(score.argmax())]), model
 
     def __call__(self, view: PartyView) -> Offer:
